@@ -1,0 +1,190 @@
+#include "actors/bucket.hpp"
+
+#include <caf/all.hpp>
+
+namespace gq {
+
+void bucket_state::init(bucket_config config) {
+  config_ = std::move(config);
+  pacer_.emplace(config_.interval);
+  if (config_.not_before > 0) pacer_->not_before(config_.anchor.from_unix(config_.not_before));
+}
+
+caf::result<verdict> bucket_state::enqueue(const waiter_ticket& ticket) {
+  auto promise = self_->make_response_promise<verdict>();
+  if (shutting_down_) {
+    promise.deliver(verdict::of(verdict_kind::shutting_down));
+    return promise;
+  }
+  waiter w{ticket, promise};
+  if (drain_promise_) {
+    hand_over(w);  // arrived while this bucket is being re-formed: follow the others
+    return promise;
+  }
+  queue_.emplace(ticket.id, std::move(w));
+  try_grant();
+  return promise;
+}
+
+void bucket_state::try_grant() {
+  if (config_.held || shutting_down_ || drain_promise_ || current_ || queue_.empty()) return;
+  const auto now = self_->clock().now();
+  if (!pacer_->ready(now)) {
+    schedule_tick(pacer_->next_grant_at());
+    return;
+  }
+  auto head = queue_.begin();
+  current_ = std::move(head->second);
+  queue_.erase(head);
+  phase_ = phase::asking;
+  current_left_ = false;
+  pacer_->begin_grant();
+  const auto id = current_->ticket.id;
+  auto self = self_;
+  self_->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket,
+                 config_.index, config_.max_concurrency)
+      .then([self, id](verdict result) { self->state.on_verdict(id, result); },
+            [self, id](caf::error&) {
+              self->state.on_verdict(id, verdict::of(verdict_kind::unavailable));
+            });
+}
+
+void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
+  if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::asking) return;
+  if (result.kind == verdict_kind::granted) {
+    if (current_left_) {
+      // Journaled before the hang-up was seen: the grant counts, spacing included.
+      pacer_->grant_sent(self_->clock().now());
+      current_.reset();
+      after_grant_attempt();
+      return;
+    }
+    result.bucket = config_.index;
+    phase_ = phase::sending;
+    current_->promise.deliver(result);  // the interval starts when the edge reports `sent`
+    return;
+  }
+  pacer_->grant_abandoned();
+  if (result.kind == verdict_kind::withdrawn && !current_left_) {
+    // Withdrawn for re-bucketing: the waiter moves on with the others.
+    queue_.emplace(waiter_id, std::move(*current_));
+  } else if (!current_left_) {
+    current_->promise.deliver(result);
+  }
+  if (result.kind == verdict_kind::exhausted) {
+    // Refused until the reset: so is everyone behind it, and they should know now.
+    for (auto& [id, w] : queue_) w.promise.deliver(result);
+    queue_.clear();
+  }
+  current_.reset();
+  after_grant_attempt();
+}
+
+void bucket_state::on_sent(std::uint64_t waiter_id) {
+  if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::sending) return;
+  pacer_->grant_sent(self_->clock().now());
+  current_.reset();
+  after_grant_attempt();
+}
+
+void bucket_state::after_grant_attempt() {
+  if (drain_promise_)
+    finish_drain();
+  else
+    try_grant();
+}
+
+void bucket_state::cancel(std::uint64_t waiter_id) {
+  if (auto i = queue_.find(waiter_id); i != queue_.end()) {
+    i->second.promise.deliver(verdict::of(verdict_kind::withdrawn));
+    queue_.erase(i);
+    return;
+  }
+  if (current_ && current_->ticket.id == waiter_id && phase_ == phase::asking && !current_left_) {
+    // The ledger may hold or be committing this permit; it answers `withdrawn` or `granted`.
+    current_left_ = true;
+    current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
+    self_->send(config_.ledger, withdraw_atom::value, waiter_id);
+  }
+  // While sending, the edge still reports `sent` (or its hang-up) and the interval holds.
+}
+
+void bucket_state::on_tick() {
+  tick_due_.reset();
+  try_grant();
+}
+
+void bucket_state::schedule_tick(caf::actor_clock::time_point due) {
+  if (tick_due_ && *tick_due_ <= due) return;
+  tick_due_ = due;
+  self_->delayed_send(self_, due - self_->clock().now(), tick_atom::value);
+}
+
+void bucket_state::hand_over(waiter& w) {
+  const auto count = drain_targets_.size();
+  const auto target = w.ticket.has_shard() ? w.ticket.shard % count : 0;
+  w.promise.delegate(drain_targets_[target], enqueue_atom::value, w.ticket);
+}
+
+caf::result<caf::timespan> bucket_state::drain(std::vector<caf::actor> targets) {
+  auto promise = self_->make_response_promise<caf::timespan>();
+  drain_promise_ = promise;
+  drain_targets_ = std::move(targets);
+  for (auto& [id, w] : queue_) hand_over(w);
+  queue_.clear();
+  if (!current_)
+    finish_drain();
+  else if (phase_ == phase::asking && !current_left_)
+    self_->send(config_.ledger, withdraw_atom::value, current_->ticket.id);
+  return promise;
+}
+
+void bucket_state::finish_drain() {
+  for (auto& [id, w] : queue_) hand_over(w);  // a withdrawn head came back
+  queue_.clear();
+  drain_promise_->deliver(caf::timespan{pacer_->next_grant_at().time_since_epoch()});
+  drain_promise_.reset();
+  self_->quit();
+}
+
+void bucket_state::release(caf::timespan not_before) {
+  config_.held = false;
+  pacer_->not_before(caf::actor_clock::time_point{
+      std::chrono::duration_cast<caf::actor_clock::duration_type>(not_before)});
+  try_grant();
+}
+
+bucket_status bucket_state::status() const {
+  const bool head_waiting = current_ && phase_ == phase::asking && !current_left_;
+  const auto now = config_.anchor.to_unix(self_->clock().now());
+  return {config_.index, queue_.size() + (head_waiting ? 1 : 0),
+          std::max(now, config_.anchor.to_unix(pacer_->next_grant_at()))};
+}
+
+void bucket_state::shut_down() {
+  shutting_down_ = true;
+  for (auto& [id, w] : queue_) w.promise.deliver(verdict::of(verdict_kind::shutting_down));
+  queue_.clear();
+  if (current_ && phase_ == phase::asking && !current_left_) {
+    current_left_ = true;  // its verdict, when it comes, goes nowhere
+    current_->promise.deliver(verdict::of(verdict_kind::shutting_down));
+  }
+}
+
+bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config) {
+  self->state.init(std::move(config));
+  return {
+      [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },
+      [self](cancel_atom, std::uint64_t waiter_id) { self->state.cancel(waiter_id); },
+      [self](sent_atom, std::uint64_t waiter_id) { self->state.on_sent(waiter_id); },
+      [self](tick_atom) { self->state.on_tick(); },
+      [self](drain_atom, std::vector<caf::actor> targets) {
+        return self->state.drain(std::move(targets));
+      },
+      [self](release_atom, caf::timespan not_before) { self->state.release(not_before); },
+      [self](status_atom) { return self->state.status(); },
+      [self](shutdown_atom) { self->state.shut_down(); },
+  };
+}
+
+}  // namespace gq

@@ -1,0 +1,101 @@
+#pragma once
+// A bucket: the waiters of one concurrency slot (shard % max_concurrency), granted one at a
+// time, first come first served, never two less than the identify interval apart.
+//
+// Per waiter the bucket holds the response promise of the HTTP edge's request. When the head is
+// due it asks the ledger for a permit (budget + journal), delivers the verdict to the waiter, and
+// starts the interval when the edge reports the 200 written (`sent`). A waiter that hangs up is
+// withdrawn: it costs no grant, no journal row and no interval.
+//
+// Invariant: at most one grant is in flight; the next is decided no sooner than the interval
+// after the previous one was sent.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/ledger.hpp"
+#include "actors/messages.hpp"
+#include "actors/pacing/bucket_pacer.hpp"
+#include "actors/pacing/clock_anchor.hpp"
+
+namespace gq {
+
+using bucket_actor = caf::typed_actor<
+    caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
+    caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/>,
+    // The edge wrote the 200 of this waiter: the interval starts now.
+    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/>,
+    caf::reacts_to<tick_atom>,
+    // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
+    // grant in flight, answer with the earliest next grant (steady clock) and quit.
+    caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
+    // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
+    caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
+    caf::replies_to<status_atom>::with<bucket_status>,
+    caf::reacts_to<shutdown_atom>>;
+
+struct bucket_config {
+  std::uint32_t index = 0;
+  std::uint32_t max_concurrency = 1;
+  caf::timespan interval{};
+  ledger_actor ledger;
+  clock_anchor anchor;
+  unix_ms not_before = 0;  // recovery: first grant no sooner than this (0: at once)
+  bool held = false;       // wait for `release` before granting
+};
+
+struct bucket_state {
+  using pointer = bucket_actor::stateful_pointer<bucket_state>;
+
+  explicit bucket_state(pointer self) : self_(self) {}
+
+  void init(bucket_config config);
+  caf::result<verdict> enqueue(const waiter_ticket& ticket);
+  void cancel(std::uint64_t waiter_id);
+  void on_sent(std::uint64_t waiter_id);
+  void on_tick();
+  caf::result<caf::timespan> drain(std::vector<caf::actor> targets);
+  void release(caf::timespan not_before);
+  bucket_status status() const;
+  void shut_down();
+
+  static constexpr const char* name = "bucket";
+
+ private:
+  struct waiter {
+    waiter_ticket ticket;
+    caf::typed_response_promise<verdict> promise;
+  };
+  enum class phase { asking, sending };
+
+  void try_grant();
+  void on_verdict(std::uint64_t waiter_id, verdict result);
+  void after_grant_attempt();
+  void schedule_tick(caf::actor_clock::time_point due);
+  void hand_over(waiter& w);
+  void finish_drain();
+
+  pointer self_;
+  bucket_config config_;
+  std::optional<bucket_pacer> pacer_;
+  std::map<std::uint64_t, waiter> queue_;  // keyed by arrival id: iteration order is FIFO
+  std::optional<waiter> current_;          // the grant in flight
+  phase phase_ = phase::asking;
+  bool current_left_ = false;              // its client hung up while it was in flight
+  std::optional<caf::actor_clock::time_point> tick_due_;
+  std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
+  std::vector<caf::actor> drain_targets_;
+  bool shutting_down_ = false;
+};
+
+bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config);
+
+}  // namespace gq

@@ -1,0 +1,154 @@
+#include "actors/gate.hpp"
+
+#include <memory>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace gq {
+
+void gate_state::init(gate_config config) {
+  config_ = std::move(config);
+  for (std::uint32_t i = 0; i < config_.max_concurrency; ++i) {
+    const auto resume = i < config_.resume_at.size() ? config_.resume_at[i] : 0;
+    buckets_.push_back(spawn_bucket(i, resume, false));
+  }
+}
+
+bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, bool held) {
+  bucket_config cfg{index,           config_.max_concurrency, config_.interval, config_.ledger,
+                    config_.anchor, not_before,              held};
+  return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
+}
+
+std::uint32_t gate_state::bucket_of(std::uint64_t shard, std::size_t buckets) {
+  return shard == k_no_shard ? 0 : static_cast<std::uint32_t>(shard % buckets);
+}
+
+caf::result<verdict> gate_state::enqueue(const waiter_ticket& ticket) {
+  if (shutting_down_) return verdict::of(verdict_kind::shutting_down);
+  if (!ticket.has_shard() && buckets_.size() > 1 && !warned_missing_shard_) {
+    warned_missing_shard_ = true;
+    spdlog::warn("a request without ?shard= goes to bucket 0, but max_concurrency is {}",
+                 buckets_.size());
+  }
+  return self_->delegate(buckets_[bucket_of(ticket.shard, buckets_.size())], enqueue_atom::value,
+                         ticket);
+}
+
+void gate_state::cancel(std::uint64_t waiter_id, std::uint64_t shard) {
+  self_->send(buckets_[bucket_of(shard, buckets_.size())], cancel_atom::value, waiter_id);
+  if (drains_pending_ > 0) {
+    // The waiter may still be with its old bucket, or on its way to the new one: tell the old
+    // bucket now and the new one once every hand-over has arrived.
+    self_->send(old_buckets_[bucket_of(shard, old_buckets_.size())], cancel_atom::value,
+                waiter_id);
+    cancels_during_resize_.emplace_back(waiter_id, shard);
+  }
+}
+
+void gate_state::resize(std::uint32_t max_concurrency) {
+  if (shutting_down_ || max_concurrency == 0) return;
+  if (drains_pending_ > 0) {
+    next_size_ = max_concurrency;
+    return;
+  }
+  if (max_concurrency == config_.max_concurrency) return;
+  spdlog::info("max_concurrency {} -> {}: re-forming the buckets", config_.max_concurrency,
+               max_concurrency);
+  config_.max_concurrency = max_concurrency;
+  old_buckets_ = std::move(buckets_);
+  buckets_.clear();
+  std::vector<caf::actor> targets;
+  for (std::uint32_t i = 0; i < max_concurrency; ++i) {
+    buckets_.push_back(spawn_bucket(i, 0, true));
+    targets.push_back(caf::actor_cast<caf::actor>(buckets_.back()));
+  }
+  drains_pending_ = old_buckets_.size();
+  release_at_ = caf::timespan{0};
+  auto self = self_;
+  for (auto& old : old_buckets_) {
+    self_->request(old, caf::infinite, drain_atom::value, targets)
+        .then(
+            [self](caf::timespan next_grant_at) {
+              auto& st = self->state;
+              st.release_at_ = std::max(st.release_at_, next_grant_at);
+              if (--st.drains_pending_ == 0) st.finish_resize();
+            },
+            [self](caf::error&) {
+              if (--self->state.drains_pending_ == 0) self->state.finish_resize();
+            });
+  }
+}
+
+void gate_state::finish_resize() {
+  // Every hand-over is in the new buckets' mailboxes before this point, so the cancels and the
+  // release below reach them after their waiters.
+  for (auto [waiter_id, shard] : cancels_during_resize_)
+    self_->send(buckets_[bucket_of(shard, buckets_.size())], cancel_atom::value, waiter_id);
+  cancels_during_resize_.clear();
+  for (auto& b : buckets_) self_->send(b, release_atom::value, release_at_);
+  old_buckets_.clear();
+  if (shutting_down_) {
+    for (auto& b : buckets_) self_->send(b, shutdown_atom::value);
+    return;
+  }
+  if (next_size_) {
+    const auto size = *next_size_;
+    next_size_.reset();
+    resize(size);
+  }
+}
+
+caf::result<queue_status> gate_state::status() {
+  struct collector {
+    queue_status result;
+    std::size_t pending = 0;
+  };
+  auto promise = self_->make_response_promise<queue_status>();
+  auto shared = std::make_shared<collector>();
+  shared->result.max_concurrency = config_.max_concurrency;
+  shared->result.buckets.resize(buckets_.size());
+  shared->pending = buckets_.size() + 1;
+  auto done = [promise, shared]() mutable {
+    if (--shared->pending == 0) promise.deliver(shared->result);
+  };
+  self_->request(config_.ledger, caf::infinite, status_atom::value)
+      .then([shared, done](ledger_status s) mutable {
+        shared->result.ledger = std::move(s);
+        done();
+      },
+            [done](caf::error&) mutable { done(); });
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    shared->result.buckets[i].bucket = static_cast<std::uint32_t>(i);
+    self_->request(buckets_[i], caf::infinite, status_atom::value)
+        .then([shared, done, i](bucket_status s) mutable {
+          shared->result.buckets[i] = s;
+          done();
+        },
+              [done](caf::error&) mutable { done(); });
+  }
+  return promise;
+}
+
+void gate_state::shut_down() {
+  shutting_down_ = true;
+  for (auto& b : buckets_) self_->send(b, shutdown_atom::value);
+  for (auto& b : old_buckets_) self_->send(b, shutdown_atom::value);
+  self_->send(config_.ledger, shutdown_atom::value);
+}
+
+gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
+  self->state.init(std::move(config));
+  return {
+      [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },
+      [self](cancel_atom, std::uint64_t waiter_id, std::uint64_t shard) {
+        self->state.cancel(waiter_id, shard);
+      },
+      [self](resize_atom, std::uint32_t max_concurrency) { self->state.resize(max_concurrency); },
+      [self](status_atom) { return self->state.status(); },
+      [self](shutdown_atom) { self->state.shut_down(); },
+  };
+}
+
+}  // namespace gq

@@ -1,0 +1,74 @@
+#pragma once
+// The gate: where the HTTP edge hands in waiters. It owns one bucket actor per concurrency slot,
+// routes each waiter to bucket shard % max_concurrency (no shard: bucket 0), and re-forms the
+// buckets when max_concurrency changes, keeping every waiter's place in line.
+//
+// Re-bucketing: new buckets are spawned held; each old bucket hands its waiters over (in arrival
+// order), finishes its grant in flight and reports when it could next have granted. Only then are
+// the new buckets released, no sooner than the interval after the last grant of any old bucket.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/bucket.hpp"
+#include "actors/ledger.hpp"
+#include "actors/messages.hpp"
+
+namespace gq {
+
+using gate_actor = caf::typed_actor<
+    caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
+    // The waiter's client hung up.
+    caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, std::uint64_t /*shard*/>,
+    caf::reacts_to<resize_atom, std::uint32_t /*max_concurrency*/>,
+    caf::replies_to<status_atom>::with<queue_status>,
+    caf::reacts_to<shutdown_atom>>;
+
+struct gate_config {
+  ledger_actor ledger;
+  clock_anchor anchor;
+  caf::timespan interval{};
+  std::uint32_t max_concurrency = 1;
+  std::vector<unix_ms> resume_at;  // per bucket, from the journal (see pacing/recovery.hpp)
+};
+
+struct gate_state {
+  using pointer = gate_actor::stateful_pointer<gate_state>;
+
+  explicit gate_state(pointer self) : self_(self) {}
+
+  void init(gate_config config);
+  caf::result<verdict> enqueue(const waiter_ticket& ticket);
+  void cancel(std::uint64_t waiter_id, std::uint64_t shard);
+  void resize(std::uint32_t max_concurrency);
+  caf::result<queue_status> status();
+  void shut_down();
+
+  static constexpr const char* name = "gate";
+
+ private:
+  static std::uint32_t bucket_of(std::uint64_t shard, std::size_t buckets);
+  bucket_actor spawn_bucket(std::uint32_t index, unix_ms not_before, bool held);
+  void finish_resize();
+
+  pointer self_;
+  gate_config config_;
+  std::vector<bucket_actor> buckets_;
+  bool warned_missing_shard_ = false;
+  bool shutting_down_ = false;
+  // While re-bucketing:
+  std::vector<bucket_actor> old_buckets_;
+  std::size_t drains_pending_ = 0;
+  caf::timespan release_at_{};
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> cancels_during_resize_;
+  std::optional<std::uint32_t> next_size_;  // a further change that arrived meanwhile
+};
+
+gate_actor::behavior_type gate(gate_state::pointer self, gate_config config);
+
+}  // namespace gq

@@ -1,0 +1,270 @@
+#include "actors/ledger.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace gq {
+
+void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config config) {
+  journal_ = std::move(journal);
+  config_ = std::move(config);
+  wait_counts_.assign(wait_histogram_bounds().size(), 0);
+  restore();
+}
+
+unix_ms ledger_state::now() const { return config_.anchor.to_unix(self_->clock().now()); }
+
+// Continues the daily window the journal remembers, so a restart cannot overspend it.
+void ledger_state::restore() {
+  const auto t = now();
+  std::optional<session_limits> remembered;
+  try {
+    remembered = journal_->recover().limits;
+  } catch (const storage::journal_error& e) {
+    spdlog::error("journal: cannot read the last limits: {}", e.what());
+  }
+  if (config_.configured) {
+    auto limits = *config_.configured;
+    limits.fetched_at = t;
+    limits.remaining = limits.total;
+    const bool window_running = remembered && remembered->reset_at > t &&
+                                remembered->reset_at <= t + daily_budget::k_day_ms;
+    limits.reset_at = window_running ? remembered->reset_at : t + daily_budget::k_day_ms;
+    apply(limits, 0);
+    try {
+      journal_->record_limits(limits);
+    } catch (const storage::journal_error& e) {
+      spdlog::error("journal: cannot record the configured limits: {}", e.what());
+    }
+  } else if (remembered && remembered->source == limits_source::discord) {
+    const auto limits = daily_budget::rolled(*remembered, t);
+    std::uint64_t since_fetch = 0;
+    try {
+      since_fetch = journal_->count_releases_since(limits.fetched_at);
+    } catch (const storage::journal_error& e) {
+      spdlog::error("journal: cannot count grants: {}", e.what());
+      since_fetch = limits.remaining;  // fail closed: nothing to spend until a fetch succeeds
+    }
+    apply(limits, since_fetch);
+    spdlog::info("limits: serving journaled Discord limits until the first fetch ({} remaining)",
+                 budget_.available());
+  }
+  schedule_window_end();
+}
+
+void ledger_state::apply(const session_limits& limits, std::uint64_t grants_since_fetch) {
+  std::uint64_t in_window = limits.total;  // fail closed if the journal cannot be read
+  try {
+    in_window = journal_->count_releases_since(limits.reset_at - daily_budget::k_day_ms) +
+                batch_.size();
+  } catch (const storage::journal_error& e) {
+    spdlog::error("journal: cannot count this window's grants, holding grants: {}", e.what());
+  }
+  budget_.apply(limits, grants_since_fetch, in_window);
+}
+
+void ledger_state::on_permit(waiter_ticket ticket, std::uint32_t bucket,
+                             std::uint32_t max_concurrency,
+                             caf::typed_response_promise<verdict> promise) {
+  pending_permit permit{ticket, bucket, max_concurrency, std::move(promise)};
+  if (shutting_down_) {
+    permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
+    return;
+  }
+  on_window_end();  // a reset that passed since the last tick refills before this decision
+  if (budget_.known() && held_.empty() && budget_.available() > 0) {
+    admit(std::move(permit));
+  } else if (budget_.known() && config_.reject_when_exhausted) {
+    permit.promise.deliver(verdict::of(verdict_kind::exhausted, budget_.reset_at()));
+  } else {
+    held_.push_back(std::move(permit));
+  }
+}
+
+void ledger_state::admit(pending_permit permit) {
+  budget_.consume();
+  ++grants_admitted_;
+  batch_.push_back(std::move(permit));
+  if (!flush_scheduled_) {
+    // Everything already in the mailbox is handled before this message: one commit for all.
+    flush_scheduled_ = true;
+    self_->send(self_, flush_atom::value);
+  }
+  if (budget_.available() == 0) {
+    spdlog::info("budget: no session starts left until {} (unix ms)", budget_.reset_at());
+    notify_watcher();
+  }
+}
+
+void ledger_state::commit_batch() {
+  flush_scheduled_ = false;
+  if (batch_.empty()) return;
+  const auto released_at = now();
+  std::vector<release_record> records;
+  records.reserve(batch_.size());
+  for (const auto& permit : batch_) {
+    release_record record;
+    record.released_at = released_at;
+    if (permit.ticket.has_shard()) record.shard = permit.ticket.shard;
+    record.bucket = permit.bucket;
+    record.max_concurrency = permit.max_concurrency;
+    record.waited_ms = std::max<std::int64_t>(0, released_at - permit.ticket.arrived_at);
+    records.push_back(record);
+  }
+  try {
+    journal_->record_releases(records);
+  } catch (const storage::journal_error& e) {
+    ++journal_failures_;
+    spdlog::error("journal: commit failed, {} grant(s) refused with 503: {}", batch_.size(),
+                  e.what());
+    for (auto& permit : batch_) {
+      budget_.refund();
+      --grants_admitted_;
+      permit.promise.deliver(verdict::of(verdict_kind::unavailable));
+    }
+    batch_.clear();
+    return;
+  }
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    ++grants_total_;
+    observe_wait(records[i].waited_ms);
+    batch_[i].promise.deliver(
+        verdict{verdict_kind::granted, released_at, records[i].waited_ms, batch_[i].bucket});
+  }
+  batch_.clear();
+}
+
+void ledger_state::on_withdraw(std::uint64_t waiter_id) {
+  auto held = std::find_if(held_.begin(), held_.end(),
+                           [&](const pending_permit& p) { return p.ticket.id == waiter_id; });
+  if (held == held_.end()) return;  // already admitted: the grant stands
+  held->promise.deliver(verdict::of(verdict_kind::withdrawn));
+  held_.erase(held);
+}
+
+void ledger_state::on_limits(const session_limits& limits) {
+  last_refresh_ = now();
+  apply(limits, grants_admitted_ - fetch_mark_);
+  spdlog::info("limits: total {}, remaining {} (effective {}), max_concurrency {}, reset in {} s",
+               limits.total, limits.remaining, budget_.available(), limits.max_concurrency,
+               (limits.reset_at - last_refresh_) / 1000);
+  try {
+    journal_->record_limits(limits);
+  } catch (const storage::journal_error& e) {
+    spdlog::error("journal: cannot record fetched limits: {}", e.what());
+  }
+  admit_held();
+  schedule_window_end();
+}
+
+void ledger_state::admit_held() {
+  while (!shutting_down_ && !held_.empty() && budget_.available() > 0) {
+    auto permit = std::move(held_.front());
+    held_.pop_front();
+    admit(std::move(permit));
+  }
+  if (budget_.known() && config_.reject_when_exhausted) {
+    for (auto& permit : held_)
+      permit.promise.deliver(verdict::of(verdict_kind::exhausted, budget_.reset_at()));
+    held_.clear();
+  }
+}
+
+void ledger_state::on_window_end() {
+  if (budget_.roll(now())) {
+    spdlog::info("budget: daily window reset, {} session starts available", budget_.available());
+    notify_watcher();
+    admit_held();
+  }
+  schedule_window_end();
+}
+
+void ledger_state::schedule_window_end() {
+  if (!budget_.known() || budget_.reset_at() == window_timer_for_) return;
+  window_timer_for_ = budget_.reset_at();
+  const auto due = config_.anchor.from_unix(budget_.reset_at());
+  const auto delay = std::max(due - self_->clock().now(), caf::actor_clock::duration_type{0});
+  self_->delayed_send(self_, delay, tick_atom::value);
+}
+
+void ledger_state::notify_watcher() {
+  if (watcher_) caf::anon_send(watcher_, refresh_atom::value);
+}
+
+void ledger_state::observe_wait(std::int64_t waited_ms) {
+  const double seconds = static_cast<double>(waited_ms) / 1000.0;
+  wait_sum_seconds_ += seconds;
+  const auto& bounds = wait_histogram_bounds();
+  const auto slot = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
+  if (static_cast<std::size_t>(slot) < bounds.size())
+    ++wait_counts_[slot];
+  else
+    ++wait_count_inf_;
+}
+
+void ledger_state::shut_down() {
+  shutting_down_ = true;
+  // Nothing is granted once the queue stops: admitted but uncommitted permits are refused too.
+  for (auto& permit : batch_) {
+    budget_.refund();
+    --grants_admitted_;
+    permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
+  }
+  batch_.clear();
+  for (auto& permit : held_) permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
+  held_.clear();
+}
+
+ledger_status ledger_state::status() const {
+  ledger_status result;
+  result.limits_known = budget_.known();
+  result.limits = budget_.current();
+  result.last_refresh = last_refresh_;
+  result.discord_stopped = discord_stopped_;
+  result.grants_total = grants_total_;
+  result.journal_failures = journal_failures_;
+  result.held = held_.size();
+  result.wait_counts = wait_counts_;
+  result.wait_count_inf = wait_count_inf_;
+  result.wait_sum_seconds = wait_sum_seconds_;
+  return result;
+}
+
+namespace {
+
+ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledger_state> self,
+                                            std::shared_ptr<storage::journal> journal,
+                                            ledger_config config) {
+  self->state.init(std::move(journal), std::move(config));
+  return {
+      [self](permit_atom, waiter_ticket ticket, std::uint32_t bucket,
+             std::uint32_t max_concurrency) -> caf::result<verdict> {
+        auto promise = self->make_response_promise<verdict>();
+        self->state.on_permit(ticket, bucket, max_concurrency, promise);
+        return promise;
+      },
+      [self](withdraw_atom, std::uint64_t waiter_id) { self->state.on_withdraw(waiter_id); },
+      [self](fetching_atom) { self->state.mark_fetch(); },
+      [self](limits_atom, const session_limits& limits) { self->state.on_limits(limits); },
+      [self](stopped_atom) { self->state.mark_discord_stopped(); },
+      [self](watch_atom, caf::actor watcher) { self->state.watch(std::move(watcher)); },
+      [self](status_atom) { return self->state.status(); },
+      [self](flush_atom) { self->state.commit_batch(); },
+      [self](tick_atom) { self->state.on_window_end(); },
+      [self](shutdown_atom) { self->state.shut_down(); },
+  };
+}
+
+}  // namespace
+
+ledger_actor spawn_ledger(caf::actor_system& system, std::unique_ptr<storage::journal> journal,
+                          ledger_config config, bool detached) {
+  std::shared_ptr<storage::journal> shared{std::move(journal)};
+  if (detached) return system.spawn<caf::detached>(ledger_behavior, shared, std::move(config));
+  return system.spawn(ledger_behavior, shared, std::move(config));
+}
+
+}  // namespace gq

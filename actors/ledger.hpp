@@ -1,0 +1,119 @@
+#pragma once
+// The ledger: the one authority over the daily budget, and the only writer of the journal.
+//
+// A bucket asks for a permit when its head waiter is due. The ledger takes one unit of the
+// budget, commits the grant to the journal and only then answers `granted`, so no 200 is ever
+// sent for a grant that a crash could forget. Permits that arrive together share one transaction
+// (one fsync): the ledger batches everything in its mailbox before it commits.
+// Without budget (or before limits are known) permits are held, in arrival order, until the
+// window resets or limits arrive; under reject-when-exhausted they are refused instead.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/pacing/clock_anchor.hpp"
+#include "actors/pacing/daily_budget.hpp"
+#include "storage/journal.hpp"
+
+namespace gq {
+
+using ledger_actor = caf::typed_actor<
+    // A bucket's head waiter is due: grant (journaled), refuse, or hold until budget exists.
+    caf::replies_to<permit_atom, waiter_ticket, std::uint32_t /*bucket*/,
+                    std::uint32_t /*max_concurrency*/>::with<verdict>,
+    // The waiter of a held permit left: answer `withdrawn` unless it was already granted.
+    caf::reacts_to<withdraw_atom, std::uint64_t /*waiter id*/>,
+    // A fetch from Discord begins: grants from now on count against what it returns.
+    caf::reacts_to<fetching_atom>,
+    caf::reacts_to<limits_atom, session_limits>,
+    // Discord rejected the token after start: keep serving on the last limits, say so.
+    caf::reacts_to<stopped_atom>,
+    // Whom to send `refresh` when remaining reaches 0 or the window resets.
+    caf::reacts_to<watch_atom, caf::actor>,
+    caf::replies_to<status_atom>::with<ledger_status>,
+    caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
+    caf::reacts_to<tick_atom>,   // the window ends (sent to itself)
+    caf::reacts_to<shutdown_atom>>;
+
+struct ledger_config {
+  clock_anchor anchor;
+  bool reject_when_exhausted = false;
+  // Limits when no token is set: total = QUEUE_DAILY_LIMIT, max_concurrency from the config.
+  // nullopt: limits come from Discord (journaled ones serve until the first fetch).
+  std::optional<session_limits> configured;
+};
+
+struct ledger_state {
+  struct pending_permit {
+    waiter_ticket ticket;
+    std::uint32_t bucket = 0;
+    std::uint32_t max_concurrency = 1;
+    caf::typed_response_promise<verdict> promise;
+  };
+
+  explicit ledger_state(ledger_actor::stateful_pointer<ledger_state> self) : self_(self) {}
+
+  // Takes the journal and continues the daily window it remembers.
+  void init(std::shared_ptr<storage::journal> journal, ledger_config config);
+
+  void on_permit(waiter_ticket ticket, std::uint32_t bucket, std::uint32_t max_concurrency,
+                 caf::typed_response_promise<verdict> promise);
+  void on_withdraw(std::uint64_t waiter_id);
+  void on_limits(const session_limits& limits);
+  void commit_batch();
+  void admit_held();
+  void on_window_end();
+  void mark_fetch() { fetch_mark_ = grants_admitted_; }
+  void mark_discord_stopped() { discord_stopped_ = true; }
+  void watch(caf::actor watcher) { watcher_ = std::move(watcher); }
+  void shut_down();
+  ledger_status status() const;
+
+  static constexpr const char* name = "ledger";
+
+ private:
+  unix_ms now() const;
+  void restore();
+  void apply(const session_limits& limits, std::uint64_t grants_since_fetch);
+  void schedule_window_end();
+  void admit(pending_permit permit);
+  void notify_watcher();
+  void observe_wait(std::int64_t waited_ms);
+
+  ledger_actor::stateful_pointer<ledger_state> self_;
+  std::shared_ptr<storage::journal> journal_;
+  ledger_config config_;
+  daily_budget budget_;
+  std::vector<pending_permit> batch_;   // admitted, awaiting one commit
+  std::deque<pending_permit> held_;     // no budget or no limits yet, in arrival order
+  bool flush_scheduled_ = false;
+  bool shutting_down_ = false;
+  caf::actor watcher_;
+  std::uint64_t grants_total_ = 0;      // grants committed by this process
+  std::uint64_t grants_admitted_ = 0;   // grants admitted (committed or in the batch)
+  std::uint64_t fetch_mark_ = 0;        // grants_admitted_ when the running fetch began
+  std::uint64_t journal_failures_ = 0;
+  unix_ms last_refresh_ = 0;
+  bool discord_stopped_ = false;
+  unix_ms window_timer_for_ = 0;        // reset_at the pending window-end tick is for
+  std::vector<std::uint64_t> wait_counts_;
+  std::uint64_t wait_count_inf_ = 0;
+  double wait_sum_seconds_ = 0;
+};
+
+// Spawns the ledger. `detached` gives it a thread of its own, which production wants because
+// every commit blocks on fsync; tests under CAF's test coordinator pass false.
+ledger_actor spawn_ledger(caf::actor_system& system, std::unique_ptr<storage::journal> journal,
+                          ledger_config config, bool detached);
+
+}  // namespace gq

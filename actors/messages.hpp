@@ -1,0 +1,148 @@
+#pragma once
+// Every atom and message type the actors exchange, grouped by the actor that receives them.
+// CAF 0.17: atoms are at most 10 characters; every message type has an inspect() overload.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include "storage/records.hpp"
+
+namespace gq {
+
+// -- shared ---------------------------------------------------------------------------------------
+
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+
+// Shards are below 2^63, so the largest value can mean "the request named no shard".
+constexpr std::uint64_t k_no_shard = std::numeric_limits<std::uint64_t>::max();
+
+// One waiting request, as the HTTP edge hands it to the queue.
+struct waiter_ticket {
+  std::uint64_t id = 0;             // unique and increasing in arrival order: the FIFO key
+  std::uint64_t shard = k_no_shard;
+  unix_ms arrived_at = 0;
+
+  bool has_shard() const { return shard != k_no_shard; }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, waiter_ticket& x) {
+  return f(caf::meta::type_name("waiter_ticket"), x.id, x.shard, x.arrived_at);
+}
+
+// The answer to a waiter (from a bucket) and to a permit request (from the ledger).
+enum class verdict_kind : std::uint8_t {
+  granted,        // may identify now; the grant is journaled
+  exhausted,      // daily budget used up under QUEUE_ON_EXHAUSTED=reject; retry at `at`
+  unavailable,    // the journal cannot be written: nothing is granted (fail closed)
+  shutting_down,  // the queue is stopping
+  withdrawn,      // the waiter left (hang-up) or moved (re-bucketing) before it was granted
+};
+
+struct verdict {
+  verdict_kind kind = verdict_kind::granted;
+  unix_ms at = 0;               // granted: released_at; exhausted: when the budget refills
+  std::int64_t waited_ms = 0;   // granted: time from arrival to release
+  std::uint32_t bucket = 0;
+
+  static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0}; }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, verdict& x) {
+  return f(caf::meta::type_name("verdict"), x.kind, x.at, x.waited_ms, x.bucket);
+}
+
+// -- gate and buckets -----------------------------------------------------------------------------
+
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using sent_atom = caf::atom_constant<caf::atom("sent")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using resize_atom = caf::atom_constant<caf::atom("resize")>;
+
+struct bucket_status {
+  std::uint32_t bucket = 0;
+  std::uint64_t waiting = 0;
+  unix_ms next_grant_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
+  return f(caf::meta::type_name("bucket_status"), x.bucket, x.waiting, x.next_grant_at);
+}
+
+// -- ledger (daily budget and journal) -----------------------------------------------------------
+
+using permit_atom = caf::atom_constant<caf::atom("permit")>;
+using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
+using limits_atom = caf::atom_constant<caf::atom("limits")>;
+using fetching_atom = caf::atom_constant<caf::atom("fetching")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_limits& x) {
+  return f(caf::meta::type_name("session_limits"), x.total, x.remaining, x.reset_at,
+           x.max_concurrency, x.source, x.fetched_at);
+}
+
+// Upper bounds (seconds) of the gateway_queue_wait_seconds histogram buckets.
+inline const std::vector<double>& wait_histogram_bounds() {
+  static const std::vector<double> bounds{0.005, 0.05, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
+  return bounds;
+}
+
+struct ledger_status {
+  bool limits_known = false;
+  session_limits limits;         // remaining = effective remaining
+  unix_ms last_refresh = 0;      // 0: never fetched from Discord by this process
+  bool discord_stopped = false;  // Discord rejected the token later on; serving on last limits
+  std::uint64_t grants_total = 0;
+  std::uint64_t journal_failures = 0;
+  std::uint64_t held = 0;  // permits held for budget or limits
+  std::vector<std::uint64_t> wait_counts;  // per wait_histogram_bounds(), not cumulative
+  std::uint64_t wait_count_inf = 0;        // above the last bound
+  double wait_sum_seconds = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
+  return f(caf::meta::type_name("ledger_status"), x.limits_known, x.limits, x.last_refresh,
+           x.discord_stopped, x.grants_total, x.journal_failures, x.held, x.wait_counts,
+           x.wait_count_inf, x.wait_sum_seconds);
+}
+
+// -- limits scheduler -----------------------------------------------------------------------------
+
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
+
+// -- archive (history reads, retention) -----------------------------------------------------------
+
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
+
+// -- the whole queue, as /status and /metrics show it ---------------------------------------------
+
+struct queue_status {
+  ledger_status ledger;
+  std::vector<bucket_status> buckets;
+  std::uint32_t max_concurrency = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_status& x) {
+  return f(caf::meta::type_name("queue_status"), x.ledger, x.buckets, x.max_concurrency);
+}
+
+}  // namespace gq

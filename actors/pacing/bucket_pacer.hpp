@@ -1,0 +1,52 @@
+#pragma once
+// The spacing rule of one bucket, without actors or threads: the caller supplies the time.
+//
+// Invariant: two grants of a bucket are never *sent* less than `interval` apart. The interval
+// runs from when a grant was sent (reported by the HTTP edge), not from when it was decided,
+// because delivery between actors jitters by a millisecond or two.
+
+#include <chrono>
+
+namespace gq {
+
+class bucket_pacer {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  using duration = std::chrono::steady_clock::duration;
+
+  explicit bucket_pacer(duration interval) : interval_(interval) {}
+
+  // Earliest instant at which the next grant may be decided.
+  time_point next_grant_at() const { return next_grant_at_; }
+
+  // True when no grant is in flight and the interval since the last one has passed.
+  bool ready(time_point now) const { return !in_flight_ && now >= next_grant_at_; }
+
+  bool in_flight() const { return in_flight_; }
+
+  // A grant was decided and is on its way (journal commit, then the socket).
+  void begin_grant() { in_flight_ = true; }
+
+  // The grant in flight reached the client's socket at `sent_at`.
+  void grant_sent(time_point sent_at) {
+    in_flight_ = false;
+    not_before(sent_at + interval_);
+  }
+
+  // The grant in flight was not made (refused, withdrawn, journal failure): no interval is used.
+  void grant_abandoned() { in_flight_ = false; }
+
+  // Pushes the next grant to no sooner than `t` (recovery after a restart, re-bucketing).
+  void not_before(time_point t) {
+    if (t > next_grant_at_) next_grant_at_ = t;
+  }
+
+  duration interval() const { return interval_; }
+
+ private:
+  duration interval_;
+  time_point next_grant_at_{};
+  bool in_flight_ = false;
+};
+
+}  // namespace gq

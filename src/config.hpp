@@ -1,0 +1,55 @@
+#pragma once
+// The server's configuration: environment variables, each also a command-line flag; flags win.
+// The table of names and defaults is the contract in docs/CONFIGURATION.md.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "storage/history.hpp"
+
+namespace gq {
+
+enum class exhausted_policy { hold, reject };
+enum class log_format { text, json };
+enum class log_level { debug, info, warn, error };
+
+struct server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 5000;
+  std::optional<std::string> discord_token;  // secret: never logged or echoed
+  std::string discord_api_url = "https://discord.com/api/v10";
+  std::string db_path = "gateway-queue.db";
+  std::chrono::milliseconds identify_interval{5000};
+  std::uint32_t max_concurrency = 1;
+  std::uint32_t daily_limit = 1000;
+  std::chrono::seconds refresh_interval{300};
+  exhausted_policy on_exhausted = exhausted_policy::hold;
+  std::uint64_t max_waiting = 100000;
+  std::optional<std::string> auth_token;  // secret: never logged or echoed
+  std::uint32_t retention_days = 30;
+  log_format log_format_ = log_format::text;
+  log_level log_level_ = log_level::info;
+};
+
+// `gateway-queue history`: prints journal rows without a running server.
+struct history_command {
+  std::string db_path = "gateway-queue.db";  // --db, else QUEUE_DB
+  storage::history_filter filter;            // --shard --since --until --limit
+};
+
+// What the command line asks for. `exit` means: print `message` (to stdout when code is 0,
+// as for --help; to stderr otherwise) and exit with `code` (2 for a bad value).
+struct exit_request {
+  int code = 0;
+  std::string message;
+};
+using command = std::variant<server_config, history_command, exit_request>;
+
+// Parses argv and the environment (getenv). A bad value yields exit_request{2, "<one line naming
+// the variable and the flag, and what is allowed>"}; the line never contains a secret's value.
+command parse_command_line(int argc, const char* const* argv);
+
+}  // namespace gq

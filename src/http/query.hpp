@@ -1,0 +1,38 @@
+#pragma once
+// Parsing of untrusted query strings. Every malformed input is an error with a message fit for a
+// 400 body; nothing is silently defaulted except absence.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "storage/history.hpp"
+
+namespace gq::http {
+
+struct query_error {
+  std::string message;  // e.g. "shard must be a decimal integer between 0 and 2^63-1"
+};
+
+// Values of `key` in a query string ("a=1&b=2"), percent-decoded ('+' is a space).
+// A parameter with a malformed percent escape is an error.
+std::variant<std::vector<std::string>, query_error> query_values(std::string_view query,
+                                                                 std::string_view key);
+
+// A non-negative decimal integer below 2^63: digits only, no sign, no spaces, no leading '+'.
+// Leading zeros are allowed ("007" is 7).
+std::optional<std::uint64_t> parse_non_negative(std::string_view text);
+
+// The `shard` of a queue request: nullopt when absent; an error when malformed, out of range,
+// empty, or given twice with different values (the same value twice is accepted).
+std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_view query);
+
+// The filters of GET /history: shard, since, until (unix ms, non-negative), limit (1..10000,
+// default 100). Unknown parameters are ignored; malformed or repeated-with-different-values
+// known ones are errors; since > until is an error.
+std::variant<storage::history_filter, query_error> parse_history_filter(std::string_view query);
+
+}  // namespace gq::http

@@ -1,0 +1,72 @@
+#include "src/http/response.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace gq::http {
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+std::string serialize(const response& r, bool keep_alive) {
+  const std::string status = std::to_string(r.status);
+  const std::string length = std::to_string(r.body.size());
+  const std::string_view reason = reason_phrase(r.status);
+  const std::string_view connection = keep_alive ? "keep-alive" : "close";
+
+  std::size_t size = 128 + r.content_type.size() + r.body.size();
+  for (const auto& [name, value] : r.headers) size += name.size() + value.size() + 4;
+
+  std::string out;
+  out.reserve(size);
+  out.append("HTTP/1.1 ").append(status).append(" ").append(reason).append("\r\n");
+  if (!r.content_type.empty()) out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  out.append("Content-Length: ").append(length).append("\r\n");
+  out.append("Connection: ").append(connection).append("\r\n");
+  for (const auto& [name, value] : r.headers)
+    out.append(name).append(": ").append(value).append("\r\n");
+  out.append("\r\n");
+  out.append(r.body);
+  return out;
+}
+
+response json_error(int status, std::string_view message) {
+  const nlohmann::json body = {{"error", std::string(message)}};
+  // `replace` instead of the default `strict`: dump() must not throw on a message that carries
+  // invalid UTF-8, since an error reply is what the caller sends when something already failed.
+  return response{
+      .status = status,
+      .content_type = "application/json",
+      .body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      .headers = {},
+  };
+}
+
+}  // namespace gq::http

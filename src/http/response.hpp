@@ -1,0 +1,27 @@
+#pragma once
+// HTTP/1.1 response bytes, written by the edge in one piece.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gq::http {
+
+struct response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Retry-After
+};
+
+// "OK", "Bad Request", ... for the statuses the queue sends; "Unknown" otherwise.
+std::string_view reason_phrase(int status);
+
+// Serializes with Content-Length and `Connection: keep-alive` or `Connection: close`.
+std::string serialize(const response& r, bool keep_alive);
+
+// {"error": message} with the given status; message is JSON-escaped.
+response json_error(int status, std::string_view message);
+
+}  // namespace gq::http

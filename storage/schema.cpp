@@ -1,0 +1,116 @@
+#include "storage/schema.hpp"
+
+#include <array>
+#include <string>
+
+#include "storage/journal.hpp"
+#include "storage/transaction.hpp"
+
+namespace gq::storage::detail {
+
+namespace {
+
+// Version 1, the previous release: grants only, no limits, every grant under max_concurrency 1.
+constexpr std::string_view k_version_1 = R"sql(
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY,
+  released_at INTEGER NOT NULL,
+  shard INTEGER NULL,
+  bucket INTEGER NOT NULL
+);
+CREATE INDEX releases_by_released_at ON releases(released_at);
+CREATE INDEX releases_by_shard ON releases(shard, released_at);
+)sql";
+
+// Version 2: the max_concurrency and wait of each grant, and journaled limits. The defaults are
+// what version 1 implied (one bucket; the wait was not measured).
+constexpr std::string_view k_version_2 = R"sql(
+ALTER TABLE releases ADD COLUMN max_concurrency INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE releases ADD COLUMN waited_ms INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE limits (
+  id INTEGER PRIMARY KEY,
+  fetched_at INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  remaining INTEGER NOT NULL,
+  reset_at INTEGER NOT NULL,
+  max_concurrency INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK(source IN ('discord', 'config'))
+);
+)sql";
+
+constexpr std::array k_migrations{
+    migration{1, k_version_1},
+    migration{2, k_version_2},
+};
+static_assert(k_migrations.back().version == journal::k_schema_version,
+              "a new schema version needs its migration in k_migrations");
+
+[[noreturn]] void refuse_newer(connection& db, int version) {
+  db.fail("refusing to open",
+          "schema version " + std::to_string(version) + " is newer than this build's " +
+              std::to_string(journal::k_schema_version) + "; run a newer gateway-queue");
+}
+
+}  // namespace
+
+std::span<const migration> migrations() { return k_migrations; }
+
+file_state inspect(connection& db) {
+  file_state state;
+  state.version =
+      static_cast<int>(db.query_int("PRAGMA user_version", "reading the schema version"));
+  state.empty = db.query_int("SELECT count(*) FROM sqlite_master", "reading the schema") == 0;
+  state.has_releases =
+      db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'releases'",
+                   "reading the schema") != 0;
+  return state;
+}
+
+void check_openable(connection& db, const file_state& state) {
+  if (state.version > journal::k_schema_version) refuse_newer(db, state.version);
+  if (state.version < 0 || (state.version == 0 && !state.empty) ||
+      (state.version > 0 && !state.has_releases)) {
+    db.fail("refusing to open", "not a gateway-queue journal (schema version " +
+                                    std::to_string(state.version) +
+                                    ", no releases table of ours); it is left untouched");
+  }
+}
+
+void check_current(connection& db, const file_state& state) {
+  check_openable(db, state);
+  if (state.version == 0) db.fail("refusing to open", "not a gateway-queue journal (empty)");
+  if (state.version < journal::k_schema_version) {
+    db.fail("refusing to open", "schema version " + std::to_string(state.version) +
+                                    " is older than " + std::to_string(journal::k_schema_version) +
+                                    "; start gateway-queue on it once to migrate it");
+  }
+}
+
+void check_integrity(connection& db) {
+  std::string result = db.query_text("PRAGMA quick_check", "checking integrity");
+  if (result == "ok") return;
+  // The report can run to a hundred lines; the error is one log line with the first problems.
+  constexpr std::size_t k_max_report = 300;
+  if (result.size() > k_max_report) result.replace(k_max_report, std::string::npos, "...");
+  for (char& c : result) {
+    if (c == '\n') c = ' ';
+  }
+  db.fail("refusing to open", "integrity check failed (quick_check): " + result);
+}
+
+void migrate(connection& db) {
+  transaction_statements statements(db);
+  write_transaction transaction(statements);
+  // Read again under the write lock: another process may have migrated since inspect().
+  const file_state state = inspect(db);
+  check_openable(db, state);
+  for (const migration& step : k_migrations) {
+    if (step.version <= state.version) continue;
+    db.exec(std::string(step.sql), "migrating to schema version " + std::to_string(step.version));
+  }
+  db.exec("PRAGMA user_version = " + std::to_string(journal::k_schema_version),
+          "writing the schema version");
+  transaction.commit();
+}
+
+}  // namespace gq::storage::detail

@@ -1,0 +1,186 @@
+#pragma once
+// A deterministic actor system for tests: CAF's test coordinator runs every actor on the test's
+// thread and owns a fake clock, so pacing is checked by moving time, never by sleeping.
+// A fake HTTP edge plays the broker's part: it enqueues waiters, records verdicts with the fake
+// time they arrived at, and reports `sent` to the bucket as the real edge does after a write.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <gtest/gtest.h>
+
+#include "actors/gate.hpp"
+#include "actors/ledger.hpp"
+#include "actors/messages.hpp"
+#include "storage/journal.hpp"
+#include "storage/history.hpp"
+
+namespace gq::testing {
+
+using namespace std::chrono_literals;
+
+inline caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  return cfg;
+}
+
+struct received {
+  verdict result;
+  caf::actor_clock::time_point at;  // fake time at which the edge got it
+};
+
+class actor_fixture : public ::testing::Test {
+ protected:
+  static constexpr unix_ms k_wall_start = 1'800'000'000'000;
+
+  actor_fixture()
+      : system_(testing_config(config_)),
+        sched_(dynamic_cast<caf::scheduler::test_coordinator&>(system_.scheduler())) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("gq-actor-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::create_directories(dir);
+    dir_ = dir;
+    db_path_ = (dir / "journal.db").string();
+    anchor_ = {sched_.clock().now(), k_wall_start};
+  }
+
+  ~actor_fixture() override {
+    if (gate_) caf::anon_send_exit(gate_, caf::exit_reason::user_shutdown);
+    if (ledger_) caf::anon_send_exit(ledger_, caf::exit_reason::user_shutdown);
+    if (edge_) caf::anon_send_exit(edge_, caf::exit_reason::user_shutdown);
+    sched_.run();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  // Limits for a config-mode queue: `daily` grants per window, `max_concurrency` buckets.
+  session_limits configured(std::uint32_t daily, std::uint32_t max_concurrency = 1) const {
+    session_limits limits;
+    limits.total = daily;
+    limits.remaining = daily;
+    limits.max_concurrency = max_concurrency;
+    limits.source = limits_source::config;
+    return limits;
+  }
+
+  // Starts ledger, gate and buckets. `limits` nullopt: limits come from Discord (none known yet).
+  void start(std::optional<session_limits> limits, std::chrono::milliseconds interval = 5000ms,
+             bool reject = false, std::vector<unix_ms> resume_at = {}) {
+    auto journal = std::make_unique<storage::journal>(db_path_, storage::durability::normal);
+    ledger_config lcfg{anchor_, reject, limits};
+    ledger_ = spawn_ledger(system_, std::move(journal), lcfg, false);
+    gate_config gcfg{ledger_, anchor_, interval, limits ? limits->max_concurrency : 1,
+                     std::move(resume_at)};
+    gate_ = system_.spawn(gate, gcfg);
+    edge_ = spawn_edge();
+    sched_.run();
+  }
+
+  // Hands a waiter to the gate, as the HTTP edge does for GET /?shard=N.
+  void enqueue(std::uint64_t id, std::uint64_t shard = k_no_shard) {
+    waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now())};
+    caf::anon_send(edge_, enqueue_atom::value, ticket);
+    sched_.run();
+  }
+
+  void hang_up(std::uint64_t id, std::uint64_t shard = k_no_shard) {
+    caf::anon_send(gate_, cancel_atom::value, id, shard);
+    sched_.run();
+  }
+
+  void advance(caf::timespan how_much) {
+    sched_.advance_time(how_much);
+    sched_.run();
+  }
+
+  // The fake clock jumps: timers set while handling a jump start from its end. Long stretches
+  // are walked in steps so that a chain of grants plays out as it would in real time.
+  void advance_by_steps(caf::timespan total, caf::timespan step) {
+    for (caf::timespan done{0}; done < total; done += step) advance(step);
+  }
+
+  bool granted(std::uint64_t id) const {
+    auto i = verdicts_->find(id);
+    return i != verdicts_->end() && i->second.result.kind == verdict_kind::granted;
+  }
+
+  std::optional<received> verdict_of(std::uint64_t id) const {
+    auto i = verdicts_->find(id);
+    if (i == verdicts_->end()) return std::nullopt;
+    return i->second;
+  }
+
+  std::vector<std::uint64_t> grant_order() const { return *order_; }
+
+  std::vector<release_record> journal_rows() {
+    storage::history reader{db_path_};
+    storage::history_filter all;
+    all.limit = storage::history_filter::k_max_limit;
+    return reader.query(all);
+  }
+
+  caf::actor_clock::time_point now() { return sched_.clock().now(); }
+
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& dest, Ts... xs) {
+    auto out = std::make_shared<std::optional<T>>();
+    auto asker = system_.spawn([=](caf::event_based_actor* self) {
+      self->request(dest, caf::infinite, xs...).then([=](T value) { *out = std::move(value); });
+    });
+    sched_.run();
+    EXPECT_TRUE(out->has_value());
+    return out->value_or(T{});
+  }
+
+  caf::actor_system_config config_;
+  caf::actor_system system_;
+  caf::scheduler::test_coordinator& sched_;
+  std::filesystem::path dir_;
+  std::string db_path_;
+  clock_anchor anchor_;
+  ledger_actor ledger_;
+  gate_actor gate_;
+  caf::actor edge_;
+  std::shared_ptr<std::map<std::uint64_t, received>> verdicts_ =
+      std::make_shared<std::map<std::uint64_t, received>>();
+  std::shared_ptr<std::vector<std::uint64_t>> order_ =
+      std::make_shared<std::vector<std::uint64_t>>();
+
+ private:
+  caf::actor spawn_edge() {
+    auto verdicts = verdicts_;
+    auto order = order_;
+    auto gate_handle = gate_;
+    return system_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      return {
+          [=](enqueue_atom, waiter_ticket ticket) {
+            self->request(gate_handle, caf::infinite, enqueue_atom::value, ticket)
+                .then(
+                    [=](verdict result) {
+                      (*verdicts)[ticket.id] = {result, self->clock().now()};
+                      if (result.kind == verdict_kind::granted) {
+                        order->push_back(ticket.id);
+                        self->send(caf::actor_cast<bucket_actor>(self->current_sender()),
+                                   sent_atom::value, ticket.id);
+                      }
+                    },
+                    [](caf::error&) {});
+          },
+      };
+    });
+  }
+};
+
+}  // namespace gq::testing

@@ -1,0 +1,201 @@
+// storage/history.cpp: filters and order of history queries, retention pruning, the JSON shape,
+// and which files the reader refuses.
+
+#include "storage/history.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "storage/journal.hpp"
+#include "test_support.hpp"
+
+namespace gq::storage {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::raw_db;
+using testing::temp_dir;
+
+release_record grant(unix_ms at, std::optional<std::uint64_t> shard, std::int64_t waited_ms = 0) {
+  return {at, shard, 0, 1, waited_ms};
+}
+
+// released_at of each record, in order.
+std::vector<unix_ms> times(const std::vector<release_record>& records) {
+  std::vector<unix_ms> result;
+  for (const auto& record : records) result.push_back(record.released_at);
+  return result;
+}
+
+std::vector<std::optional<std::uint64_t>> shards(const std::vector<release_record>& records) {
+  std::vector<std::optional<std::uint64_t>> result;
+  for (const auto& record : records) result.push_back(record.shard);
+  return result;
+}
+
+class history_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Journal order differs from time order on purpose; 200 appears twice (shards 2 then 3).
+    journal_.record_releases(std::vector{grant(300, 1), grant(100, 1), grant(200, 2), grant(200, 3),
+                                         grant(400, std::nullopt), grant(500, 1)});
+  }
+
+  std::string open_error(const std::string& path) {
+    try {
+      history h(path);
+    } catch (const journal_error& error) {
+      return error.what();
+    }
+    return "";
+  }
+
+  temp_dir dir_;
+  std::string path_ = dir_.file("queue.db");
+  journal journal_{path_};
+  history history_{path_};
+};
+
+TEST_F(history_test, newest_first_with_equal_times_newest_journaled_first) {
+  const auto all = history_.query({});
+  EXPECT_THAT(times(all), ElementsAre(500, 400, 300, 200, 200, 100));
+  EXPECT_EQ(all[3].shard, 3u);
+  EXPECT_EQ(all[4].shard, 2u);
+}
+
+TEST_F(history_test, shard_filter_returns_only_that_shard) {
+  history_filter filter;
+  filter.shard = 1;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(500, 300, 100));
+  filter.shard = 9;
+  EXPECT_TRUE(history_.query(filter).empty());
+  filter.shard = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_TRUE(history_.query(filter).empty());
+}
+
+TEST_F(history_test, since_and_until_are_inclusive) {
+  history_filter filter;
+  filter.since = 200;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(500, 400, 300, 200, 200));
+  filter.since = std::nullopt;
+  filter.until = 300;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200, 100));
+  filter.since = 200;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200));
+  filter.since = 301;
+  EXPECT_TRUE(history_.query(filter).empty());
+}
+
+TEST_F(history_test, filters_combine) {
+  history_filter filter;
+  filter.shard = 1;
+  filter.since = 200;
+  filter.until = 400;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(300));
+}
+
+TEST_F(history_test, absent_shard_is_returned_as_none) {
+  EXPECT_THAT(shards(history_.query({})), ElementsAre(1u, std::nullopt, 1u, 3u, 2u, 1u));
+}
+
+TEST_F(history_test, limit_keeps_the_newest_rows) {
+  history_filter filter;
+  filter.limit = 2;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(500, 400));
+  filter.limit = 0;
+  EXPECT_TRUE(history_.query(filter).empty());
+}
+
+TEST_F(history_test, limit_above_the_maximum_is_clamped_to_it) {
+  std::vector<release_record> many(history_filter::k_max_limit + 10, grant(1000, 5));
+  journal_.record_releases(many);
+  history_filter filter;
+  EXPECT_EQ(history_.query(filter).size(), history_filter::k_default_limit);
+  filter.limit = std::numeric_limits<std::uint32_t>::max();
+  EXPECT_EQ(history_.query(filter).size(), history_filter::k_max_limit);
+}
+
+TEST_F(history_test, reads_while_the_writer_holds_an_open_transaction) {
+  raw_db writer(path_);
+  writer.exec("BEGIN IMMEDIATE");
+  writer.exec("INSERT INTO releases (released_at, shard, bucket) VALUES (900, 9, 0)");
+  // WAL: the reader sees the last commit at once instead of waiting for the lock.
+  EXPECT_EQ(history_.query({}).size(), 6u);
+  writer.exec("COMMIT");
+  EXPECT_EQ(history_.query({}).front().released_at, 900);
+}
+
+TEST_F(history_test, prune_deletes_only_older_rows_in_batches) {
+  std::vector<release_record> old_rows(2500, grant(50, 8));
+  journal_.record_releases(old_rows);
+  // 2500 at 50 and one at 100 are before 200; the two at 200 stay (cutoff is exclusive).
+  EXPECT_EQ(history_.prune_before(200, 1000), 1000u);
+  EXPECT_EQ(history_.prune_before(200, 1000), 1000u);
+  EXPECT_EQ(history_.prune_before(200, 1000), 501u);
+  EXPECT_EQ(history_.prune_before(200, 1000), 0u);
+  EXPECT_THAT(times(history_.query({})), ElementsAre(500, 400, 300, 200, 200));
+}
+
+TEST_F(history_test, prune_leaves_the_journal_writable) {
+  EXPECT_EQ(history_.prune_before(1000), 6u);
+  journal_.record_releases(std::vector{grant(2000, 4)});
+  EXPECT_EQ(journal_.count_releases_since(0), 1u);
+}
+
+TEST_F(history_test, prune_refuses_an_empty_batch) {
+  EXPECT_THROW(history_.prune_before(1000, 0), journal_error);
+  EXPECT_EQ(journal_.count_releases_since(0), 6u);
+}
+
+TEST_F(history_test, missing_file_is_refused_and_not_created) {
+  const std::string path = dir_.file("missing.db");
+  EXPECT_THAT(open_error(path), AllOf(HasSubstr(path), HasSubstr("unable to open")));
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(history_test, non_journal_files_are_refused) {
+  const std::string text_file = dir_.file("notes.txt");
+  testing::write_bytes(text_file, std::string(8192, 'x'));
+  EXPECT_THAT(open_error(text_file), HasSubstr("file is not a database"));
+
+  const std::string empty_db = dir_.file("empty.db");
+  testing::write_bytes(empty_db, "");
+  EXPECT_THAT(open_error(empty_db), HasSubstr("not a gateway-queue journal"));
+
+  const std::string foreign = dir_.file("foreign.db");
+  raw_db(foreign).exec("CREATE TABLE users (id INTEGER PRIMARY KEY)");
+  EXPECT_THAT(open_error(foreign), HasSubstr("not a gateway-queue journal"));
+}
+
+TEST_F(history_test, newer_and_older_schemas_are_refused) {
+  const std::string newer = dir_.file("newer.db");
+  { const journal created(newer); }
+  raw_db(newer).exec("PRAGMA user_version = 7");
+  EXPECT_THAT(open_error(newer), HasSubstr("schema version 7 is newer"));
+
+  const std::string older = dir_.file("older.db");
+  raw_db(older).exec(
+      "CREATE TABLE releases (id INTEGER PRIMARY KEY, released_at INTEGER NOT NULL, "
+      "shard INTEGER NULL, bucket INTEGER NOT NULL); PRAGMA user_version = 1");
+  EXPECT_THAT(open_error(older), HasSubstr("schema version 1 is older"));
+  EXPECT_EQ(raw_db(older).scalar("PRAGMA user_version"), "1");
+}
+
+TEST(releases_to_json_test, matches_the_history_endpoint_format) {
+  const nlohmann::json json = releases_to_json(
+      {release_record{1700000000123, 42, 2, 16, 5000}, release_record{1700000000000, {}, 0, 1, 0}});
+  EXPECT_EQ(json, nlohmann::json::parse(R"({"releases": [
+      {"released_at": 1700000000123, "shard": 42, "bucket": 2, "max_concurrency": 16,
+       "waited_ms": 5000},
+      {"released_at": 1700000000000, "shard": null, "bucket": 0, "max_concurrency": 1,
+       "waited_ms": 0}]})"));
+  EXPECT_EQ(releases_to_json({}).dump(), R"({"releases":[]})");
+}
+
+}  // namespace
+}  // namespace gq::storage
