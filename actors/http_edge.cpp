@@ -1,0 +1,343 @@
+#include "actors/http_edge.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "src/http/query.hpp"
+
+namespace gq {
+
+namespace {
+
+// The first read sizes a connection's read buffer for good; requests from bots are small and
+// the parser copes with a request that arrives in several reads.
+constexpr std::size_t k_read_chunk = 128;
+// Bytes a client may send ahead (pipelining) while its request is being answered.
+constexpr std::size_t k_max_backlog = 16 * 1024;
+// How long shutdown waits for waiters to be answered before it closes their connections.
+constexpr auto k_shutdown_grace = std::chrono::seconds{3};
+
+using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
+
+http::response json_response(int status, const nlohmann::json& body) {
+  http::response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+http::response with_retry_after(http::response r, std::int64_t seconds) {
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
+  return r;
+}
+
+// Compares without an early exit, so response timing does not reveal how much of a guess was
+// right.
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
+  return diff == 0 && !b.empty();
+}
+
+}  // namespace
+
+unix_ms edge_state::now_unix() const { return config_.anchor.to_unix(self_->clock().now()); }
+
+caf::result<std::uint16_t> edge_state::listen(const std::string& host, std::uint16_t port) {
+  auto bound = self_->add_tcp_doorman(port, host.c_str(), true);
+  if (!bound) return std::move(bound.error());
+  acceptor_ = bound->first;
+  accepting_ = true;
+  return bound->second;
+}
+
+void edge_state::on_accept(handle hdl) {
+  auto& conn = connections_[hdl];
+  conn.serial = ++next_serial_;
+  ++counters_.connections;
+  self_->configure_read(hdl, caf::io::receive_policy::at_most(k_read_chunk));
+  if (accepting_ && connections_.size() >= config_.max_connections) {
+    // At the file limit accept() would fail in a loop; stop asking until a connection closes.
+    accepting_ = false;
+    self_->halt(acceptor_);
+    spdlog::warn("edge: {} connections open, pausing accept", connections_.size());
+  }
+}
+
+void edge_state::on_data(handle hdl, const std::vector<char>& data) {
+  auto i = connections_.find(hdl);
+  if (i == connections_.end()) return;
+  auto& conn = i->second;
+  if (conn.busy) {
+    // Pipelined bytes (or noise) behind a request still being answered: keep for later.
+    if (conn.backlog.size() + data.size() > k_max_backlog) {
+      spdlog::debug("edge: closing a connection that sent {} bytes ahead", conn.backlog.size());
+      self_->close(hdl);
+      on_closed(hdl);
+      return;
+    }
+    conn.backlog.append(data.data(), data.size());
+    return;
+  }
+  process(hdl, conn, std::string_view{data.data(), data.size()});
+}
+
+void edge_state::process(handle hdl, connection& conn, std::string_view input) {
+  while (!input.empty() && !conn.busy) {
+    if (!conn.parser) conn.parser = std::make_unique<http::request_parser>(config_.limits);
+    const auto fed = conn.parser->feed(input);
+    input.remove_prefix(fed.consumed);
+    if (fed.status == http::request_parser::state::need_more) return;
+    if (fed.status == http::request_parser::state::failed) {
+      conn.keep_alive = false;
+      respond(hdl, conn,
+              http::json_error(conn.parser->error_status(), conn.parser->error_reason()));
+      return;
+    }
+    auto request = conn.parser->current();
+    conn.parser->next();
+    conn.keep_alive = request.keep_alive;
+    if (!dispatch(hdl, conn, request)) return;
+    if (!request.keep_alive && !conn.busy) return;  // answered and closed
+  }
+  if (!input.empty()) conn.backlog.append(input);
+}
+
+bool edge_state::authorized(const http::request& request) const {
+  if (!config_.auth_token) return true;
+  return equal_constant_time(request.authorization, "Bearer " + *config_.auth_token);
+}
+
+bool edge_state::dispatch(handle hdl, connection& conn, const http::request& request) {
+  if (request.path == "/health") return respond(hdl, conn, json_response(200, {{"status", "ok"}}));
+  if (!authorized(request)) {
+    auto r = http::json_error(401, "missing or wrong bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(hdl, conn, r);
+  }
+  if (request.path == "/status" || request.path == "/metrics") {
+    answer_status(hdl, conn, request.path == "/metrics");
+    return true;
+  }
+  if (request.path == "/history") {
+    answer_history(hdl, conn, request.query);
+    return true;
+  }
+  auto shard = http::parse_shard(request.query);
+  if (auto* error = std::get_if<http::query_error>(&shard))
+    return respond(hdl, conn, http::json_error(400, error->message));
+  if (shutting_down_)
+    return respond(hdl, conn, http::json_error(503, "the queue is shutting down"));
+  if (counters_.waiting >= config_.max_waiting) {
+    ++counters_.rejected_full_total;
+    return respond(hdl, conn,
+                   with_retry_after(http::json_error(503, "too many waiters, retry later"), 5));
+  }
+  enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard));
+  return true;
+}
+
+void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard) {
+  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix()};
+  conn.busy = true;
+  conn.waiter_id = ticket.id;
+  conn.shard = ticket.shard;
+  conn.parser.reset();  // a waiter needs no parser; pipelined bytes wait in the backlog
+  ++counters_.waiting;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_->request(config_.gate, caf::infinite, enqueue_atom::value, ticket)
+      .then([self, hdl, serial, id = ticket.id](
+                verdict result) { self->state.on_verdict(hdl, serial, id, result); },
+            [self, hdl, serial, id = ticket.id](caf::error&) {
+              self->state.on_verdict(hdl, serial, id, verdict::of(verdict_kind::unavailable));
+            });
+}
+
+void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+                            verdict result) {
+  auto bucket = caf::actor_cast<bucket_actor>(self_->current_sender());
+  auto* conn = live(hdl, serial);
+  if (conn && conn->waiter_id != waiter_id) conn = nullptr;
+  if (conn) {
+    conn->waiter_id = 0;
+    --counters_.waiting;
+  }
+  if (result.kind == verdict_kind::granted) {
+    if (conn) {
+      nlohmann::json body{{"message", "You're free to connect now! :)"},
+                          {"bucket", result.bucket},
+                          {"waited_ms", result.waited_ms}};
+      body["shard"] = conn->shard == k_no_shard ? nlohmann::json(nullptr)
+                                                : nlohmann::json(conn->shard);
+      const auto bytes = http::serialize(json_response(200, body), conn->keep_alive);
+      self_->write(hdl, bytes.size(), bytes.data());
+      self_->flush(hdl);
+    }
+    // Always, also when the client has gone: the bucket's interval starts from this moment.
+    if (bucket) self_->send(bucket, sent_atom::value, waiter_id);
+    if (conn) finish_async(hdl, serial, {});
+  } else if (conn) {
+    switch (result.kind) {
+      case verdict_kind::exhausted:
+        finish_async(hdl, serial,
+                     with_retry_after(
+                         http::json_error(429, "daily session start limit used up"),
+                         (result.at - now_unix() + 999) / 1000));
+        break;
+      case verdict_kind::unavailable:
+        finish_async(hdl, serial,
+                     with_retry_after(http::json_error(503, "journal unavailable, nothing granted"),
+                                      1));
+        break;
+      default:  // shutting down, or withdrawn (only ever for a client that has gone)
+        finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
+        break;
+    }
+  }
+  maybe_finish_shutdown();
+}
+
+// Ends an asynchronous answer: writes `response` unless it is empty (already written), then
+// closes or goes on with the bytes that arrived meanwhile.
+void edge_state::finish_async(handle hdl, std::uint64_t serial, const http::response& response) {
+  auto* conn = live(hdl, serial);
+  if (!conn) return;
+  conn->busy = false;
+  if (!response.body.empty()) {
+    if (!respond(hdl, *conn, response)) return;
+  } else if (!conn->keep_alive) {
+    drop(hdl);
+    return;
+  }
+  if (!conn->backlog.empty()) {
+    auto backlog = std::move(conn->backlog);
+    conn->backlog.clear();
+    process(hdl, *conn, backlog);
+  }
+}
+
+void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
+  conn.busy = true;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_->request(config_.gate, caf::infinite, status_atom::value)
+      .then(
+          [self, hdl, serial, as_metrics](const queue_status& status) {
+            auto& st = self->state;
+            http::response r;
+            if (as_metrics) {
+              r.content_type = "text/plain; version=0.0.4";
+              r.body = render_metrics(status, st.counters_);
+            } else {
+              r.body = render_status_json(status, st.counters_);
+            }
+            st.finish_async(hdl, serial, r);
+          },
+          [self, hdl, serial](caf::error&) {
+            self->state.finish_async(hdl, serial, http::json_error(503, "status unavailable"));
+          });
+}
+
+void edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
+  auto filter = http::parse_history_filter(query);
+  if (auto* error = std::get_if<http::query_error>(&filter)) {
+    respond(hdl, conn, http::json_error(400, error->message));
+    return;
+  }
+  conn.busy = true;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_->request(config_.archive, caf::infinite, history_atom::value,
+                 history_query::from(std::get<storage::history_filter>(filter)))
+      .then(
+          [self, hdl, serial](const std::string& body) {
+            http::response r;
+            r.body = body;
+            self->state.finish_async(hdl, serial, r);
+          },
+          [self, hdl, serial](caf::error&) {
+            self->state.finish_async(hdl, serial, http::json_error(503, "history unavailable"));
+          });
+}
+
+bool edge_state::respond(handle hdl, connection& conn, const http::response& response) {
+  const auto bytes = http::serialize(response, conn.keep_alive);
+  self_->write(hdl, bytes.size(), bytes.data());
+  self_->flush(hdl);
+  if (conn.keep_alive) return true;
+  self_->close(hdl);  // sends what is buffered first
+  drop(hdl);
+  return false;
+}
+
+void edge_state::on_closed(handle hdl) {
+  auto i = connections_.find(hdl);
+  if (i == connections_.end()) return;
+  if (i->second.waiter_id != 0) {
+    // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval.
+    self_->send(config_.gate, cancel_atom::value, i->second.waiter_id, i->second.shard);
+    --counters_.waiting;
+    ++counters_.hangups_total;
+  }
+  drop(hdl);
+  maybe_finish_shutdown();
+}
+
+void edge_state::drop(handle hdl) {
+  if (connections_.erase(hdl) == 0) return;
+  --counters_.connections;
+  if (!accepting_ && !shutting_down_ && connections_.size() < config_.max_connections) {
+    accepting_ = true;
+    self_->trigger(acceptor_);
+  }
+}
+
+edge_state::connection* edge_state::live(handle hdl, std::uint64_t serial) {
+  auto i = connections_.find(hdl);
+  return i != connections_.end() && i->second.serial == serial ? &i->second : nullptr;
+}
+
+caf::result<bool> edge_state::shut_down() {
+  auto promise = self_->make_response_promise<bool>();
+  if (!shutting_down_) {
+    shutting_down_ = true;
+    self_->close(acceptor_);
+    accepting_ = false;
+    self_->send(config_.gate, shutdown_atom::value);
+    self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
+  }
+  if (shutdown_promise_) shutdown_promise_->deliver(false);  // superseded by this request
+  shutdown_promise_ = promise;
+  maybe_finish_shutdown();
+  return promise;
+}
+
+void edge_state::maybe_finish_shutdown() {
+  if (shutdown_promise_ && counters_.waiting == 0) force_finish_shutdown();
+}
+
+void edge_state::force_finish_shutdown() {
+  if (!shutdown_promise_) return;
+  shutdown_promise_->deliver(counters_.waiting == 0);
+  shutdown_promise_.reset();
+}
+
+caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_config config) {
+  self->state.init(std::move(config));
+  return {
+      [self](listen_atom, const std::string& host, std::uint16_t port) {
+        return self->state.listen(host, port);
+      },
+      [self](const caf::io::new_connection_msg& msg) { self->state.on_accept(msg.handle); },
+      [self](const caf::io::new_data_msg& msg) { self->state.on_data(msg.handle, msg.buf); },
+      [self](const caf::io::connection_closed_msg& msg) { self->state.on_closed(msg.handle); },
+      [](const caf::io::acceptor_closed_msg&) {},
+      [self](shutdown_atom) { return self->state.shut_down(); },
+      [self](shutdown_timeout_atom) { self->state.force_finish_shutdown(); },
+  };
+}
+
+}  // namespace gq

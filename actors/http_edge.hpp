@@ -1,0 +1,103 @@
+#pragma once
+// The HTTP edge: one CAF io broker owning every client connection, on CAF's epoll multiplexer.
+//
+// Each queue request becomes a request to the gate whose response promise ends up with a bucket;
+// the verdict comes back here and is written to the socket, and the bucket is told `sent` so
+// that the interval runs from the write. A connection that closes while its request waits is a
+// hang-up: the waiter is cancelled and costs nothing. The contract: docs/HTTP_API.md.
+//
+// Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
+// buffer never shrinks), and no parser while the request waits.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <caf/io/broker.hpp>
+#include <caf/io/connection_handle.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/archive.hpp"
+#include "actors/gate.hpp"
+#include "actors/messages.hpp"
+#include "actors/render.hpp"
+#include "src/http/request_parser.hpp"
+#include "src/http/response.hpp"
+
+namespace gq {
+
+// -- messages to the edge: listen (from main), shutdown (from main) -------------------------------
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
+
+struct http_edge_config {
+  gate_actor gate;
+  archive_actor archive;
+  std::optional<std::string> auth_token;  // QUEUE_AUTH_TOKEN
+  std::uint64_t max_waiting = 100000;     // QUEUE_MAX_WAITING
+  std::size_t max_connections = 19000;    // accepting pauses at this many open connections
+  clock_anchor anchor;
+  http::request_limits limits;
+};
+
+struct edge_state {
+  struct connection {
+    std::uint64_t serial = 0;  // handles are file descriptors, reused at once: this is not
+    std::unique_ptr<http::request_parser> parser;  // absent while a queue request waits
+    std::string backlog;  // bytes that arrived while a request was being answered
+    bool busy = false;    // a request is being answered asynchronously
+    bool keep_alive = true;
+    std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
+    std::uint64_t shard = k_no_shard;
+  };
+
+  using broker_pointer = caf::io::stateful_broker<edge_state>*;
+  using handle = caf::io::connection_handle;
+
+  explicit edge_state(broker_pointer self) : self_(self) {}
+
+  void init(http_edge_config config) { config_ = std::move(config); }
+  caf::result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
+  void on_accept(handle hdl);
+  void on_data(handle hdl, const std::vector<char>& data);
+  void on_closed(handle hdl);
+  // Stops accepting, answers every waiter with 503 and replies once all are answered (true) or
+  // the grace period ran out (false).
+  caf::result<bool> shut_down();
+  void force_finish_shutdown();
+
+  static constexpr const char* name = "http_edge";
+
+ private:
+  void process(handle hdl, connection& conn, std::string_view input);
+  // Returns false when it answered synchronously and the connection is gone.
+  bool dispatch(handle hdl, connection& conn, const http::request& request);
+  bool authorized(const http::request& request) const;
+  void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
+  void answer_status(handle hdl, connection& conn, bool as_metrics);
+  void answer_history(handle hdl, connection& conn, std::string_view query);
+  void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
+  void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
+  // Writes the response; closes the connection unless keep-alive. False when closed.
+  bool respond(handle hdl, connection& conn, const http::response& response);
+  void drop(handle hdl);
+  void maybe_finish_shutdown();
+  connection* live(handle hdl, std::uint64_t serial);
+  unix_ms now_unix() const;
+
+  broker_pointer self_;
+  http_edge_config config_;
+  std::unordered_map<handle, connection> connections_;
+  caf::io::accept_handle acceptor_;
+  bool accepting_ = false;
+  std::uint64_t next_serial_ = 0;
+  std::uint64_t next_waiter_id_ = 0;
+  edge_counters counters_;
+  bool shutting_down_ = false;
+  std::optional<caf::typed_response_promise<bool>> shutdown_promise_;
+};
+
+caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_config config);
+
+}  // namespace gq

@@ -1,0 +1,64 @@
+#pragma once
+// The limits scheduler keeps the queue on Discord's limits: it reads GET /gateway/bot at start,
+// every refresh interval, at each daily reset and when remaining reaches 0 (the ledger asks), and
+// hands the result to the ledger (budget) and the gate (max_concurrency).
+//
+// Faults: a 401 before any success ends the process (the token is wrong; retrying would only
+// count towards Discord's ban for invalid requests); a 401 later stops all calls and the queue
+// serves on the last limits; a 429 waits retry_after; anything else backs off with jitter.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/gate.hpp"
+#include "actors/ledger.hpp"
+#include "actors/messages.hpp"
+#include "actors/pacing/backoff.hpp"
+#include "actors/pacing/clock_anchor.hpp"
+#include "actors/pacing/limits_fetch.hpp"
+
+namespace gq {
+
+using limits_scheduler_actor = caf::typed_actor<
+    caf::reacts_to<refresh_atom>,                          // read limits now (unless waiting out a 429/backoff)
+    caf::reacts_to<tick_atom, std::uint64_t /*timer*/>>;  // a scheduled read
+
+struct limits_scheduler_config {
+  limits_fetcher fetch;  // blocking; the Discord client in production
+  ledger_actor ledger;
+  gate_actor gate;
+  std::chrono::seconds refresh_interval{300};
+  clock_anchor anchor;
+  // Called once when Discord rejects the token before any fetch succeeded.
+  std::function<void(const std::string& reason)> token_rejected_at_start;
+  std::chrono::milliseconds backoff_base{1000};
+  std::chrono::milliseconds backoff_cap{60000};
+};
+
+struct limits_scheduler_state {
+  static constexpr const char* name = "limits_scheduler";
+
+  limits_scheduler_config config;
+  std::optional<backoff> retry;
+  bool fetched_once = false;
+  bool stopped = false;  // Discord rejected the token after start: no more calls
+  std::uint64_t timer = 0;  // only the newest scheduled read counts
+  caf::actor_clock::time_point quiet_until{};  // no unscheduled reads before this (429, backoff)
+};
+
+limits_scheduler_actor::behavior_type limits_scheduler(
+    limits_scheduler_actor::stateful_pointer<limits_scheduler_state> self,
+    limits_scheduler_config config);
+
+// Production: on a thread of its own, since each read blocks on HTTPS.
+limits_scheduler_actor spawn_limits_scheduler(caf::actor_system& system,
+                                              limits_scheduler_config config, bool detached);
+
+}  // namespace gq

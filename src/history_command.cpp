@@ -1,0 +1,22 @@
+#include "src/history_command.hpp"
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/history.hpp"
+
+namespace gq {
+
+int run_history_command(const history_command& command) {
+  try {
+    storage::history reader{command.db_path};
+    std::cout << storage::releases_to_json(reader.query(command.filter)).dump(2) << '\n';
+    return 0;
+  } catch (const storage::journal_error& e) {
+    std::cerr << "gateway-queue history: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace gq

@@ -1,0 +1,174 @@
+#include "src/server.hpp"
+
+#include <sys/resource.h>
+
+#include <memory>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/archive.hpp"
+#include "actors/gate.hpp"
+#include "actors/http_edge.hpp"
+#include "actors/ledger.hpp"
+#include "actors/limits_scheduler.hpp"
+#include "actors/pacing/recovery.hpp"
+#include "src/discord_client.hpp"
+#include "src/logging.hpp"
+#include "src/stop_signal.hpp"
+#include "storage/journal.hpp"
+
+namespace gq {
+
+namespace {
+
+// File descriptors kept back from client connections: the journal (3 per SQLite connection with
+// WAL), the epoll and pipe descriptors, the HTTPS client, logging.
+constexpr rlim_t k_reserved_fds = 64;
+
+// Raises the soft file limit to the hard one and returns how many connections fit under it.
+std::size_t connection_capacity() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1000;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur > 2 * k_reserved_fds ? limit.rlim_cur - k_reserved_fds : k_reserved_fds;
+}
+
+// CAF 0.17 reads caf-application.ini from the working directory only when parse() is called;
+// we never call it, so the queue's behaviour depends on its documented settings alone.
+struct system_config : caf::actor_system_config {
+  system_config() {
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);  // the machine class: a fixed, small thread count
+    set("scheduler.policy", caf::atom("sharing"));  // idle CPU ~0 with the same timing
+  }
+};
+
+std::optional<session_limits> configured_limits(const server_config& config) {
+  if (config.discord_token) return std::nullopt;
+  session_limits limits;
+  limits.total = config.daily_limit;
+  limits.remaining = config.daily_limit;
+  limits.max_concurrency = config.max_concurrency;
+  limits.source = limits_source::config;
+  return limits;
+}
+
+}  // namespace
+
+int run_server(const server_config& config) {
+  stop_signal stop;  // first: blocks SIGINT/SIGTERM before any other thread exists
+  init_logging(config.log_format_, config.log_level_);
+  if (config.discord_token) add_log_redaction(*config.discord_token);
+  if (config.auth_token) add_log_redaction(*config.auth_token);
+
+  std::unique_ptr<storage::journal> journal;
+  storage::recovery_state recovered;
+  try {
+    journal = std::make_unique<storage::journal>(config.db_path);
+    recovered = journal->recover();
+  } catch (const storage::journal_error& e) {
+    spdlog::error("cannot open the journal, not starting: {}", e.what());
+    return 1;
+  }
+
+  const auto anchor = clock_anchor::now();
+  const auto configured = configured_limits(config);
+  std::uint32_t max_concurrency = config.max_concurrency;
+  if (!configured) {
+    const bool remembered = recovered.limits && recovered.limits->source == limits_source::discord;
+    max_concurrency = remembered ? recovered.limits->max_concurrency : 1;
+  }
+
+  system_config caf_config;
+  caf::actor_system system{caf_config};
+
+  auto ledger = spawn_ledger(system, std::move(journal),
+                             {anchor, config.on_exhausted == exhausted_policy::reject, configured},
+                             true);
+  auto gate_handle = system.spawn(
+      gate, gate_config{ledger, anchor, config.identify_interval, max_concurrency,
+                        resume_times(recovered, max_concurrency, config.identify_interval)});
+  archive_actor archive_handle;
+  try {
+    archive_handle = spawn_archive(
+        system, {config.db_path, std::chrono::hours{24} * config.retention_days,
+                 std::chrono::minutes{60}, anchor});
+  } catch (const storage::journal_error& e) {
+    spdlog::error("cannot open the journal for history, not starting: {}", e.what());
+    caf::anon_send_exit(gate_handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+
+  http_edge_config edge_config;
+  edge_config.gate = gate_handle;
+  edge_config.archive = archive_handle;
+  edge_config.auth_token = config.auth_token;
+  edge_config.max_waiting = config.max_waiting;
+  edge_config.max_connections = connection_capacity();
+  edge_config.anchor = anchor;
+  auto edge = system.middleman().spawn_broker(http_edge, edge_config);
+
+  auto stop_all = [&] {
+    for (const auto& handle : {caf::actor_cast<caf::actor>(edge),
+                               caf::actor_cast<caf::actor>(gate_handle),
+                               caf::actor_cast<caf::actor>(ledger),
+                               caf::actor_cast<caf::actor>(archive_handle)})
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  };
+
+  caf::scoped_actor self{system};
+  int exit_code = 0;
+  self->request(edge, std::chrono::seconds{5}, listen_atom::value, config.host, config.port)
+      .receive(
+          [&](std::uint16_t port) {
+            spdlog::info("gateway-queue {} listening on {}:{} (journal {}, limits from {})",
+                         GQ_VERSION, config.host, port, config.db_path,
+                         configured ? "config" : "discord");
+          },
+          [&](caf::error& e) {
+            spdlog::error("cannot listen on {}:{}: {}", config.host, config.port,
+                          system.render(e));
+            exit_code = 1;
+          });
+  if (exit_code != 0) {
+    stop_all();
+    return exit_code;
+  }
+
+  limits_scheduler_actor scheduler;
+  if (config.discord_token) {
+    auto client = std::make_shared<discord_client>(config.discord_api_url, *config.discord_token);
+    limits_scheduler_config scheduler_config;
+    scheduler_config.fetch = [client] { return client->fetch(); };
+    scheduler_config.ledger = ledger;
+    scheduler_config.gate = gate_handle;
+    scheduler_config.refresh_interval = config.refresh_interval;
+    scheduler_config.anchor = anchor;
+    scheduler_config.token_rejected_at_start = [&stop](const std::string& reason) {
+      stop.trigger(1, reason);
+    };
+    scheduler = spawn_limits_scheduler(system, std::move(scheduler_config), true);
+    caf::anon_send(ledger, watch_atom::value, caf::actor_cast<caf::actor>(scheduler));
+  }
+
+  exit_code = stop.wait();
+  spdlog::info("stopping ({}): answering waiters with 503", stop.reason());
+  self->request(edge, std::chrono::seconds{5}, shutdown_atom::value)
+      .receive([](bool all_answered) {
+        if (!all_answered) spdlog::warn("some waiters were still waiting at exit");
+      },
+               [](caf::error&) {});
+  stop_all();
+  if (scheduler) caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  spdlog::info("stopped");
+  return exit_code;
+}
+
+}  // namespace gq
