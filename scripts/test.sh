@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine, builds everything and runs the whole test suite.
+#   BUILD_DIR   build directory (default: build)
+#   CMAKE_ARGS  extra CMake arguments, e.g. "-DGQ_SANITIZERS=address,undefined"
+#   CTEST_ARGS  extra ctest arguments, e.g. "-LE integration" (skip the tests that start the server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+build="${BUILD_DIR:-build}"
+# shellcheck disable=SC2086
+cmake -S . -B "$build" ${CMAKE_ARGS:-}
+cmake --build "$build" -j"$(nproc)"
+# Unit and actor tests run in parallel; integration tests are marked RUN_SERIAL.
+# shellcheck disable=SC2086
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ${CTEST_ARGS:-}
