@@ -175,8 +175,8 @@ void ledger_state::admit_held() {
 
 void ledger_state::on_window_end() {
   if (budget_.roll(now())) {
+    // The limits scheduler re-reads Discord a moment after the reset on its own timer.
     spdlog::info("budget: daily window reset, {} session starts available", budget_.available());
-    notify_watcher();
     admit_held();
   }
   schedule_window_end();

@@ -38,7 +38,7 @@ using ledger_actor = caf::typed_actor<
     caf::reacts_to<limits_atom, session_limits>,
     // Discord rejected the token after start: keep serving on the last limits, say so.
     caf::reacts_to<stopped_atom>,
-    // Whom to send `refresh` when remaining reaches 0 or the window resets.
+    // Whom to send `refresh` when remaining reaches 0.
     caf::reacts_to<watch_atom, caf::actor>,
     caf::replies_to<status_atom>::with<ledger_status>,
     caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
