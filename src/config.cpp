@@ -89,7 +89,7 @@ std::string quote_value(std::string_view value) {
 
 // Digits only: no sign, no spaces, no exponent; leading zeros are allowed ("007" is 7).
 std::optional<std::uint64_t> parse_decimal(std::string_view text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text.empty()) return std::nullopt;
   std::uint64_t result = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -117,8 +117,8 @@ void read_integer(const setting& s, T& target, std::uint64_t min, std::uint64_t 
 
 template <class Duration>
 void read_duration(const setting& s, Duration& target, std::uint64_t min, std::uint64_t max) {
-  if (auto raw = s.raw()) target = Duration{static_cast<typename Duration::rep>(
-                              integer_in(s, *raw, min, max))};
+  if (auto raw = s.raw())
+    target = Duration{static_cast<typename Duration::rep>(integer_in(s, *raw, min, max))};
 }
 
 std::string lowercase(std::string text) {
@@ -147,9 +147,8 @@ void read_choice(const setting& s, Enum& target,
 }
 
 bool has_space_or_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](unsigned char c) {
-    return c <= 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
 }
 
 // Never echoes the value: the line goes to stderr and into whatever collects it.
@@ -295,12 +294,12 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& host = add(app, "HOST", "--host", "ADDRESS", "127.0.0.1",
                    "Bind address: an IP literal (no brackets) or a host name");
   auto& port = add(app, "PORT", "--port", "PORT", "5000", "Bind port, 1..65535");
-  auto& discord_token = add(app, "DISCORD_TOKEN", "--discord-token", "TOKEN", nullptr,
-                            "Bot token (without \"Bot \"); when set, limits come from Discord",
-                            true);
-  auto& api_url = add(app, "DISCORD_API_URL", "--discord-api-url", "URL",
-                      "https://discord.com/api/v10",
-                      "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
+  auto& discord_token =
+      add(app, "DISCORD_TOKEN", "--discord-token", "TOKEN", nullptr,
+          "Bot token (without \"Bot \"); when set, limits come from Discord", true);
+  auto& api_url =
+      add(app, "DISCORD_API_URL", "--discord-api-url", "URL", "https://discord.com/api/v10",
+          "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
   auto& db = add(app, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
   auto& interval = add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS", "5000",
                        "Spacing of grants within one bucket, 1..86400000 ms");
@@ -314,20 +313,20 @@ command parse_command_line(int argc, const char* const* argv) {
                         "Daily limit used up: hold (waiters wait for the reset) or reject (429)");
   auto& waiting = add(app, "QUEUE_MAX_WAITING", "--max-waiting", "N", "100000",
                       "Waiters held at once, 1..10000000; more get 503");
-  auto& auth_token = add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
-                         "When set, requests need 'Authorization: Bearer <it>' (/health excepted)",
-                         true);
+  auto& auth_token =
+      add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
+          "When set, requests need 'Authorization: Bearer <it>' (/health excepted)", true);
   auto& retention = add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", "30",
                         "Journal rows older than this are pruned, 1..36500 days");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
                      "text, or json (one object per line)");
-  auto& level = add(app, "QUEUE_LOG_LEVEL", "--log-level", "LEVEL", "info",
-                    "debug, info, warn or error");
+  auto& level =
+      add(app, "QUEUE_LOG_LEVEL", "--log-level", "LEVEL", "info", "debug, info, warn or error");
 
   auto* history = app.add_subcommand("history", "Print journal rows as JSON and exit");
   history->allow_extras();
-  auto& history_db = add(*history, "QUEUE_DB", "--db", "PATH", "gateway-queue.db",
-                         "SQLite journal file");
+  auto& history_db =
+      add(*history, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
   auto& shard = add(*history, nullptr, "--shard", "N", nullptr, "Only grants of this shard");
   auto& since = add(*history, nullptr, "--since", "UNIX_MS", nullptr,
                     "Only grants released at or after this time");
@@ -387,7 +386,8 @@ command parse_command_line(int argc, const char* const* argv) {
     read_integer(waiting, config.max_waiting, 1, 10'000'000);
     read_secret(auth_token, config.auth_token, "Bearer ");
     read_integer(retention, config.retention_days, 1, 36'500);
-    read_choice(format, config.log_format_, {{"text", log_format::text}, {"json", log_format::json}});
+    read_choice(format, config.log_format_,
+                {{"text", log_format::text}, {"json", log_format::json}});
     read_choice(level, config.log_level_,
                 {{"debug", log_level::debug},
                  {"info", log_level::info},

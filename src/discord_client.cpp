@@ -31,7 +31,7 @@ constexpr milliseconds k_default_retry_after{5000};
 constexpr milliseconds k_min_retry_after{100};
 constexpr milliseconds k_max_retry_after{3600 * 1000};
 // /gateway/bot answers in well under 1 KiB; a larger body is not Discord.
-constexpr std::size_t k_max_body = 64 * 1024;
+constexpr std::size_t k_max_body = std::size_t{64} * 1024;
 
 limits_fetch failed(std::string detail) {
   limits_fetch result;
@@ -168,9 +168,8 @@ limits_fetch parse_limits(std::string_view body, unix_ms now) {
 }
 
 bool valid_header_value(std::string_view text) {
-  return !text.empty() && std::none_of(text.begin(), text.end(), [](unsigned char c) {
-    return c <= 0x20 || c == 0x7f;
-  });
+  return !text.empty() && std::none_of(text.begin(), text.end(),
+                                       [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
 }
 
 std::string error_detail(httplib::Error error, milliseconds timeout) {
@@ -297,9 +296,9 @@ discord_client::discord_client(std::string api_url, std::string token,
 discord_client::~discord_client() = default;
 
 limits_fetch discord_client::fetch() {
-  const unix_ms now = std::chrono::duration_cast<milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const unix_ms now =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   // A CR or LF would split the header; configuration rejects such tokens already.
   if (!valid_header_value(impl_->token)) {
     return failed("token is empty or contains whitespace or control characters");

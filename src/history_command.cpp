@@ -8,10 +8,10 @@
 
 namespace gq {
 
-int run_history_command(const history_command& command) {
+int run_history_command(const history_command& request) {
   try {
-    storage::history reader{command.db_path};
-    std::cout << storage::releases_to_json(reader.query(command.filter)).dump(2) << '\n';
+    storage::history reader{request.db_path};
+    std::cout << storage::releases_to_json(reader.query(request.filter)).dump(2) << '\n';
     return 0;
   } catch (const storage::journal_error& e) {
     std::cerr << "gateway-queue history: " << e.what() << '\n';

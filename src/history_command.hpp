@@ -5,6 +5,6 @@
 
 namespace gq {
 
-int run_history_command(const history_command& command);
+int run_history_command(const history_command& request);
 
 }  // namespace gq

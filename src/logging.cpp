@@ -24,7 +24,8 @@ class redaction_list {
  public:
   void add(const std::string& secret) {
     std::lock_guard lock{mutex_};
-    if (secret.empty() || std::find(secrets_->begin(), secrets_->end(), secret) != secrets_->end()) {
+    if (secret.empty() ||
+        std::find(secrets_->begin(), secrets_->end(), secret) != secrets_->end()) {
       return;
     }
     auto next = std::make_shared<std::vector<std::string>>(*secrets_);
@@ -64,13 +65,20 @@ std::string redact(std::string text) {
 
 std::string_view level_name(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -142,10 +150,14 @@ class line_formatter final : public spdlog::formatter {
 
 spdlog::level::level_enum to_spdlog(log_level level) {
   switch (level) {
-    case log_level::debug: return spdlog::level::debug;
-    case log_level::info: return spdlog::level::info;
-    case log_level::warn: return spdlog::level::warn;
-    case log_level::error: return spdlog::level::err;
+    case log_level::debug:
+      return spdlog::level::debug;
+    case log_level::info:
+      return spdlog::level::info;
+    case log_level::warn:
+      return spdlog::level::warn;
+    case log_level::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }

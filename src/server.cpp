@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <memory>
 
 #include <caf/all.hpp>
@@ -63,6 +65,9 @@ std::optional<session_limits> configured_limits(const server_config& config) {
 
 int run_server(const server_config& config) {
   stop_signal stop;  // first: blocks SIGINT/SIGTERM before any other thread exists
+  // A peer that closes while we write (a shard, or Discord under cpp-httplib's plain send())
+  // must cost an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   init_logging(config.log_format_, config.log_level_);
   if (config.discord_token) add_log_redaction(*config.discord_token);
   if (config.auth_token) add_log_redaction(*config.auth_token);

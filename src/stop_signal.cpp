@@ -20,17 +20,16 @@ sigset_t stop_signals() {
 }  // namespace
 
 stop_signal::stop_signal() {
-  const auto set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal_thread_ = std::thread([this] {
-    const auto set = stop_signals();
+  const auto blocked = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  signal_thread_ = std::thread([this, blocked] {
     const timespec poll{0, 200'000'000};
     for (;;) {
       {
         std::lock_guard<std::mutex> guard{mutex_};
         if (done_) return;
       }
-      const int sig = sigtimedwait(&set, nullptr, &poll);
+      const int sig = sigtimedwait(&blocked, nullptr, &poll);
       if (sig == SIGINT || sig == SIGTERM)
         trigger(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
