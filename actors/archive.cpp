@@ -1,8 +1,9 @@
 #include "actors/archive.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 namespace gq {
 

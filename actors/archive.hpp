@@ -3,14 +3,13 @@
 // connection of its own, so neither a large history query nor pruning waits in the ledger's
 // mailbox or holds the writer for long: pruning deletes in small batches, one message each.
 
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <caf/actor_system.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
 
 #include "actors/messages.hpp"
 #include "actors/pacing/clock_anchor.hpp"
@@ -36,8 +35,7 @@ typename Inspector::result_type inspect(Inspector& f, history_query& x) {
 
 using archive_actor = caf::typed_actor<
     // The body of GET /history: {"releases": [...]}, newest first.
-    caf::replies_to<history_atom, history_query>::with<std::string>,
-    caf::reacts_to<prune_atom>>;
+    caf::replies_to<history_atom, history_query>::with<std::string>, caf::reacts_to<prune_atom>>;
 
 struct archive_config {
   std::string db_path;

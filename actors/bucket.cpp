@@ -41,8 +41,9 @@ void bucket_state::try_grant() {
   pacer_->begin_grant();
   const auto id = current_->ticket.id;
   auto self = self_;
-  self_->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket,
-                 config_.index, config_.max_concurrency)
+  self_
+      ->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket, config_.index,
+                config_.max_concurrency)
       .then([self, id](verdict result) { self->state.on_verdict(id, result); },
             [self, id](caf::error&) {
               self->state.on_verdict(id, verdict::of(verdict_kind::unavailable));

@@ -10,16 +10,15 @@
 // Invariant: at most one grant is in flight; the next is decided no sooner than the interval
 // after the previous one was sent.
 
-#include <cstdint>
-#include <map>
-#include <optional>
-#include <vector>
-
 #include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
 
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
@@ -32,15 +31,13 @@ using bucket_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/>,
     // The edge wrote the 200 of this waiter: the interval starts now.
-    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/>,
-    caf::reacts_to<tick_atom>,
+    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/>, caf::reacts_to<tick_atom>,
     // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
     // grant in flight, answer with the earliest next grant (steady clock) and quit.
     caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
     // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
-    caf::replies_to<status_atom>::with<bucket_status>,
-    caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom>::with<bucket_status>, caf::reacts_to<shutdown_atom>>;
 
 struct bucket_config {
   std::uint32_t index = 0;
@@ -89,7 +86,7 @@ struct bucket_state {
   std::map<std::uint64_t, waiter> queue_;  // keyed by arrival id: iteration order is FIFO
   std::optional<waiter> current_;          // the grant in flight
   phase phase_ = phase::asking;
-  bool current_left_ = false;              // its client hung up while it was in flight
+  bool current_left_ = false;  // its client hung up while it was in flight
   std::optional<caf::actor_clock::time_point> tick_due_;
   std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
   std::vector<caf::actor> drain_targets_;

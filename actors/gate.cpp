@@ -1,9 +1,9 @@
 #include "actors/gate.hpp"
 
-#include <memory>
+#include <spdlog/spdlog.h>
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
+#include <memory>
 
 namespace gq {
 
@@ -16,8 +16,9 @@ void gate_state::init(gate_config config) {
 }
 
 bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, bool held) {
-  bucket_config cfg{index,           config_.max_concurrency, config_.interval, config_.ledger,
-                    config_.anchor, not_before,              held};
+  bucket_config cfg{
+      index, config_.max_concurrency, config_.interval, config_.ledger, config_.anchor, not_before,
+      held};
   return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
 }
 
@@ -41,8 +42,7 @@ void gate_state::cancel(std::uint64_t waiter_id, std::uint64_t shard) {
   if (drains_pending_ > 0) {
     // The waiter may still be with its old bucket, or on its way to the new one: tell the old
     // bucket now and the new one once every hand-over has arrived.
-    self_->send(old_buckets_[bucket_of(shard, old_buckets_.size())], cancel_atom::value,
-                waiter_id);
+    self_->send(old_buckets_[bucket_of(shard, old_buckets_.size())], cancel_atom::value, waiter_id);
     cancels_during_resize_.emplace_back(waiter_id, shard);
   }
 }
@@ -114,19 +114,21 @@ caf::result<queue_status> gate_state::status() {
     if (--shared->pending == 0) promise.deliver(shared->result);
   };
   self_->request(config_.ledger, caf::infinite, status_atom::value)
-      .then([shared, done](ledger_status s) mutable {
-        shared->result.ledger = std::move(s);
-        done();
-      },
-            [done](caf::error&) mutable { done(); });
+      .then(
+          [shared, done](ledger_status s) mutable {
+            shared->result.ledger = std::move(s);
+            done();
+          },
+          [done](caf::error&) mutable { done(); });
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     shared->result.buckets[i].bucket = static_cast<std::uint32_t>(i);
     self_->request(buckets_[i], caf::infinite, status_atom::value)
-        .then([shared, done, i](bucket_status s) mutable {
-          shared->result.buckets[i] = s;
-          done();
-        },
-              [done](caf::error&) mutable { done(); });
+        .then(
+            [shared, done, i](bucket_status s) mutable {
+              shared->result.buckets[i] = s;
+              done();
+            },
+            [done](caf::error&) mutable { done(); });
   }
   return promise;
 }

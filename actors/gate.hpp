@@ -7,13 +7,12 @@
 // order), finishes its grant in flight and reports when it could next have granted. Only then are
 // the new buckets released, no sooner than the interval after the last grant of any old bucket.
 
-#include <cstdint>
-#include <optional>
-#include <vector>
-
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
+#include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "actors/bucket.hpp"
 #include "actors/ledger.hpp"
@@ -26,8 +25,7 @@ using gate_actor = caf::typed_actor<
     // The waiter's client hung up.
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, std::uint64_t /*shard*/>,
     caf::reacts_to<resize_atom, std::uint32_t /*max_concurrency*/>,
-    caf::replies_to<status_atom>::with<queue_status>,
-    caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom>::with<queue_status>, caf::reacts_to<shutdown_atom>>;
 
 struct gate_config {
   ledger_actor ledger;

@@ -1,9 +1,10 @@
 #include "actors/http_edge.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "src/http/query.hpp"
 
@@ -100,7 +101,6 @@ void edge_state::process(handle hdl, connection& conn, std::string_view input) {
     conn.parser->next();
     conn.keep_alive = request.keep_alive;
     if (!dispatch(hdl, conn, request)) return;
-    if (!request.keep_alive && !conn.busy) return;  // answered and closed
   }
   if (!input.empty()) conn.backlog.append(input);
 }
@@ -149,8 +149,8 @@ void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64
   const auto serial = conn.serial;
   auto self = self_;
   self_->request(config_.gate, caf::infinite, enqueue_atom::value, ticket)
-      .then([self, hdl, serial, id = ticket.id](
-                verdict result) { self->state.on_verdict(hdl, serial, id, result); },
+      .then([self, hdl, serial,
+             id = ticket.id](verdict result) { self->state.on_verdict(hdl, serial, id, result); },
             [self, hdl, serial, id = ticket.id](caf::error&) {
               self->state.on_verdict(hdl, serial, id, verdict::of(verdict_kind::unavailable));
             });
@@ -170,8 +170,8 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
       nlohmann::json body{{"message", "You're free to connect now! :)"},
                           {"bucket", result.bucket},
                           {"waited_ms", result.waited_ms}};
-      body["shard"] = conn->shard == k_no_shard ? nlohmann::json(nullptr)
-                                                : nlohmann::json(conn->shard);
+      body["shard"] =
+          conn->shard == k_no_shard ? nlohmann::json(nullptr) : nlohmann::json(conn->shard);
       const auto bytes = http::serialize(json_response(200, body), conn->keep_alive);
       self_->write(hdl, bytes.size(), bytes.data());
       self_->flush(hdl);
@@ -183,14 +183,13 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
     switch (result.kind) {
       case verdict_kind::exhausted:
         finish_async(hdl, serial,
-                     with_retry_after(
-                         http::json_error(429, "daily session start limit used up"),
-                         (result.at - now_unix() + 999) / 1000));
+                     with_retry_after(http::json_error(429, "daily session start limit used up"),
+                                      (result.at - now_unix() + 999) / 1000));
         break;
       case verdict_kind::unavailable:
-        finish_async(hdl, serial,
-                     with_retry_after(http::json_error(503, "journal unavailable, nothing granted"),
-                                      1));
+        finish_async(
+            hdl, serial,
+            with_retry_after(http::json_error(503, "journal unavailable, nothing granted"), 1));
         break;
       default:  // shutting down, or withdrawn (only ever for a client that has gone)
         finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
@@ -250,8 +249,9 @@ void edge_state::answer_history(handle hdl, connection& conn, std::string_view q
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;
-  self_->request(config_.archive, caf::infinite, history_atom::value,
-                 history_query::from(std::get<storage::history_filter>(filter)))
+  self_
+      ->request(config_.archive, caf::infinite, history_atom::value,
+                history_query::from(std::get<storage::history_filter>(filter)))
       .then(
           [self, hdl, serial](const std::string& body) {
             http::response r;

@@ -9,15 +9,14 @@
 // Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
 // buffer never shrinks), and no parser while the request waits.
 
+#include <caf/io/broker.hpp>
+#include <caf/io/connection_handle.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
-
-#include <caf/io/broker.hpp>
-#include <caf/io/connection_handle.hpp>
-#include <caf/typed_response_promise.hpp>
 
 #include "actors/archive.hpp"
 #include "actors/gate.hpp"

@@ -1,10 +1,10 @@
 #include "actors/ledger.hpp"
 
-#include <algorithm>
-#include <cmath>
-
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <caf/all.hpp>
+#include <cmath>
 
 namespace gq {
 
@@ -58,8 +58,8 @@ void ledger_state::restore() {
 void ledger_state::apply(const session_limits& limits, std::uint64_t grants_since_fetch) {
   std::uint64_t in_window = limits.total;  // fail closed if the journal cannot be read
   try {
-    in_window = journal_->count_releases_since(limits.reset_at - daily_budget::k_day_ms) +
-                batch_.size();
+    in_window =
+        journal_->count_releases_since(limits.reset_at - daily_budget::k_day_ms) + batch_.size();
   } catch (const storage::journal_error& e) {
     spdlog::error("journal: cannot count this window's grants, holding grants: {}", e.what());
   }

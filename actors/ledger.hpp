@@ -8,17 +8,16 @@
 // Without budget (or before limits are known) permits are held, in arrival order, until the
 // window resets or limits arrive; under reject-when-exhausted they are refused instead.
 
-#include <cstdint>
-#include <deque>
-#include <memory>
-#include <optional>
-#include <vector>
-
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "actors/pacing/clock_anchor.hpp"
@@ -34,13 +33,11 @@ using ledger_actor = caf::typed_actor<
     // The waiter of a held permit left: answer `withdrawn` unless it was already granted.
     caf::reacts_to<withdraw_atom, std::uint64_t /*waiter id*/>,
     // A fetch from Discord begins: grants from now on count against what it returns.
-    caf::reacts_to<fetching_atom>,
-    caf::reacts_to<limits_atom, session_limits>,
+    caf::reacts_to<fetching_atom>, caf::reacts_to<limits_atom, session_limits>,
     // Discord rejected the token after start: keep serving on the last limits, say so.
     caf::reacts_to<stopped_atom>,
     // Whom to send `refresh` when remaining reaches 0.
-    caf::reacts_to<watch_atom, caf::actor>,
-    caf::replies_to<status_atom>::with<ledger_status>,
+    caf::reacts_to<watch_atom, caf::actor>, caf::replies_to<status_atom>::with<ledger_status>,
     caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
     caf::reacts_to<tick_atom>,   // the window ends (sent to itself)
     caf::reacts_to<shutdown_atom>>;
@@ -94,18 +91,18 @@ struct ledger_state {
   std::shared_ptr<storage::journal> journal_;
   ledger_config config_;
   daily_budget budget_;
-  std::vector<pending_permit> batch_;   // admitted, awaiting one commit
-  std::deque<pending_permit> held_;     // no budget or no limits yet, in arrival order
+  std::vector<pending_permit> batch_;  // admitted, awaiting one commit
+  std::deque<pending_permit> held_;    // no budget or no limits yet, in arrival order
   bool flush_scheduled_ = false;
   bool shutting_down_ = false;
   caf::actor watcher_;
-  std::uint64_t grants_total_ = 0;      // grants committed by this process
-  std::uint64_t grants_admitted_ = 0;   // grants admitted (committed or in the batch)
-  std::uint64_t fetch_mark_ = 0;        // grants_admitted_ when the running fetch began
+  std::uint64_t grants_total_ = 0;     // grants committed by this process
+  std::uint64_t grants_admitted_ = 0;  // grants admitted (committed or in the batch)
+  std::uint64_t fetch_mark_ = 0;       // grants_admitted_ when the running fetch began
   std::uint64_t journal_failures_ = 0;
   unix_ms last_refresh_ = 0;
   bool discord_stopped_ = false;
-  unix_ms window_timer_for_ = 0;        // reset_at the pending window-end tick is for
+  unix_ms window_timer_for_ = 0;  // reset_at the pending window-end tick is for
   std::vector<std::uint64_t> wait_counts_;
   std::uint64_t wait_count_inf_ = 0;
   double wait_sum_seconds_ = 0;

@@ -1,9 +1,9 @@
 #include "actors/limits_scheduler.hpp"
 
-#include <algorithm>
-
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <caf/all.hpp>
 
 namespace gq {
 
@@ -38,8 +38,9 @@ void read_limits(pointer self) {
       self->send(st.config.ledger, limits_atom::value, fetched.limits);
       self->send(st.config.gate, resize_atom::value, fetched.limits.max_concurrency);
       const auto now = st.config.anchor.to_unix(self->clock().now());
-      const auto until_reset = std::chrono::milliseconds{
-          std::max<unix_ms>(0, fetched.limits.reset_at - now)} + k_after_reset;
+      const auto until_reset =
+          std::chrono::milliseconds{std::max<unix_ms>(0, fetched.limits.reset_at - now)} +
+          k_after_reset;
       schedule(self, std::min<caf::timespan>(st.config.refresh_interval, until_reset));
       break;
     }

@@ -7,15 +7,14 @@
 // count towards Discord's ban for invalid requests); a 401 later stops all calls and the queue
 // serves on the last limits; a 429 waits retry_after; anything else backs off with jitter.
 
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
-
-#include <caf/actor_system.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
 
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
@@ -26,9 +25,10 @@
 
 namespace gq {
 
-using limits_scheduler_actor = caf::typed_actor<
-    caf::reacts_to<refresh_atom>,                          // read limits now (unless waiting out a 429/backoff)
-    caf::reacts_to<tick_atom, std::uint64_t /*timer*/>>;  // a scheduled read
+using limits_scheduler_actor =
+    caf::typed_actor<caf::reacts_to<refresh_atom>,  // read limits now (unless waiting out a
+                                                    // 429/backoff)
+                     caf::reacts_to<tick_atom, std::uint64_t /*timer*/>>;  // a scheduled read
 
 struct limits_scheduler_config {
   limits_fetcher fetch;  // blocking; the Discord client in production
@@ -48,7 +48,7 @@ struct limits_scheduler_state {
   limits_scheduler_config config;
   std::optional<backoff> retry;
   bool fetched_once = false;
-  bool stopped = false;  // Discord rejected the token after start: no more calls
+  bool stopped = false;     // Discord rejected the token after start: no more calls
   std::uint64_t timer = 0;  // only the newest scheduled read counts
   caf::actor_clock::time_point quiet_until{};  // no unscheduled reads before this (429, backoff)
 };

@@ -2,14 +2,13 @@
 // Every atom and message type the actors exchange, grouped by the actor that receives them.
 // CAF 0.17: atoms are at most 10 characters; every message type has an inspect() overload.
 
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <caf/atom.hpp>
-#include <caf/meta/type_name.hpp>
-#include <caf/timespan.hpp>
 
 #include "storage/records.hpp"
 
@@ -25,7 +24,7 @@ constexpr std::uint64_t k_no_shard = std::numeric_limits<std::uint64_t>::max();
 
 // One waiting request, as the HTTP edge hands it to the queue.
 struct waiter_ticket {
-  std::uint64_t id = 0;             // unique and increasing in arrival order: the FIFO key
+  std::uint64_t id = 0;  // unique and increasing in arrival order: the FIFO key
   std::uint64_t shard = k_no_shard;
   unix_ms arrived_at = 0;
 
@@ -48,8 +47,8 @@ enum class verdict_kind : std::uint8_t {
 
 struct verdict {
   verdict_kind kind = verdict_kind::granted;
-  unix_ms at = 0;               // granted: released_at; exhausted: when the budget refills
-  std::int64_t waited_ms = 0;   // granted: time from arrival to release
+  unix_ms at = 0;              // granted: released_at; exhausted: when the budget refills
+  std::int64_t waited_ms = 0;  // granted: time from arrival to release
   std::uint32_t bucket = 0;
 
   static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0}; }
@@ -109,7 +108,7 @@ struct ledger_status {
   bool discord_stopped = false;  // Discord rejected the token later on; serving on last limits
   std::uint64_t grants_total = 0;
   std::uint64_t journal_failures = 0;
-  std::uint64_t held = 0;  // permits held for budget or limits
+  std::uint64_t held = 0;                  // permits held for budget or limits
   std::vector<std::uint64_t> wait_counts;  // per wait_histogram_bounds(), not cumulative
   std::uint64_t wait_count_inf = 0;        // above the last bound
   double wait_sum_seconds = 0;

@@ -1,8 +1,7 @@
 #include "actors/render.hpp"
 
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace gq {
 
@@ -20,8 +19,8 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
   const auto& ledger = status.ledger;
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : status.buckets)
-    buckets.push_back({{"bucket", b.bucket}, {"waiting", b.waiting},
-                       {"next_grant_at", b.next_grant_at}});
+    buckets.push_back(
+        {{"bucket", b.bucket}, {"waiting", b.waiting}, {"next_grant_at", b.next_grant_at}});
   nlohmann::json body{
       {"max_concurrency", status.max_concurrency},
       {"limits_known", ledger.limits_known},

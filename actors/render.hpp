@@ -12,8 +12,8 @@ namespace gq {
 // What only the HTTP edge knows, shown beside the queue's own status.
 struct edge_counters {
   std::uint64_t connections = 0;
-  std::uint64_t waiting = 0;         // queue requests awaiting a verdict
-  std::uint64_t hangups_total = 0;   // waiters dropped because their client left
+  std::uint64_t waiting = 0;        // queue requests awaiting a verdict
+  std::uint64_t hangups_total = 0;  // waiters dropped because their client left
   std::uint64_t rejected_full_total = 0;
 };
 

@@ -1,7 +1,6 @@
 #include "src/history_command.hpp"
 
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "storage/history.hpp"

@@ -1,14 +1,12 @@
 #include "src/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
-
-#include <csignal>
-
-#include <memory>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <spdlog/spdlog.h>
+#include <csignal>
+#include <memory>
 
 #include "actors/archive.hpp"
 #include "actors/gate.hpp"
@@ -93,17 +91,17 @@ int run_server(const server_config& config) {
   system_config caf_config;
   caf::actor_system system{caf_config};
 
-  auto ledger = spawn_ledger(system, std::move(journal),
-                             {anchor, config.on_exhausted == exhausted_policy::reject, configured},
-                             true);
+  auto ledger =
+      spawn_ledger(system, std::move(journal),
+                   {anchor, config.on_exhausted == exhausted_policy::reject, configured}, true);
   auto gate_handle = system.spawn(
       gate, gate_config{ledger, anchor, config.identify_interval, max_concurrency,
                         resume_times(recovered, max_concurrency, config.identify_interval)});
   archive_actor archive_handle;
   try {
-    archive_handle = spawn_archive(
-        system, {config.db_path, std::chrono::hours{24} * config.retention_days,
-                 std::chrono::minutes{60}, anchor});
+    archive_handle =
+        spawn_archive(system, {config.db_path, std::chrono::hours{24} * config.retention_days,
+                               std::chrono::minutes{60}, anchor});
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal for history, not starting: {}", e.what());
     caf::anon_send_exit(gate_handle, caf::exit_reason::user_shutdown);
@@ -121,10 +119,9 @@ int run_server(const server_config& config) {
   auto edge = system.middleman().spawn_broker(http_edge, edge_config);
 
   auto stop_all = [&] {
-    for (const auto& handle : {caf::actor_cast<caf::actor>(edge),
-                               caf::actor_cast<caf::actor>(gate_handle),
-                               caf::actor_cast<caf::actor>(ledger),
-                               caf::actor_cast<caf::actor>(archive_handle)})
+    for (const auto& handle :
+         {caf::actor_cast<caf::actor>(edge), caf::actor_cast<caf::actor>(gate_handle),
+          caf::actor_cast<caf::actor>(ledger), caf::actor_cast<caf::actor>(archive_handle)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
 
@@ -138,8 +135,7 @@ int run_server(const server_config& config) {
                          configured ? "config" : "discord");
           },
           [&](caf::error& e) {
-            spdlog::error("cannot listen on {}:{}: {}", config.host, config.port,
-                          system.render(e));
+            spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, system.render(e));
             exit_code = 1;
           });
   if (exit_code != 0) {
@@ -166,10 +162,11 @@ int run_server(const server_config& config) {
   exit_code = stop.wait();
   spdlog::info("stopping ({}): answering waiters with 503", stop.reason());
   self->request(edge, std::chrono::seconds{5}, shutdown_atom::value)
-      .receive([](bool all_answered) {
-        if (!all_answered) spdlog::warn("some waiters were still waiting at exit");
-      },
-               [](caf::error&) {});
+      .receive(
+          [](bool all_answered) {
+            if (!all_answered) spdlog::warn("some waiters were still waiting at exit");
+          },
+          [](caf::error&) {});
   stop_all();
   if (scheduler) caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
   spdlog::info("stopped");

@@ -1,9 +1,9 @@
 #include "src/stop_signal.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 #include <ctime>
-
-#include <pthread.h>
 
 namespace gq {
 
@@ -30,8 +30,7 @@ stop_signal::stop_signal() {
         if (done_) return;
       }
       const int sig = sigtimedwait(&blocked, nullptr, &poll);
-      if (sig == SIGINT || sig == SIGTERM)
-        trigger(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
+      if (sig == SIGINT || sig == SIGTERM) trigger(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
   });
 }

@@ -19,9 +19,10 @@ struct limits_fetch {
     failed,        // 5xx, timeout, connection error, bad JSON, missing or absurd fields: back off
   };
   outcome result = outcome::failed;
-  session_limits limits;               // valid when result == ok (source = discord)
+  session_limits limits;                     // valid when result == ok (source = discord)
   std::chrono::milliseconds retry_after{0};  // valid when result == rate_limited
-  std::string detail;  // for the log: "HTTP 503", "timeout", "max_concurrency is 0"; never the token
+  std::string
+      detail;  // for the log: "HTTP 503", "timeout", "max_concurrency is 0"; never the token
 };
 
 // Performs one blocking fetch; `now` is the wall clock at the start of the request.

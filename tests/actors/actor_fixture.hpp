@@ -4,6 +4,10 @@
 // A fake HTTP edge plays the broker's part: it enqueues waiters, records verdicts with the fake
 // time they arrived at, and reports `sent` to the bucket as the real edge does after a write.
 
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,15 +16,11 @@
 #include <string>
 #include <vector>
 
-#include <caf/all.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
-#include <gtest/gtest.h>
-
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
-#include "storage/journal.hpp"
 #include "storage/history.hpp"
+#include "storage/journal.hpp"
 
 namespace gq::testing {
 

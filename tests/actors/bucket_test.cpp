@@ -124,8 +124,12 @@ TEST_F(bucket_flow, unknown_limits_hold_every_grant_until_they_arrive) {
   enqueue(1, 0);
   advance(1h);
   EXPECT_FALSE(granted(1));
-  session_limits limits{1000, 999, anchor_.to_unix(now()) + 3600 * 1000, 1,
-                        limits_source::discord, anchor_.to_unix(now())};
+  session_limits limits{1000,
+                        999,
+                        anchor_.to_unix(now()) + 3600 * 1000,
+                        1,
+                        limits_source::discord,
+                        anchor_.to_unix(now())};
   caf::anon_send(ledger_, limits_atom::value, limits);
   sched_.run();
   EXPECT_TRUE(granted(1));

@@ -30,8 +30,8 @@ class limits_scheduler_flow : public actor_fixture {
     limits_fetch f;
     f.result = limits_fetch::outcome::ok;
     const auto t = anchor_.to_unix(now());
-    f.limits = {1000, remaining, t + reset_after.count(), max_concurrency,
-                limits_source::discord, t};
+    f.limits = {1000, remaining, t + reset_after.count(), max_concurrency, limits_source::discord,
+                t};
     return f;
   }
 

@@ -28,8 +28,8 @@ TEST(bucket_pacer, same_bucket_is_serial_at_the_interval) {
 
 TEST(bucket_pacer, interval_runs_from_the_send_not_the_decision) {
   bucket_pacer pacer{400ms};
-  pacer.begin_grant();             // decided at t0 ...
-  pacer.grant_sent(t0 + 3ms);      // ... reached the socket 3 ms later
+  pacer.begin_grant();         // decided at t0 ...
+  pacer.grant_sent(t0 + 3ms);  // ... reached the socket 3 ms later
   EXPECT_FALSE(pacer.ready(t0 + 401ms));
   EXPECT_TRUE(pacer.ready(t0 + 403ms));
 }
