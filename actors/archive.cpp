@@ -69,9 +69,10 @@ archive_actor::behavior_type archive(archive_pointer self,
 
 }  // namespace
 
-archive_actor spawn_archive(caf::actor_system& system, archive_config config) {
+archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached) {
   auto history = std::make_shared<storage::history>(config.db_path);
-  return system.spawn<caf::detached>(archive, history, std::move(config));
+  if (detached) return system.spawn<caf::detached>(archive, history, std::move(config));
+  return system.spawn(archive, history, std::move(config));
 }
 
 }  // namespace gq

@@ -52,8 +52,9 @@ struct archive_state {
   archive_config config;
 };
 
-// Opens the journal for reading (throws storage::journal_error) and spawns the archive on a
-// thread of its own (its queries block on SQLite).
-archive_actor spawn_archive(caf::actor_system& system, archive_config config);
+// Opens the journal for reading (throws storage::journal_error) and spawns the archive.
+// `detached` gives it a thread of its own, which production wants since its queries block on
+// SQLite; tests under CAF's test coordinator pass false.
+archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached);
 
 }  // namespace gq

@@ -99,9 +99,10 @@ int run_server(const server_config& config) {
                         resume_times(recovered, max_concurrency, config.identify_interval)});
   archive_actor archive_handle;
   try {
-    archive_handle =
-        spawn_archive(system, {config.db_path, std::chrono::hours{24} * config.retention_days,
-                               std::chrono::minutes{60}, anchor});
+    archive_handle = spawn_archive(system,
+                                   {config.db_path, std::chrono::hours{24} * config.retention_days,
+                                    std::chrono::minutes{60}, anchor},
+                                   true);
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal for history, not starting: {}", e.what());
     caf::anon_send_exit(gate_handle, caf::exit_reason::user_shutdown);
