@@ -4,8 +4,9 @@
 //
 // Invariant: consume() never takes the effective remaining below zero, where
 //   effective remaining = min(Discord's remaining minus grants made since that fetch began,
-//                             total minus grants journaled in the current window).
-// Discord's own count lags ours (a shard identifies only after its grant), hence both terms.
+//                             total minus grants journaled in the current window),
+// and a re-read within the same window never raises it. Discord's own count lags ours (a shard
+// identifies only after its grant), hence both terms and the ratchet.
 
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +18,8 @@ namespace gq {
 class daily_budget {
  public:
   static constexpr unix_ms k_day_ms = 24 * 60 * 60 * 1000;
+  // Two reads whose reset times differ by less than this describe the same daily window.
+  static constexpr unix_ms k_same_window_ms = 60 * 60 * 1000;
 
   // False until limits are applied: nothing may be granted while the budget is unknown.
   bool known() const { return known_; }
@@ -26,11 +29,16 @@ class daily_budget {
   //   grants_in_window: grants journaled since the window began (limits.reset_at - 24 h).
   void apply(const session_limits& limits, std::uint64_t grants_since_fetch_began,
              std::uint64_t grants_in_window) {
+    const std::uint64_t fresh = limits.remaining > grants_since_fetch_began
+                                    ? limits.remaining - grants_since_fetch_began
+                                    : 0;
+    // Within one window a re-read never raises the budget: Discord has not yet counted grants
+    // whose shards are still connecting, while source_left_ already has.
+    const bool same_window = known_ && limits.reset_at > limits_.reset_at - k_same_window_ms &&
+                             limits.reset_at < limits_.reset_at + k_same_window_ms;
+    source_left_ = same_window ? std::min(source_left_, fresh) : fresh;
     known_ = true;
     limits_ = limits;
-    source_left_ = limits.remaining > grants_since_fetch_began
-                       ? limits.remaining - grants_since_fetch_began
-                       : 0;
     window_grants_ = grants_in_window;
   }
 

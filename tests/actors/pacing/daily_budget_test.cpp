@@ -106,3 +106,34 @@ TEST(daily_budget, rolled_limits_refill_and_start_at_the_window_boundary) {
 
 }  // namespace
 }  // namespace gq
+
+namespace gq {
+namespace {
+
+TEST(daily_budget, reread_in_the_same_window_never_raises_the_budget) {
+  daily_budget budget;
+  budget.apply(limits_of(10, 3, t0 + hour), 0, 7);
+  for (int i = 0; i < 3; ++i) budget.consume();
+  // The shards granted just now have not identified yet: Discord still says 3 left.
+  budget.apply(limits_of(10, 3, t0 + hour - 5), 0, 10);
+  EXPECT_EQ(budget.available(), 0u);
+  budget.apply(limits_of(10, 3, t0 + hour + 5), 0, 0);
+  EXPECT_EQ(budget.available(), 0u) << "window grants recounted low: the ratchet still holds";
+}
+
+TEST(daily_budget, reread_in_the_same_window_may_lower_the_budget) {
+  daily_budget budget;
+  budget.apply(limits_of(100, 50, t0 + hour), 0, 0);
+  budget.apply(limits_of(100, 20, t0 + hour), 0, 0);
+  EXPECT_EQ(budget.available(), 20u);
+}
+
+TEST(daily_budget, read_of_a_new_window_takes_discords_remaining) {
+  daily_budget budget;
+  budget.apply(limits_of(100, 0, t0 + hour), 0, 100);
+  budget.apply(limits_of(100, 100, t0 + hour + daily_budget::k_day_ms), 0, 0);
+  EXPECT_EQ(budget.available(), 100u);
+}
+
+}  // namespace
+}  // namespace gq
