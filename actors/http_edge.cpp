@@ -121,10 +121,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
     answer_status(hdl, conn, request.path == "/metrics");
     return true;
   }
-  if (request.path == "/history") {
-    answer_history(hdl, conn, request.query);
-    return true;
-  }
+  if (request.path == "/history") return answer_history(hdl, conn, request.query);
   auto shard = http::parse_shard(request.query);
   if (auto* error = std::get_if<http::query_error>(&shard))
     return respond(hdl, conn, http::json_error(400, error->message));
@@ -240,12 +237,10 @@ void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
           });
 }
 
-void edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
+bool edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
   auto filter = http::parse_history_filter(query);
-  if (auto* error = std::get_if<http::query_error>(&filter)) {
-    respond(hdl, conn, http::json_error(400, error->message));
-    return;
-  }
+  if (auto* error = std::get_if<http::query_error>(&filter))
+    return respond(hdl, conn, http::json_error(400, error->message));
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;
@@ -261,6 +256,7 @@ void edge_state::answer_history(handle hdl, connection& conn, std::string_view q
           [self, hdl, serial](caf::error&) {
             self->state.finish_async(hdl, serial, http::json_error(503, "history unavailable"));
           });
+  return true;
 }
 
 bool edge_state::respond(handle hdl, connection& conn, const http::response& response) {

@@ -75,7 +75,7 @@ struct edge_state {
   bool authorized(const http::request& request) const;
   void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
   void answer_status(handle hdl, connection& conn, bool as_metrics);
-  void answer_history(handle hdl, connection& conn, std::string_view query);
+  bool answer_history(handle hdl, connection& conn, std::string_view query);
   void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
   void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
   // Writes the response; closes the connection unless keep-alive. False when closed.
