@@ -29,8 +29,8 @@ caf::result<verdict> bucket_state::enqueue(const waiter_ticket& ticket) {
 void bucket_state::try_grant() {
   if (config_.held || shutting_down_ || drain_promise_ || current_ || queue_.empty()) return;
   const auto now = self_->clock().now();
-  if (!pacer_->ready(now)) {
-    schedule_tick(pacer_->next_grant_at());
+  if (!pacer_->may_prepare(now, k_permit_lead)) {
+    schedule_tick(pacer_->next_grant_at() - k_permit_lead);
     return;
   }
   auto head = queue_.begin();
@@ -40,10 +40,11 @@ void bucket_state::try_grant() {
   current_left_ = false;
   pacer_->begin_grant();
   const auto id = current_->ticket.id;
+  const auto release_at = config_.anchor.to_unix(std::max(now, pacer_->next_grant_at()));
   auto self = self_;
   self_
       ->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket, config_.index,
-                config_.max_concurrency)
+                config_.max_concurrency, release_at)
       .then([self, id](verdict result) { self->state.on_verdict(id, result); },
             [self, id](caf::error&) {
               self->state.on_verdict(id, verdict::of(verdict_kind::unavailable));
@@ -61,8 +62,12 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
       return;
     }
     result.bucket = config_.index;
-    phase_ = phase::sending;
-    current_->promise.deliver(result);  // the interval starts when the edge reports `sent`
+    held_ = result;
+    phase_ = phase::holding;
+    if (self_->clock().now() >= pacer_->next_grant_at())
+      deliver_held();
+    else
+      schedule_tick(pacer_->next_grant_at());
     return;
   }
   pacer_->grant_abandoned();
@@ -79,6 +84,11 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   }
   current_.reset();
   after_grant_attempt();
+}
+
+void bucket_state::deliver_held() {
+  phase_ = phase::sending;
+  current_->promise.deliver(held_);  // the interval starts when the edge reports `sent`
 }
 
 void bucket_state::on_sent(std::uint64_t waiter_id) {
@@ -101,17 +111,31 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
     queue_.erase(i);
     return;
   }
-  if (current_ && current_->ticket.id == waiter_id && phase_ == phase::asking && !current_left_) {
+  if (!current_ || current_->ticket.id != waiter_id || current_left_) return;
+  if (phase_ == phase::asking) {
     // The ledger may hold or be committing this permit; it answers `withdrawn` or `granted`.
     current_left_ = true;
     current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
     self_->send(config_.ledger, withdraw_atom::value, waiter_id);
+  } else if (phase_ == phase::holding) {
+    // Journaled already: the grant counts, as if sent at its due time.
+    current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
+    pacer_->grant_sent(std::max(self_->clock().now(), pacer_->next_grant_at()));
+    current_.reset();
+    after_grant_attempt();
   }
   // While sending, the edge still reports `sent` (or its hang-up) and the interval holds.
 }
 
 void bucket_state::on_tick() {
   tick_due_.reset();
+  if (current_ && phase_ == phase::holding) {
+    if (self_->clock().now() >= pacer_->next_grant_at())
+      deliver_held();
+    else
+      schedule_tick(pacer_->next_grant_at());
+    return;
+  }
   try_grant();
 }
 
@@ -169,6 +193,10 @@ void bucket_state::shut_down() {
   if (current_ && phase_ == phase::asking && !current_left_) {
     current_left_ = true;  // its verdict, when it comes, goes nowhere
     current_->promise.deliver(verdict::of(verdict_kind::shutting_down));
+  } else if (current_ && phase_ == phase::holding) {
+    // Journaled but not yet due: never a 200 once the queue stops.
+    current_->promise.deliver(verdict::of(verdict_kind::shutting_down));
+    current_.reset();
   }
 }
 

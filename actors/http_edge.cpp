@@ -163,19 +163,22 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
     --counters_.waiting;
   }
   if (result.kind == verdict_kind::granted) {
-    if (conn) {
-      nlohmann::json body{{"message", "You're free to connect now! :)"},
-                          {"bucket", result.bucket},
-                          {"waited_ms", result.waited_ms}};
-      body["shard"] =
-          conn->shard == k_no_shard ? nlohmann::json(nullptr) : nlohmann::json(conn->shard);
-      const auto bytes = http::serialize(json_response(200, body), conn->keep_alive);
-      self_->write(hdl, bytes.size(), bytes.data());
-      self_->flush(hdl);
+    if (!conn) {
+      // The client has gone: nothing to write, and the bucket's interval starts now.
+      if (bucket) self_->send(bucket, sent_atom::value, waiter_id);
+      return;
     }
-    // Always, also when the client has gone: the bucket's interval starts from this moment.
-    if (bucket) self_->send(bucket, sent_atom::value, waiter_id);
-    if (conn) finish_async(hdl, serial, {});
+    nlohmann::json body{{"message", "You're free to connect now! :)"},
+                        {"bucket", result.bucket},
+                        {"waited_ms", result.waited_ms}};
+    body["shard"] =
+        conn->shard == k_no_shard ? nlohmann::json(nullptr) : nlohmann::json(conn->shard);
+    const auto bytes = http::serialize(json_response(200, body), conn->keep_alive);
+    unsent_[hdl] = {bucket, waiter_id, serial};
+    self_->ack_writes(hdl, true);
+    self_->write(hdl, bytes.size(), bytes.data());
+    self_->flush(hdl);
+    // The connection stays busy until the write is acknowledged (on_transferred).
   } else if (conn) {
     switch (result.kind) {
       case verdict_kind::exhausted:
@@ -205,6 +208,7 @@ void edge_state::finish_async(handle hdl, std::uint64_t serial, const http::resp
   if (!response.body.empty()) {
     if (!respond(hdl, *conn, response)) return;
   } else if (!conn->keep_alive) {
+    self_->close(hdl);
     drop(hdl);
     return;
   }
@@ -269,6 +273,23 @@ bool edge_state::respond(handle hdl, connection& conn, const http::response& res
   return false;
 }
 
+void edge_state::on_transferred(handle hdl, std::uint64_t remaining) {
+  if (remaining > 0) return;
+  auto i = unsent_.find(hdl);
+  if (i == unsent_.end()) return;
+  const auto serial = i->second.serial;
+  self_->ack_writes(hdl, false);
+  report_sent(hdl);
+  finish_async(hdl, serial, {});
+}
+
+void edge_state::report_sent(handle hdl) {
+  auto i = unsent_.find(hdl);
+  if (i == unsent_.end()) return;
+  if (i->second.bucket) self_->send(i->second.bucket, sent_atom::value, i->second.waiter_id);
+  unsent_.erase(i);
+}
+
 void edge_state::on_closed(handle hdl) {
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
@@ -283,6 +304,7 @@ void edge_state::on_closed(handle hdl) {
 }
 
 void edge_state::drop(handle hdl) {
+  report_sent(hdl);  // a grant whose write never completed: its interval starts now at the latest
   if (connections_.erase(hdl) == 0) return;
   --counters_.connections;
   if (!accepting_ && !shutting_down_ && connections_.size() < config_.max_connections) {
@@ -330,6 +352,9 @@ caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_co
       [self](const caf::io::new_connection_msg& msg) { self->state.on_accept(msg.handle); },
       [self](const caf::io::new_data_msg& msg) { self->state.on_data(msg.handle, msg.buf); },
       [self](const caf::io::connection_closed_msg& msg) { self->state.on_closed(msg.handle); },
+      [self](const caf::io::data_transferred_msg& msg) {
+        self->state.on_transferred(msg.handle, msg.remaining);
+      },
       [](const caf::io::acceptor_closed_msg&) {},
       [self](shutdown_atom) { return self->state.shut_down(); },
       [self](shutdown_timeout_atom) { self->state.force_finish_shutdown(); },

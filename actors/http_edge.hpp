@@ -2,9 +2,10 @@
 // The HTTP edge: one CAF io broker owning every client connection, on CAF's epoll multiplexer.
 //
 // Each queue request becomes a request to the gate whose response promise ends up with a bucket;
-// the verdict comes back here and is written to the socket, and the bucket is told `sent` so
-// that the interval runs from the write. A connection that closes while its request waits is a
-// hang-up: the waiter is cancelled and costs nothing. The contract: docs/HTTP_API.md.
+// the verdict comes back here and is written to the socket, and once the write is acknowledged
+// the bucket is told `sent`, so that the interval runs from the moment the 200 left. A connection
+// that closes while its request waits is a hang-up: the waiter is cancelled and costs nothing. The
+// contract: docs/HTTP_API.md.
 //
 // Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
 // buffer never shrinks), and no parser while the request waits.
@@ -61,6 +62,7 @@ struct edge_state {
   void on_accept(handle hdl);
   void on_data(handle hdl, const std::vector<char>& data);
   void on_closed(handle hdl);
+  void on_transferred(handle hdl, std::uint64_t remaining);
   // Stops accepting, answers every waiter with 503 and replies once all are answered (true) or
   // the grace period ran out (false).
   caf::result<bool> shut_down();
@@ -81,6 +83,7 @@ struct edge_state {
   // Writes the response; closes the connection unless keep-alive. False when closed.
   bool respond(handle hdl, connection& conn, const http::response& response);
   void drop(handle hdl);
+  void report_sent(handle hdl);
   void maybe_finish_shutdown();
   connection* live(handle hdl, std::uint64_t serial);
   unix_ms now_unix() const;
@@ -88,6 +91,15 @@ struct edge_state {
   broker_pointer self_;
   http_edge_config config_;
   std::unordered_map<handle, connection> connections_;
+  // Grants written but not yet on the wire. CAF's flush() only asks the multiplexer to write;
+  // the bucket is told `sent` when the write is acknowledged, so its interval runs from the
+  // moment the bytes really left, never earlier.
+  struct unsent_grant {
+    bucket_actor bucket;
+    std::uint64_t waiter_id = 0;
+    std::uint64_t serial = 0;
+  };
+  std::unordered_map<handle, unsent_grant> unsent_;
   caf::io::accept_handle acceptor_;
   bool accepting_ = false;
   std::uint64_t next_serial_ = 0;

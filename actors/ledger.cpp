@@ -66,10 +66,7 @@ void ledger_state::apply(const session_limits& limits, std::uint64_t grants_sinc
   budget_.apply(limits, grants_since_fetch, in_window);
 }
 
-void ledger_state::on_permit(waiter_ticket ticket, std::uint32_t bucket,
-                             std::uint32_t max_concurrency,
-                             caf::typed_response_promise<verdict> promise) {
-  pending_permit permit{ticket, bucket, max_concurrency, std::move(promise)};
+void ledger_state::on_permit(pending_permit permit) {
   if (shutting_down_) {
     permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
     return;
@@ -102,16 +99,16 @@ void ledger_state::admit(pending_permit permit) {
 void ledger_state::commit_batch() {
   flush_scheduled_ = false;
   if (batch_.empty()) return;
-  const auto released_at = now();
+  const auto committed_at = now();
   std::vector<release_record> records;
   records.reserve(batch_.size());
   for (const auto& permit : batch_) {
     release_record record;
-    record.released_at = released_at;
+    record.released_at = std::max(committed_at, permit.release_at);
     if (permit.ticket.has_shard()) record.shard = permit.ticket.shard;
     record.bucket = permit.bucket;
     record.max_concurrency = permit.max_concurrency;
-    record.waited_ms = std::max<std::int64_t>(0, released_at - permit.ticket.arrived_at);
+    record.waited_ms = std::max<std::int64_t>(0, record.released_at - permit.ticket.arrived_at);
     records.push_back(record);
   }
   try {
@@ -131,8 +128,8 @@ void ledger_state::commit_batch() {
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     ++grants_total_;
     observe_wait(records[i].waited_ms);
-    batch_[i].promise.deliver(
-        verdict{verdict_kind::granted, released_at, records[i].waited_ms, batch_[i].bucket});
+    batch_[i].promise.deliver(verdict{verdict_kind::granted, records[i].released_at,
+                                      records[i].waited_ms, batch_[i].bucket});
   }
   batch_.clear();
 }
@@ -240,10 +237,10 @@ ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledge
                                             ledger_config config) {
   self->state.init(std::move(journal), std::move(config));
   return {
-      [self](permit_atom, waiter_ticket ticket, std::uint32_t bucket,
-             std::uint32_t max_concurrency) -> caf::result<verdict> {
+      [self](permit_atom, waiter_ticket ticket, std::uint32_t bucket, std::uint32_t max_concurrency,
+             unix_ms release_at) -> caf::result<verdict> {
         auto promise = self->make_response_promise<verdict>();
-        self->state.on_permit(ticket, bucket, max_concurrency, promise);
+        self->state.on_permit({ticket, bucket, max_concurrency, release_at, promise});
         return promise;
       },
       [self](withdraw_atom, std::uint64_t waiter_id) { self->state.on_withdraw(waiter_id); },

@@ -28,8 +28,9 @@ namespace gq {
 
 using ledger_actor = caf::typed_actor<
     // A bucket's head waiter is due: grant (journaled), refuse, or hold until budget exists.
+    // `release_at` is when the bucket will send the grant (it asks a little ahead of time).
     caf::replies_to<permit_atom, waiter_ticket, std::uint32_t /*bucket*/,
-                    std::uint32_t /*max_concurrency*/>::with<verdict>,
+                    std::uint32_t /*max_concurrency*/, unix_ms /*release_at*/>::with<verdict>,
     // The waiter of a held permit left: answer `withdrawn` unless it was already granted.
     caf::reacts_to<withdraw_atom, std::uint64_t /*waiter id*/>,
     // A fetch from Discord begins: grants from now on count against what it returns.
@@ -55,6 +56,7 @@ struct ledger_state {
     waiter_ticket ticket;
     std::uint32_t bucket = 0;
     std::uint32_t max_concurrency = 1;
+    unix_ms release_at = 0;
     caf::typed_response_promise<verdict> promise;
   };
 
@@ -63,8 +65,7 @@ struct ledger_state {
   // Takes the journal and continues the daily window it remembers.
   void init(std::shared_ptr<storage::journal> journal, ledger_config config);
 
-  void on_permit(waiter_ticket ticket, std::uint32_t bucket, std::uint32_t max_concurrency,
-                 caf::typed_response_promise<verdict> promise);
+  void on_permit(pending_permit permit);
   void on_withdraw(std::uint64_t waiter_id);
   void on_limits(const session_limits& limits);
   void commit_batch();

@@ -22,6 +22,12 @@ class bucket_pacer {
   // True when no grant is in flight and the interval since the last one has passed.
   bool ready(time_point now) const { return !in_flight_ && now >= next_grant_at_; }
 
+  // True when no grant is in flight and the next one is due within `lead`: time to ask for its
+  // permit, so that the journal commit is done by the time it is due.
+  bool may_prepare(time_point now, duration lead) const {
+    return !in_flight_ && now + lead >= next_grant_at_;
+  }
+
   bool in_flight() const { return in_flight_; }
 
   // A grant was decided and is on its way (journal commit, then the socket).

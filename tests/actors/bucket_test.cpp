@@ -32,6 +32,34 @@ TEST_F(bucket_flow, same_bucket_is_serial_at_the_interval) {
   EXPECT_EQ(verdict_of(2)->at - verdict_of(1)->at, 5000ms);
 }
 
+TEST_F(bucket_flow, permit_is_journaled_ahead_and_delivered_at_the_due_instant) {
+  start(configured(1000), 5000ms);
+  enqueue(1, 0);
+  enqueue(2, 0);
+  advance(5000ms - k_permit_lead);
+  ASSERT_EQ(journal_rows().size(), 2u) << "committed ahead of time";
+  EXPECT_EQ(journal_rows().front().released_at, k_wall_start + 5000) << "stamped with the due time";
+  EXPECT_FALSE(granted(2)) << "but not sent before it is due";
+  advance(k_permit_lead);
+  ASSERT_TRUE(granted(2));
+  EXPECT_EQ(verdict_of(2)->result.at, k_wall_start + 5000);
+  EXPECT_EQ(verdict_of(2)->at - verdict_of(1)->at, 5000ms);
+}
+
+TEST_F(bucket_flow, hang_up_after_the_early_commit_never_reaches_the_client) {
+  start(configured(1000), 5000ms);
+  enqueue(1, 0);
+  enqueue(2, 0);
+  enqueue(3, 0);
+  advance(5000ms - k_permit_lead);
+  hang_up(2, 0);
+  advance(k_permit_lead);
+  EXPECT_FALSE(granted(2));
+  EXPECT_FALSE(granted(3)) << "the journaled grant keeps its slot";
+  advance(5000ms);
+  EXPECT_TRUE(granted(3));
+}
+
 TEST_F(bucket_flow, different_buckets_grant_in_parallel) {
   start(configured(1000, 4), 5000ms);
   for (std::uint64_t shard = 0; shard < 4; ++shard) enqueue(shard + 1, shard);
