@@ -1,0 +1,323 @@
+// The asynchronous HTTP edge through the real binary: clients that hang up, FIFO under
+// concurrency, keep-alive, pipelining, HTTP/1.0 and requests too large or malformed to serve.
+// The contract: docs/HTTP_API.md ("Queue requests", "Connections", "Status codes").
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "integration/clients.hpp"
+#include "integration/server_process.hpp"
+#include "storage/test_support.hpp"
+
+namespace gq::integration {
+namespace {
+
+using storage::testing::raw_db;
+
+constexpr const char* k_granted_message = "You're free to connect now! :)";
+
+bool is_grant(const std::optional<raw_response>& response) {
+  if (!response || response->status != 200) return false;
+  auto body = response->json();
+  return body.is_object() && body.value("message", "") == k_granted_message;
+}
+
+std::string shard_target(long long shard) { return "/?shard=" + std::to_string(shard); }
+
+// --- clients that hang up --------------------------------------------------------------------
+
+TEST(edge, waiter_that_hangs_up_is_dropped_and_does_not_use_the_interval) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "1000"}, {"QUEUE_DAILY_LIMIT", "100"}});
+  ASSERT_TRUE(server.start());
+  pending_request a(server.port(), shard_target(0));
+  ASSERT_EQ(a.status(), 200) << server.output();
+  pending_request b(server.port(), shard_target(1));
+  pending_request c(server.port(), shard_target(2));
+  ASSERT_TRUE(wait_for_waiting(server.port(), 2)) << server.output();
+
+  b.hang_up();
+  ASSERT_EQ(c.status(), 200) << server.output();
+  const double gap = ms_between_exact(a.arrived_at(), c.arrived_at());
+  EXPECT_GE(gap, 1000.0);
+  EXPECT_LT(gap, 1700.0) << "C waited for the slot of B, who had hung up";
+  EXPECT_FALSE(b.get().has_value());
+
+  auto status = http_get(server.port(), "/status").json();
+  EXPECT_EQ(status.value("waiting", -1), 0) << status.dump();
+  EXPECT_EQ(status.value("remaining", -1), 98) << "a dropped waiter was counted: " << status.dump();
+  raw_db journal(server.db_path());
+  EXPECT_EQ(journal.scalar("SELECT count(*) FROM releases WHERE shard = 1"), "0");
+  EXPECT_EQ(journal.scalar("SELECT group_concat(shard) FROM (SELECT shard FROM releases "
+                           "ORDER BY id)"),
+            "0,2");
+  EXPECT_TRUE(server.alive()) << server.last_exit().describe() << "\n" << server.output();
+}
+
+TEST(edge, many_hang_ups_mid_burst_leave_the_survivors_paced_back_to_back) {
+  constexpr int k_waiters = 20;
+  constexpr double k_interval = 400.0;
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "400"}});
+  ASSERT_TRUE(server.start());
+  pending_request primer(server.port(), shard_target(1000));
+  ASSERT_EQ(primer.status(), 200) << server.output();
+
+  std::vector<std::string> targets;
+  for (int shard = 0; shard < k_waiters; ++shard) targets.push_back(shard_target(shard));
+  auto waiters = fire_concurrently(server.port(), targets, 5ms);
+  for (int shard = 1; shard < k_waiters; shard += 2) waiters[shard]->hang_up();
+
+  steady_time previous = primer.arrived_at();
+  for (int shard = 0; shard < k_waiters; shard += 2) {
+    ASSERT_EQ(waiters[shard]->status(), 200) << "shard " << shard << "\n" << server.output();
+    const double gap = ms_between_exact(previous, waiters[shard]->arrived_at());
+    EXPECT_GE(gap, k_interval) << "shard " << shard;
+    EXPECT_LT(gap, k_interval + 250) << "shard " << shard << " waited for a hung-up slot";
+    previous = waiters[shard]->arrived_at();
+  }
+  for (int shard = 1; shard < k_waiters; shard += 2) {
+    EXPECT_FALSE(waiters[shard]->get().has_value()) << "shard " << shard;
+  }
+
+  raw_db journal(server.db_path());
+  EXPECT_EQ(journal.scalar("SELECT count(*) FROM releases"), std::to_string(1 + k_waiters / 2));
+  EXPECT_EQ(journal.scalar("SELECT count(*) FROM releases WHERE shard % 2 = 1"), "0");
+  EXPECT_TRUE(server.alive()) << server.last_exit().describe() << "\n" << server.output();
+}
+
+// --- order -----------------------------------------------------------------------------------
+
+TEST(edge, grants_within_a_bucket_follow_connect_order_under_concurrency) {
+  constexpr int k_max_concurrency = 3;
+  constexpr int k_per_bucket = 10;
+  server_process server({{"QUEUE_MAX_CONCURRENCY", std::to_string(k_max_concurrency)},
+                         {"QUEUE_IDENTIFY_INTERVAL_MS", "150"}});
+  ASSERT_TRUE(server.start());
+
+  // Buckets 0 and 1 interleaved: shard k*3 is the k-th of bucket 0, k*3+1 the k-th of bucket 1.
+  std::vector<std::string> targets;
+  for (int k = 0; k < k_per_bucket; ++k) {
+    targets.push_back(shard_target(k * k_max_concurrency));
+    targets.push_back(shard_target(k * k_max_concurrency + 1));
+  }
+  auto requests = fire_concurrently(server.port(), targets, 15ms);
+
+  for (int bucket = 0; bucket < 2; ++bucket) {
+    steady_time previous{};
+    for (int k = 0; k < k_per_bucket; ++k) {
+      auto& request = requests[static_cast<std::size_t>(2 * k + bucket)];
+      ASSERT_EQ(request->status(), 200) << request->target() << "\n" << server.output();
+      if (k > 0) {
+        EXPECT_GT(request->arrived_at(), previous)
+            << request->target() << " was granted before an earlier waiter of bucket " << bucket;
+        EXPECT_GE(ms_between_exact(previous, request->arrived_at()), 150.0) << request->target();
+      }
+      previous = request->arrived_at();
+    }
+  }
+  raw_db journal(server.db_path());
+  for (int bucket = 0; bucket < 2; ++bucket) {
+    std::string expected;
+    for (int k = 0; k < k_per_bucket; ++k) {
+      expected += (k > 0 ? "," : "") + std::to_string(k * k_max_concurrency + bucket);
+    }
+    EXPECT_EQ(journal.scalar("SELECT group_concat(shard) FROM (SELECT shard FROM releases "
+                             "WHERE bucket = " +
+                             std::to_string(bucket) + " ORDER BY id)"),
+              expected);
+  }
+}
+
+// --- connections -----------------------------------------------------------------------------
+
+TEST(edge, keep_alive_connection_answers_sequential_requests) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "50"}});
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  ASSERT_TRUE(connection.connected());
+
+  ASSERT_TRUE(connection.send_all(request_text("/health")));
+  auto health = connection.read_response(5s);
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(lower(health->header("connection")), "keep-alive");
+  EXPECT_FALSE(health->header("content-length").empty());
+
+  ASSERT_TRUE(connection.send_all(request_text(shard_target(0))));
+  auto grant = connection.read_response(5s);
+  EXPECT_TRUE(is_grant(grant));
+  EXPECT_EQ(lower(grant->header("connection")), "keep-alive");
+
+  ASSERT_TRUE(connection.stays_silent(200ms)) << "the server closed a keep-alive connection";
+
+  ASSERT_TRUE(connection.send_all(request_text("/status", "Connection: close\r\n")));
+  auto status = connection.read_response(5s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(lower(status->header("connection")), "close");
+  EXPECT_TRUE(connection.wait_closed(2s));
+}
+
+TEST(edge, pipelined_queue_requests_are_answered_in_order_an_interval_apart) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "500"}});
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  ASSERT_TRUE(connection.connected());
+  ASSERT_TRUE(connection.send_all(request_text(shard_target(0)) +
+                                  request_text(shard_target(1), "Connection: close\r\n")));
+  auto first = connection.read_response(5s);
+  auto second = connection.read_response(5s);
+  ASSERT_TRUE(is_grant(first));
+  ASSERT_TRUE(is_grant(second));
+  EXPECT_GE(ms_between_exact(first->arrived_at, second->arrived_at), 500.0);
+  raw_db journal(server.db_path());
+  EXPECT_EQ(journal.scalar("SELECT group_concat(shard) FROM (SELECT shard FROM releases "
+                           "ORDER BY id)"),
+            "0,1");
+}
+
+TEST(edge, pipelined_request_behind_a_waiter_is_answered_after_it) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "500"}});
+  ASSERT_TRUE(server.start());
+  pending_request primer(server.port(), shard_target(0));
+  ASSERT_EQ(primer.status(), 200);
+
+  raw_connection connection(server.port());
+  ASSERT_TRUE(connection.send_all(request_text(shard_target(0)) + request_text("/health")));
+  auto first = connection.read_response(5s);
+  auto second = connection.read_response(5s);
+  ASSERT_TRUE(is_grant(first)) << (first ? first->body : "no answer");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->json(), nlohmann::json({{"status", "ok"}})) << second->body;
+  EXPECT_GE(ms_between_exact(primer.arrived_at(), first->arrived_at), 500.0);
+  EXPECT_GE(second->arrived_at, first->arrived_at);
+}
+
+TEST(edge, http10_request_is_answered_and_the_connection_closed) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "50"}});
+  ASSERT_TRUE(server.start());
+  {
+    raw_connection connection(server.port());
+    ASSERT_TRUE(connection.send_all("GET /health HTTP/1.0\r\n\r\n"));
+    auto health = connection.read_response(5s);
+    ASSERT_TRUE(health.has_value());
+    EXPECT_EQ(health->status, 200);
+    EXPECT_EQ(lower(health->header("connection")), "close");
+    EXPECT_TRUE(connection.wait_closed(2s));
+  }
+  {
+    raw_connection connection(server.port());
+    ASSERT_TRUE(connection.send_all("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto health = connection.read_response(5s);
+    ASSERT_TRUE(health.has_value());
+    EXPECT_EQ(lower(health->header("connection")), "keep-alive");
+    EXPECT_TRUE(connection.stays_silent(200ms));
+  }
+}
+
+// A grant is written when the bucket's turn comes, not while the request is being read: the
+// connection must still be closed after it when the request asked for that.
+TEST(edge, grant_to_a_request_without_keep_alive_closes_the_connection) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "300"}});
+  ASSERT_TRUE(server.start());
+  for (const std::string& request : {std::string("GET /?shard=3 HTTP/1.0\r\n\r\n"),
+                                     request_text(shard_target(3), "Connection: close\r\n")}) {
+    raw_connection connection(server.port());
+    ASSERT_TRUE(connection.send_all(request));
+    auto grant = connection.read_response(5s);
+    ASSERT_TRUE(is_grant(grant)) << request;
+    EXPECT_EQ(lower(grant->header("connection")), "close") << request;
+    EXPECT_TRUE(connection.wait_closed(2s)) << request;
+  }
+}
+
+TEST(edge, request_body_is_read_and_ignored) {
+  server_process server({{"QUEUE_IDENTIFY_INTERVAL_MS", "50"}});
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  ASSERT_TRUE(connection.send_all(
+      "POST /?shard=0 HTTP/1.1\r\nHost: q\r\nContent-Length: 11\r\n\r\nhello world"
+      "POST /?shard=1 HTTP/1.1\r\nHost: q\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n" +
+      request_text("/health", "Connection: close\r\n")));
+  EXPECT_TRUE(is_grant(connection.read_response(5s)));
+  EXPECT_TRUE(is_grant(connection.read_response(5s)));
+  auto health = connection.read_response(5s);
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->json(), nlohmann::json({{"status", "ok"}}));
+}
+
+// --- requests refused for their size or syntax -----------------------------------------------
+
+TEST(edge, request_target_over_8_kib_is_414_and_closed) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  const std::string target = "/?shard=0&pad=" + std::string(8193 - 14, 'a');
+  ASSERT_EQ(target.size(), 8193u);
+  connection.send_all(request_text(target));
+  auto response = connection.read_response(5s);
+  ASSERT_TRUE(response.has_value()) << server.output();
+  EXPECT_EQ(response->status, 414);
+  EXPECT_TRUE(connection.wait_closed(2s));
+  EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
+}
+
+TEST(edge, request_target_of_exactly_8_kib_is_served) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  const std::string target = "/?shard=0&pad=" + std::string(8192 - 14, 'a');
+  ASSERT_EQ(target.size(), 8192u);
+  connection.send_all(request_text(target));
+  EXPECT_TRUE(is_grant(connection.read_response(5s)));
+}
+
+TEST(edge, headers_over_16_kib_are_431_and_closed) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  connection.send_all(request_text(shard_target(0), "X-Pad: " + std::string(20000, 'b') + "\r\n"));
+  auto response = connection.read_response(5s);
+  ASSERT_TRUE(response.has_value()) << server.output();
+  EXPECT_EQ(response->status, 431);
+  EXPECT_TRUE(connection.wait_closed(2s));
+  EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
+}
+
+TEST(edge, garbage_is_400_and_closed) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  const char garbage[] = "\x16\x03\x01\x02\x00 not http at all\r\n\r\n";
+  connection.send_all(std::string(garbage, sizeof(garbage) - 1));
+  auto response = connection.read_response(5s);
+  ASSERT_TRUE(response.has_value()) << server.output();
+  EXPECT_EQ(response->status, 400);
+  auto body = response->json();
+  EXPECT_TRUE(body.is_object() && body.contains("error")) << response->body;
+  EXPECT_TRUE(connection.wait_closed(2s));
+  EXPECT_TRUE(server.alive()) << server.output();
+}
+
+TEST(edge, unknown_method_absolute_form_and_asterisk_targets_are_400) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  for (const std::string& request :
+       {std::string("BREW /?shard=0 HTTP/1.1\r\nHost: q\r\n\r\n"),
+        std::string("GET http://q/?shard=0 HTTP/1.1\r\nHost: q\r\n\r\n"),
+        std::string("OPTIONS * HTTP/1.1\r\nHost: q\r\n\r\n")}) {
+    raw_connection connection(server.port());
+    connection.send_all(request);
+    auto response = connection.read_response(5s);
+    ASSERT_TRUE(response.has_value()) << request;
+    EXPECT_EQ(response->status, 400) << request;
+  }
+  EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace gq::integration
