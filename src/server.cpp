@@ -146,7 +146,9 @@ int run_server(const server_config& config) {
 
   limits_scheduler_actor scheduler;
   if (config.discord_token) {
-    auto client = std::make_shared<discord_client>(config.discord_api_url, *config.discord_token);
+    // 5 s per socket operation: a stop waits at most that long for a read in progress.
+    auto client = std::make_shared<discord_client>(config.discord_api_url, *config.discord_token,
+                                                   std::chrono::seconds{5});
     limits_scheduler_config scheduler_config;
     scheduler_config.fetch = [client] { return client->fetch(); };
     scheduler_config.ledger = ledger;
