@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Runs the gateway-queue benchmark scenarios against an already built Release binary.
+# Builds nothing. Every scenario starts its own server on loopback with a fresh journal
+# (QUEUE_DB in a mktemp -d directory), drives it with bench/load, and stops it by PID.
+#
+#   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup journal
+#                                   (default: all, in that order)
+#
+# Environment:
+#   BUILD    build directory (default: <repo>/build-bench, configured with
+#            -DCMAKE_BUILD_TYPE=Release -DGQ_BUILD_TESTS=OFF)
+#   PORT     first port to use (default 5810; scenario i uses PORT+i)
+#   OUT      directory for logs and JSON results (default: a new mktemp -d)
+#   KEEP=1   keep the journals and server logs
+#   QUIET=L  before each scenario wait (up to 15 min) until the 1-minute load average is below L;
+#            timing on a shared 2-core machine is meaningless while other jobs compile
+#
+# Results: one JSON line per scenario in $OUT/<scenario>.json, the load client's human summary
+# in $OUT/<scenario>.txt, the journal-side numbers from sqlite3 in $OUT/<scenario>.journal.txt.
+# Numbers and the machine they were measured on: docs/BENCHMARKS.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+BUILD="${BUILD:-$repo/build-bench}"
+BIN="$BUILD/gateway-queue"
+LOAD="$BUILD/bench/load"
+JBENCH="$BUILD/bench/journal_bench"
+PORT="${PORT:-5810}"
+OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
+mkdir -p "$OUT"
+
+for f in "$BIN" "$LOAD" "$JBENCH"; do
+  [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
+done
+command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "run.sh: needs curl" >&2; exit 1; }
+
+SERVER_PID=""
+SERVER_DIR=""
+SERVER_PORT=""
+failures=0
+
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "run.sh: server $SERVER_PID did not stop within 10 s of SIGTERM; sending SIGKILL" >&2
+      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+cleanup() {
+  stop_server
+  if [[ "${KEEP:-0}" != 1 && -n "$SERVER_DIR" ]]; then rm -rf "$SERVER_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME PORT VAR=VALUE... : a fresh journal, the server on 127.0.0.1:PORT.
+start_server() {
+  local name="$1" port="$2"
+  shift 2
+  if [[ "${KEEP:-0}" != 1 && -n "$SERVER_DIR" ]]; then rm -rf "$SERVER_DIR"; fi
+  SERVER_DIR="$(mktemp -d "/tmp/gq-bench-$name.XXXXXX")"
+  SERVER_PORT="$port"
+  if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then
+    echo "run.sh: port $port is already in use; set PORT" >&2
+    exit 1
+  fi
+  env HOST=127.0.0.1 PORT="$port" QUEUE_DB="$SERVER_DIR/queue.db" QUEUE_DAILY_LIMIT=10000000 \
+    QUEUE_LOG_LEVEL=warn "$@" "$BIN" >"$SERVER_DIR/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: the server did not answer /health; its log:" >&2
+  cat "$SERVER_DIR/server.log" >&2
+  exit 1
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+# load NAME ARGS... : runs the load client against the current server; JSON to $OUT/NAME.json.
+load() {
+  local name="$1"
+  shift
+  local rc=0
+  "$LOAD" --url "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" --db "$SERVER_DIR/queue.db" \
+    --label "$name" "$@" >"$OUT/$name.json" 2>"$OUT/$name.txt" || rc=$?
+  cat "$OUT/$name.txt"
+  if [[ $rc -ne 0 ]]; then
+    echo "   (load exited $rc)"
+    failures=$((failures + 1))
+  fi
+}
+
+# journal_lateness NAME INTERVAL_MS : lateness from released_at, per bucket in journal order,
+# straight from the file with the sqlite3 shell (independent of the load client's arithmetic).
+journal_lateness() {
+  local name="$1" interval="$2" db="$SERVER_DIR/queue.db"
+  {
+    echo "-- journal: rows, and lateness = released_at - (previous released_at of the bucket + $interval)"
+    sqlite3 -header -column "file:$db?mode=ro" "
+      WITH l AS (
+        SELECT released_at - LAG(released_at) OVER (PARTITION BY bucket ORDER BY id) - $interval AS late
+        FROM releases),
+      s AS (SELECT late, ROW_NUMBER() OVER (ORDER BY late) AS r, COUNT(*) OVER () AS n
+            FROM l WHERE late IS NOT NULL)
+      SELECT (SELECT count(*) FROM releases) AS rows,
+             count(*) AS gaps, min(late) AS min_ms,
+             max(CASE WHEN r = (n + 1) / 2 THEN late END) AS p50_ms,
+             max(CASE WHEN r = (n * 99 + 99) / 100 THEN late END) AS p99_ms,
+             max(late) AS max_ms, sum(late < 0) AS early,
+             round(avg(late), 3) AS mean_ms
+      FROM s;"
+    echo "-- journal: rounds (k-th grant of every bucket, round 1 = the prime round): spread of"
+    echo "   released_at, and distinct released_at values (one per commit) in the round"
+    sqlite3 -header -column "file:$db?mode=ro" "
+      WITH k AS (SELECT released_at, ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY id) AS k
+                 FROM releases),
+      r AS (SELECT k, max(released_at) - min(released_at) AS spread,
+                   count(DISTINCT released_at) AS commits FROM k GROUP BY k)
+      SELECT count(*) AS rounds, min(spread) AS min_ms, max(spread) AS max_ms,
+             round(avg(spread), 3) AS mean_ms, min(commits) AS min_commits,
+             max(commits) AS max_commits, round(avg(commits), 1) AS mean_commits
+      FROM r;"
+  } >"$OUT/$name.journal.txt" 2>&1 || true
+  sed 's/^/   /' "$OUT/$name.journal.txt"
+}
+
+machine() {
+  echo "== machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "== binary: $BIN ($(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2))"
+}
+
+# ------------------------------------------------------------------------------------------
+# (a) hold: 19,000 waiters, 16 buckets, an interval so long that only the first waiter of each
+# bucket is granted. RSS growth per waiter, threads, CPU over 5 s; then 10 % hang up and
+# /status must stop counting them within 1 s.
+scenario_hold() {
+  local port=$((PORT + 0))
+  start_server hold "$port" QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=86400000 \
+    QUEUE_MAX_WAITING=20000
+  load hold --mode hold -n 19000 --buckets 16 --interval-ms 86400000 --cpu-window-s 5 \
+    --settle-s 2 --hangup-fraction 0.1
+  sleep 2
+  echo "   server RSS 2 s after every client left: $(rss_kb "$SERVER_PID") KiB"
+  stop_server
+}
+
+# (a2) hold-bare: the same 19,000 connections sending no request: what a bare connection costs,
+# as against a waiter.
+scenario_hold_bare() {
+  local port=$((PORT + 5))
+  start_server hold-bare "$port" QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=86400000 \
+    QUEUE_MAX_WAITING=20000
+  load hold-bare --mode hold --connect-only -n 19000 --buckets 16 --interval-ms 86400000 \
+    --cpu-window-s 5 --settle-s 2
+  stop_server
+}
+
+# (b) drain: 5,000 waiters over 64 buckets at 200 ms, queued behind a first round.
+# Ideal drain: (ceil(5000/64) - 1) x 200 ms = 78 x 200 = 15.6 s.
+scenario_drain() {
+  local port=$((PORT + 1))
+  start_server drain "$port" QUEUE_MAX_CONCURRENCY=64 QUEUE_IDENTIFY_INTERVAL_MS=200
+  load drain --mode drain -n 5000 --buckets 64 --interval-ms 200 --prime --timeout-s 60
+  journal_lateness drain 200
+  stop_server
+}
+
+# (b2) drain-big: 16,000 waiters over 256 buckets at 250 ms (~1,000 grants/s, 256 buckets due
+# together every round). Ideal: (ceil(16000/256) - 1) x 250 = 62 x 250 = 15.5 s.
+scenario_drain_big() {
+  local port=$((PORT + 2))
+  start_server drain-big "$port" QUEUE_MAX_CONCURRENCY=256 QUEUE_IDENTIFY_INTERVAL_MS=250 \
+    QUEUE_MAX_WAITING=20000
+  load drain-big --mode drain -n 16000 --buckets 256 --interval-ms 250 --prime --timeout-s 60
+  journal_lateness drain-big 250
+  stop_server
+}
+
+# (c) tick: 256 buckets falling due together. A first round of 256 (shards 0..255) is granted,
+# then 5 rounds of 256 waiters queue behind it; each round's last response must leave within
+# 10 ms of its first.
+scenario_tick() {
+  local port=$((PORT + 3))
+  start_server tick "$port" QUEUE_MAX_CONCURRENCY=256 QUEUE_IDENTIFY_INTERVAL_MS=1000
+  load tick --mode drain -n 1280 --buckets 256 --interval-ms 1000 --prime --max-spread-ms 10 \
+    --timeout-s 30
+  journal_lateness tick 1000
+  stop_server
+}
+
+# (d) hangup: 1,000 waiters in 10 buckets at 200 ms; every other waiter of each bucket hangs up
+# right after all are queued (before the first is due). No grant and no journal row for them,
+# and they do not use their bucket's interval: ideal drain (50 - 1) x 200 ms = 9.8 s.
+scenario_hangup() {
+  local port=$((PORT + 4))
+  start_server hangup "$port" QUEUE_MAX_CONCURRENCY=10 QUEUE_IDENTIFY_INTERVAL_MS=200
+  load hangup --mode drain -n 1000 --buckets 10 --interval-ms 200 --prime --hangup-fraction 0.5 \
+    --timeout-s 60
+  journal_lateness hangup 200
+  stop_server
+}
+
+# (e) journal: grants per second committed by the storage layer alone.
+scenario_journal() {
+  local rc=0
+  "$JBENCH" --seconds 3 >"$OUT/journal.json" 2>"$OUT/journal.txt" || rc=$?
+  sed 's/^/   /' "$OUT/journal.txt"
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
+}
+
+wait_quiet() {
+  [[ -n "${QUIET:-}" ]] || return 0
+  local deadline=$((SECONDS + 900))
+  while awk -v q="$QUIET" '{exit !($1 >= q)}' /proc/loadavg; do
+    if [[ $SECONDS -ge $deadline ]]; then
+      echo "   (load average still $(cut -d' ' -f1 /proc/loadavg) >= $QUIET after 15 min; running anyway)"
+      return 0
+    fi
+    sleep 10
+  done
+}
+
+scenarios=("$@")
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal)
+machine | tee "$OUT/machine.txt"
+for s in "${scenarios[@]}"; do
+  wait_quiet
+  echo "== scenario $s ($(date -u +%H:%M:%S), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  case "$s" in
+    hold) scenario_hold ;;
+    hold-bare) scenario_hold_bare ;;
+    drain) scenario_drain ;;
+    drain-big) scenario_drain_big ;;
+    tick) scenario_tick ;;
+    hangup) scenario_hangup ;;
+    journal) scenario_journal ;;
+    *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;;
+  esac
+done
+echo "== results in $OUT; $failures scenario(s) reported problems"
+[[ $failures -eq 0 ]]
