@@ -160,7 +160,9 @@ class client_swarm {
 //     (SO_TIMESTAMPNS, see clients.hpp) rather than from when a client thread got to read:
 //     eight client threads on a small machine are woken a few ms late, which made steady_clock
 //     read times show 297 ms gaps for grants the server wrote 300 ms apart. A grant is never
-//     *sent* less than the interval after the previous one, also across a kill -9.
+//     *sent* less than the interval after the previous one, also across a kill -9 - where the
+//     server knows only the journaled released_at, which precedes the send, so its recovery
+//     margin must cover the time from journaling to the wire.
 TEST(crash, random_kill9_keeps_pacing_budget_integrity_and_every_acknowledged_grant) {
   constexpr int k_rounds = 8;
   constexpr int k_interval_ms = 300;
