@@ -195,6 +195,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
             with_retry_after(http::json_error(503, "journal unavailable, nothing granted"), 1));
         break;
       default:  // shutting down, or withdrawn (only ever for a client that has gone)
+        conn->keep_alive = false;  // the process is about to close it anyway
         finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
         break;
     }

@@ -101,12 +101,17 @@ load() {
   fi
 }
 
-# journal_lateness NAME INTERVAL_MS : lateness from released_at, per bucket in journal order,
-# straight from the file with the sqlite3 shell (independent of the load client's arithmetic).
+# journal_lateness NAME INTERVAL_MS : from the journal with the sqlite3 shell (independent of the
+# load client's arithmetic). released_at is the grant's due instant, stamped when its permit is
+# committed ahead of time (or the commit time if that was later), so released_at spacing says
+# when grants were *due*, not when they left: the gap minus the interval echoes how late the
+# previous grant's write was acknowledged (whole ms). Send-time lateness is the load client's
+# "lateness (kernel rx)"; its "journal due -> kernel send" is the per-grant delay after due.
 journal_lateness() {
   local name="$1" interval="$2" db="$SERVER_DIR/queue.db"
   {
-    echo "-- journal: rows, and lateness = released_at - (previous released_at of the bucket + $interval)"
+    echo "-- journal: rows, and due spacing excess = released_at - (previous released_at of the bucket + $interval)"
+    echo "   (released_at = due instant; not a send time)"
     sqlite3 -header -column "file:$db?mode=ro" "
       WITH l AS (
         SELECT released_at - LAG(released_at) OVER (PARTITION BY bucket ORDER BY id) - $interval AS late
@@ -121,15 +126,16 @@ journal_lateness() {
              round(avg(late), 3) AS mean_ms
       FROM s;"
     echo "-- journal: rounds (k-th grant of every bucket, round 1 = the prime round): spread of"
-    echo "   released_at, and distinct released_at values (one per commit) in the round"
+    echo "   released_at (due instants), and distinct released_at values (ms) in the round; since"
+    echo "   released_at is the due time, not the commit time, this no longer counts commits"
     sqlite3 -header -column "file:$db?mode=ro" "
       WITH k AS (SELECT released_at, ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY id) AS k
                  FROM releases),
       r AS (SELECT k, max(released_at) - min(released_at) AS spread,
-                   count(DISTINCT released_at) AS commits FROM k GROUP BY k)
+                   count(DISTINCT released_at) AS due_ms FROM k GROUP BY k)
       SELECT count(*) AS rounds, min(spread) AS min_ms, max(spread) AS max_ms,
-             round(avg(spread), 3) AS mean_ms, min(commits) AS min_commits,
-             max(commits) AS max_commits, round(avg(commits), 1) AS mean_commits
+             round(avg(spread), 3) AS mean_ms, min(due_ms) AS min_due_ms,
+             max(due_ms) AS max_due_ms, round(avg(due_ms), 1) AS mean_due_ms
       FROM r;"
   } >"$OUT/$name.journal.txt" 2>&1 || true
   sed 's/^/   /' "$OUT/$name.journal.txt"
