@@ -219,6 +219,8 @@ ledger_status ledger_state::status() const {
   ledger_status result;
   result.limits_known = budget_.known();
   result.limits = budget_.current();
+  if (!budget_.known())  // nothing fetched yet: say where limits will come from
+    result.limits.source = config_.configured ? limits_source::config : limits_source::discord;
   result.last_refresh = last_refresh_;
   result.discord_stopped = discord_stopped_;
   result.grants_total = grants_total_;
