@@ -260,15 +260,8 @@ class server_process {
   // SIGTERM, then waits up to `timeout` for the exit. Past it the process is SIGKILLed and the
   // result says "still running" (no code, no signal).
   exit_status stop(std::chrono::milliseconds timeout = 5s) {
-    if (pid_ <= 0) return {};
-    ::kill(pid_, SIGTERM);
-    auto status = wait_for_exit(pid_, timeout);
-    if (!status) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-    return status.value_or(exit_status{});
+    terminate();
+    return wait(timeout);
   }
 
   // Sends SIGTERM without waiting (for tests that watch clients during the shutdown).

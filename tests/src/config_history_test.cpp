@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "src/command_line.hpp"
 #include "src/config.hpp"
 #include "support/env_guard.hpp"
 
@@ -16,31 +17,16 @@ using ::testing::HasSubstr;
 
 class config_history_test : public ::testing::Test {
  protected:
-  static command parse(const std::vector<std::string>& args) {
-    std::vector<const char*> argv{"gateway-queue"};
-    for (const auto& arg : args) argv.push_back(arg.c_str());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data());
-  }
-
+  static command parse(const std::vector<std::string>& args) { return testing::parse_args(args); }
   static exit_request parse_exit(const std::vector<std::string>& args) {
-    auto result = parse(args);
-    if (auto* exit = std::get_if<exit_request>(&result)) return *exit;
-    ADD_FAILURE() << "expected an exit request";
-    return {-1, ""};
+    return testing::parse_exit(args);
   }
 
   testing::env_guard env_;
 };
 
 history_command parse_history(const std::vector<std::string>& args) {
-  std::vector<const char*> argv{"gateway-queue"};
-  for (const auto& arg : args) argv.push_back(arg.c_str());
-  auto result = parse_command_line(static_cast<int>(argv.size()), argv.data());
-  if (auto* exit = std::get_if<exit_request>(&result)) {
-    ADD_FAILURE() << "exit " << exit->code << ": " << exit->message;
-    return {};
-  }
-  return std::get<history_command>(result);
+  return testing::parse_as<history_command>(args);
 }
 
 TEST_F(config_history_test, defaults) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "src/command_line.hpp"
 #include "support/env_guard.hpp"
 
 namespace gq {
@@ -17,26 +18,12 @@ using ::testing::Not;
 
 class config_test : public ::testing::Test {
  protected:
-  static command parse(const std::vector<std::string>& args) {
-    std::vector<const char*> argv{"gateway-queue"};
-    for (const auto& arg : args) argv.push_back(arg.c_str());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data());
-  }
-
+  static command parse(const std::vector<std::string>& args) { return testing::parse_args(args); }
   static server_config parse_config(const std::vector<std::string>& args) {
-    auto result = parse(args);
-    if (auto* exit = std::get_if<exit_request>(&result)) {
-      ADD_FAILURE() << "exit " << exit->code << ": " << exit->message;
-      return {};
-    }
-    return std::get<server_config>(result);
+    return testing::parse_as<server_config>(args);
   }
-
   static exit_request parse_exit(const std::vector<std::string>& args) {
-    auto result = parse(args);
-    if (auto* exit = std::get_if<exit_request>(&result)) return *exit;
-    ADD_FAILURE() << "expected an exit request";
-    return {-1, ""};
+    return testing::parse_exit(args);
   }
 
   testing::env_guard env_;
