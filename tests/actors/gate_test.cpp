@@ -40,8 +40,9 @@ TEST_F(gate_resize, lowered_max_concurrency_keeps_arrival_order) {
   const auto rows = journal_rows();
   ASSERT_EQ(rows.size(), 9u);
   for (std::size_t i = 0; i + 1 < rows.size(); ++i) {
-    if (rows[i].max_concurrency == 1 && rows[i + 1].max_concurrency == 1)
+    if (rows[i].max_concurrency == 1 && rows[i + 1].max_concurrency == 1) {
       EXPECT_GE(rows[i].released_at - rows[i + 1].released_at, 1000);
+    }
   }
 }
 
