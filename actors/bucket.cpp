@@ -55,8 +55,8 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::asking) return;
   if (result.kind == verdict_kind::granted) {
     if (current_left_) {
-      // Journaled before the hang-up was seen: the grant counts, spacing included.
-      pacer_->grant_sent(self_->clock().now());
+      // Journaled before the hang-up was seen: the grant counts, as if sent when it was due.
+      pacer_->grant_sent(std::max(self_->clock().now(), pacer_->next_grant_at()));
       current_.reset();
       after_grant_attempt();
       return;
