@@ -54,20 +54,18 @@ void bucket_state::try_grant() {
 void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::asking) return;
   if (result.kind == verdict_kind::granted) {
+    const auto due = std::max(self_->clock().now(), pacer_->next_grant_at());
     if (current_left_) {
       // Journaled before the hang-up was seen: the grant counts, as if sent when it was due.
-      pacer_->grant_sent(std::max(self_->clock().now(), pacer_->next_grant_at()));
+      pacer_->grant_sent(due);
       current_.reset();
       after_grant_attempt();
       return;
     }
     result.bucket = config_.index;
-    held_ = result;
-    phase_ = phase::holding;
-    if (self_->clock().now() >= pacer_->next_grant_at())
-      deliver_held();
-    else
-      schedule_tick(pacer_->next_grant_at());
+    result.due = due.time_since_epoch();
+    phase_ = phase::sending;
+    current_->promise.deliver(result);  // the edge holds it until `due`, then reports `sent`
     return;
   }
   pacer_->grant_abandoned();
@@ -86,14 +84,10 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   after_grant_attempt();
 }
 
-void bucket_state::deliver_held() {
-  phase_ = phase::sending;
-  current_->promise.deliver(held_);  // the interval starts when the edge reports `sent`
-}
-
-void bucket_state::on_sent(std::uint64_t waiter_id) {
+void bucket_state::on_sent(std::uint64_t waiter_id, caf::timespan sent_at) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::sending) return;
-  pacer_->grant_sent(self_->clock().now());
+  pacer_->grant_sent(caf::actor_clock::time_point{
+      std::chrono::duration_cast<caf::actor_clock::duration_type>(sent_at)});
   current_.reset();
   after_grant_attempt();
 }
@@ -117,25 +111,13 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
     current_left_ = true;
     current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
     self_->send(config_.ledger, withdraw_atom::value, waiter_id);
-  } else if (phase_ == phase::holding) {
-    // Journaled already: the grant counts, as if sent at its due time.
-    current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
-    pacer_->grant_sent(std::max(self_->clock().now(), pacer_->next_grant_at()));
-    current_.reset();
-    after_grant_attempt();
   }
-  // While sending, the edge still reports `sent` (or its hang-up) and the interval holds.
+  // Once handed to the edge the grant is journaled and counts; the edge reports `sent` (at the
+  // due instant at the latest if its client left) and the interval holds.
 }
 
 void bucket_state::on_tick() {
   tick_due_.reset();
-  if (current_ && phase_ == phase::holding) {
-    if (self_->clock().now() >= pacer_->next_grant_at())
-      deliver_held();
-    else
-      schedule_tick(pacer_->next_grant_at());
-    return;
-  }
   try_grant();
 }
 
@@ -193,11 +175,8 @@ void bucket_state::shut_down() {
   if (current_ && phase_ == phase::asking && !current_left_) {
     current_left_ = true;  // its verdict, when it comes, goes nowhere
     current_->promise.deliver(verdict::of(verdict_kind::shutting_down));
-  } else if (current_ && phase_ == phase::holding) {
-    // Journaled but not yet due: never a 200 once the queue stops.
-    current_->promise.deliver(verdict::of(verdict_kind::shutting_down));
-    current_.reset();
   }
+  // A grant already with the edge: the edge answers 503 unless it is due (docs/HTTP_API.md).
 }
 
 bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config) {
@@ -205,7 +184,9 @@ bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config con
   return {
       [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },
       [self](cancel_atom, std::uint64_t waiter_id) { self->state.cancel(waiter_id); },
-      [self](sent_atom, std::uint64_t waiter_id) { self->state.on_sent(waiter_id); },
+      [self](sent_atom, std::uint64_t waiter_id, caf::timespan sent_at) {
+        self->state.on_sent(waiter_id, sent_at);
+      },
       [self](tick_atom) { self->state.on_tick(); },
       [self](drain_atom, std::vector<caf::actor> targets) {
         return self->state.drain(std::move(targets));

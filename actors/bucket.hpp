@@ -4,11 +4,12 @@
 //
 // Per waiter the bucket holds the response promise of the HTTP edge's request. Shortly before the
 // head is due (k_permit_lead) it asks the ledger for a permit (budget + journal commit, stamped
-// with the due time), holds the verdict until the due instant, delivers it to the waiter, and
-// starts the interval when the edge reports the 200 on the wire (`sent`). Asking ahead keeps
-// the commit off the critical path: a grant leaves within a fraction of a millisecond of its due
-// time. A waiter that hangs up is withdrawn: it costs no grant, no journal row and no interval,
-// unless it leaves within that lead, after its grant was journaled.
+// with the due time) and hands the journaled grant to the edge at once, with its due instant.
+// The edge holds it and writes the 200 at that instant (one timer for all grants due together,
+// on the networking thread, no actor hop on the way out), then reports `sent` with the time the
+// write completed, and the interval runs from there. Asking ahead keeps the commit off the
+// critical path. A waiter that hangs up before its permit is journaled is withdrawn: it costs
+// no grant, no journal row and no interval.
 //
 // Invariant: at most one grant is in flight; the next is decided no sooner than the interval
 // after the previous one was sent.
@@ -33,8 +34,10 @@ namespace gq {
 using bucket_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/>,
-    // The edge wrote the 200 of this waiter: the interval starts now.
-    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/>, caf::reacts_to<tick_atom>,
+    // The edge wrote the 200 of this waiter at the given steady time (since the clock's epoch),
+    // or its client left before it was due: the interval runs from that instant.
+    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
+    caf::reacts_to<tick_atom>,
     // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
     // grant in flight, answer with the earliest next grant (steady clock) and quit.
     caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
@@ -64,7 +67,7 @@ struct bucket_state {
   void init(bucket_config config);
   caf::result<verdict> enqueue(const waiter_ticket& ticket);
   void cancel(std::uint64_t waiter_id);
-  void on_sent(std::uint64_t waiter_id);
+  void on_sent(std::uint64_t waiter_id, caf::timespan sent_at);
   void on_tick();
   caf::result<caf::timespan> drain(std::vector<caf::actor> targets);
   void release(caf::timespan not_before);
@@ -80,14 +83,12 @@ struct bucket_state {
   };
   enum class phase {
     asking,   // the ledger has the permit request
-    holding,  // granted and journaled, waiting for its due instant
-    sending,  // delivered to the edge, waiting for `sent`
+    sending,  // journaled and handed to the edge, waiting for `sent`
   };
 
   void try_grant();
   void on_verdict(std::uint64_t waiter_id, verdict result);
   void after_grant_attempt();
-  void deliver_held();
   void schedule_tick(caf::actor_clock::time_point due);
   void hand_over(waiter& w);
   void finish_drain();
@@ -98,8 +99,7 @@ struct bucket_state {
   std::map<std::uint64_t, waiter> queue_;  // keyed by arrival id: iteration order is FIFO
   std::optional<waiter> current_;          // the grant in flight
   phase phase_ = phase::asking;
-  bool current_left_ = false;  // its client hung up while it was in flight
-  verdict held_;               // phase::holding: the grant to deliver when it is due
+  bool current_left_ = false;  // its client hung up while its permit was asked for
   std::optional<caf::actor_clock::time_point> tick_due_;
   std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
   std::vector<caf::actor> drain_targets_;

@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/socket_io.hpp"
 #include "src/http/query.hpp"
 
 namespace gq {
@@ -21,16 +22,10 @@ constexpr std::size_t k_max_backlog = 16 * 1024;
 constexpr auto k_shutdown_grace = std::chrono::seconds{3};
 
 using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
-
 http::response json_response(int status, const nlohmann::json& body) {
   http::response r;
   r.status = status;
   r.body = body.dump();
-  return r;
-}
-
-http::response with_retry_after(http::response r, std::int64_t seconds) {
-  r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
   return r;
 }
 
@@ -59,6 +54,13 @@ void edge_state::on_accept(handle hdl) {
   conn.serial = ++next_serial_;
   ++counters_.connections;
   self_->configure_read(hdl, caf::io::receive_policy::at_most(k_read_chunk));
+  self_->ack_writes(hdl, true);  // on_transferred tracks what CAF still has to write
+  if (!direct_writes_checked_) {
+    direct_writes_checked_ = true;
+    direct_writes_ = is_socket_with_peer_port(socket_of(hdl), self_->remote_port(hdl));
+    if (!direct_writes_)
+      spdlog::warn("edge: connection handles are not sockets; grants go through CAF's write loop");
+  }
   if (accepting_ && connections_.size() >= config_.max_connections) {
     // At the file limit accept() would fail in a loop; stop asking until a connection closes.
     accepting_ = false;
@@ -132,8 +134,9 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
     return respond(hdl, conn, http::json_error(503, "the queue is shutting down"));
   if (counters_.waiting >= config_.max_waiting) {
     ++counters_.rejected_full_total;
-    return respond(hdl, conn,
-                   with_retry_after(http::json_error(503, "too many waiters, retry later"), 5));
+    return respond(
+        hdl, conn,
+        http::with_retry_after(http::json_error(503, "too many waiters, retry later"), 5));
   }
   enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard));
   return true;
@@ -154,53 +157,6 @@ void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64
             [self, hdl, serial, id = ticket.id](caf::error&) {
               self->state.on_verdict(hdl, serial, id, verdict::of(verdict_kind::unavailable));
             });
-}
-
-void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
-                            verdict result) {
-  auto bucket = caf::actor_cast<bucket_actor>(self_->current_sender());
-  auto* conn = live(hdl, serial);
-  if (conn && conn->waiter_id != waiter_id) conn = nullptr;
-  if (conn) {
-    conn->waiter_id = 0;
-    --counters_.waiting;
-  }
-  if (result.kind == verdict_kind::granted) {
-    if (!conn) {
-      // The client has gone: nothing to write, and the bucket's interval starts now.
-      if (bucket) self_->send(bucket, sent_atom::value, waiter_id);
-      return;
-    }
-    nlohmann::json body{{"message", "You're free to connect now! :)"},
-                        {"bucket", result.bucket},
-                        {"waited_ms", result.waited_ms}};
-    body["shard"] =
-        conn->shard == k_no_shard ? nlohmann::json(nullptr) : nlohmann::json(conn->shard);
-    const auto bytes = http::serialize(json_response(200, body), conn->keep_alive);
-    unsent_[hdl] = {bucket, waiter_id, serial};
-    self_->ack_writes(hdl, true);
-    self_->write(hdl, bytes.size(), bytes.data());
-    self_->flush(hdl);
-    // The connection stays busy until the write is acknowledged (on_transferred).
-  } else if (conn) {
-    switch (result.kind) {
-      case verdict_kind::exhausted:
-        finish_async(hdl, serial,
-                     with_retry_after(http::json_error(429, "daily session start limit used up"),
-                                      (result.at - now_unix() + 999) / 1000));
-        break;
-      case verdict_kind::unavailable:
-        finish_async(
-            hdl, serial,
-            with_retry_after(http::json_error(503, "journal unavailable, nothing granted"), 1));
-        break;
-      default:  // shutting down, or withdrawn (only ever for a client that has gone)
-        conn->keep_alive = false;  // the process is about to close it anyway
-        finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
-        break;
-    }
-  }
-  maybe_finish_shutdown();
 }
 
 // Ends an asynchronous answer: writes `response` unless it is empty (already written), then
@@ -268,6 +224,7 @@ bool edge_state::answer_history(handle hdl, connection& conn, std::string_view q
 
 bool edge_state::respond(handle hdl, connection& conn, const http::response& response) {
   const auto bytes = http::serialize(response, conn.keep_alive);
+  conn.caf_writing = true;
   self_->write(hdl, bytes.size(), bytes.data());
   self_->flush(hdl);
   if (conn.keep_alive) return true;
@@ -276,29 +233,14 @@ bool edge_state::respond(handle hdl, connection& conn, const http::response& res
   return false;
 }
 
-void edge_state::on_transferred(handle hdl, std::uint64_t remaining) {
-  if (remaining > 0) return;
-  auto i = unsent_.find(hdl);
-  if (i == unsent_.end()) return;
-  const auto serial = i->second.serial;
-  self_->ack_writes(hdl, false);
-  report_sent(hdl);
-  finish_async(hdl, serial, {});
-}
-
-void edge_state::report_sent(handle hdl) {
-  auto i = unsent_.find(hdl);
-  if (i == unsent_.end()) return;
-  if (i->second.bucket) self_->send(i->second.bucket, sent_atom::value, i->second.waiter_id);
-  unsent_.erase(i);
-}
-
 void edge_state::on_closed(handle hdl) {
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
-  if (i->second.waiter_id != 0) {
-    // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval.
-    self_->send(config_.gate, cancel_atom::value, i->second.waiter_id, i->second.shard);
+  auto& conn = i->second;
+  if (conn.waiter_id != 0) {
+    // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval. A held
+    // grant is journaled already: it stays in held_ and counts from its due instant.
+    if (!conn.held) self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
     --counters_.waiting;
     ++counters_.hangups_total;
   }
@@ -329,6 +271,7 @@ caf::result<bool> edge_state::shut_down() {
     accepting_ = false;
     self_->send(config_.gate, shutdown_atom::value);
     self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
+    answer_held_on_shutdown();
   }
   if (shutdown_promise_) shutdown_promise_->deliver(false);  // superseded by this request
   shutdown_promise_ = promise;
@@ -361,6 +304,8 @@ caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_co
       [](const caf::io::acceptor_closed_msg&) {},
       [self](shutdown_atom) { return self->state.shut_down(); },
       [self](shutdown_timeout_atom) { self->state.force_finish_shutdown(); },
+      [self](grant_timer_atom) { self->state.on_grant_timer(); },
+      [self](report_timer_atom) { self->state.on_report_timer(); },
   };
 }
 

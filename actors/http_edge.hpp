@@ -2,18 +2,22 @@
 // The HTTP edge: one CAF io broker owning every client connection, on CAF's epoll multiplexer.
 //
 // Each queue request becomes a request to the gate whose response promise ends up with a bucket;
-// the verdict comes back here and is written to the socket, and once the write is acknowledged
-// the bucket is told `sent`, so that the interval runs from the moment the 200 left. A connection
-// that closes while its request waits is a hang-up: the waiter is cancelled and costs nothing. The
-// contract: docs/HTTP_API.md.
+// the verdict comes back here. A grant arrives journaled and ahead of its due instant: the edge
+// holds it (the 200 already serialized) and writes every grant due at an instant in one pass of
+// the networking thread, woken by one timer. Once the write is acknowledged the bucket is told
+// `sent` with that time, so the interval runs from the moment the 200 left. A connection that
+// closes while its request waits is a hang-up: the waiter is cancelled and costs nothing (or, if
+// its grant was already journaled, counts from its due instant). The contract: docs/HTTP_API.md.
 //
 // Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
 // buffer never shrinks), and no parser while the request waits.
 
+#include <caf/actor_clock.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/connection_handle.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +34,9 @@ namespace gq {
 
 // -- messages to the edge: listen (from main), shutdown (from main) -------------------------------
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
+// Timers the edge sets for itself: the next due grant, the batched `sent` reports.
+using grant_timer_atom = caf::atom_constant<caf::atom("grant_t")>;
+using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
 
 struct http_edge_config {
   gate_actor gate;
@@ -48,8 +55,10 @@ struct edge_state {
     // Bytes that arrived while a request was being answered; rare, so not inline (every byte of
     // per-connection state counts 19,000 times).
     std::unique_ptr<std::string> backlog;
-    bool busy = false;    // a request is being answered asynchronously
+    bool busy = false;  // a request is being answered asynchronously
     bool keep_alive = true;
+    bool held = false;            // its grant is journaled and waits here for its due instant
+    bool caf_writing = false;     // CAF has bytes of ours for it not yet on the wire
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     std::uint64_t shard = k_no_shard;
   };
@@ -65,6 +74,9 @@ struct edge_state {
   void on_data(handle hdl, const std::vector<char>& data);
   void on_closed(handle hdl);
   void on_transferred(handle hdl, std::uint64_t remaining);
+  // Writes every held grant that is due (and waits for those due within the timer's lead).
+  void on_grant_timer();
+  void on_report_timer();
   // Stops accepting, answers every waiter with 503 and replies once all are answered (true) or
   // the grace period ran out (false).
   caf::result<bool> shut_down();
@@ -73,6 +85,7 @@ struct edge_state {
   static constexpr const char* name = "http_edge";
 
  private:
+  // -- requests (http_edge.cpp) --
   void process(handle hdl, connection& conn, std::string_view input);
   // Returns false when it answered synchronously and the connection is gone.
   bool dispatch(handle hdl, connection& conn, const http::request& request);
@@ -80,28 +93,33 @@ struct edge_state {
   void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
   void answer_status(handle hdl, connection& conn, bool as_metrics);
   bool answer_history(handle hdl, connection& conn, std::string_view query);
-  void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
   void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
   // Writes the response; closes the connection unless keep-alive. False when closed.
   bool respond(handle hdl, connection& conn, const http::response& response);
   void drop(handle hdl);
-  void report_sent(handle hdl);
   void maybe_finish_shutdown();
   connection* live(handle hdl, std::uint64_t serial);
   unix_ms now_unix() const;
 
+  // -- grants (http_edge_grants.cpp) --
+  void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
+  void on_granted(handle hdl, connection* conn, std::uint64_t waiter_id, const verdict& grant);
+  void schedule_grant_timer(caf::actor_clock::time_point due);
+  void write_grant(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+                   const bucket_actor& bucket, const std::string& bytes);
+  void answer_held_on_shutdown();
+  // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
+  void report_sent(handle hdl);
+  // Tells the bucket when its grant left (stamped now, reported later). The reports wait until
+  // no grant write is in flight (at most k_max_report_delay), so that the buckets' bookkeeping
+  // and timers do not compete for the two cores while a round of grants is being written.
+  void report_sent(const bucket_actor& bucket, std::uint64_t waiter_id,
+                   caf::actor_clock::time_point at);
+  void flush_reports();
+
   broker_pointer self_;
   http_edge_config config_;
   std::unordered_map<handle, connection> connections_;
-  // Grants written but not yet on the wire. CAF's flush() only asks the multiplexer to write;
-  // the bucket is told `sent` when the write is acknowledged, so its interval runs from the
-  // moment the bytes really left, never earlier.
-  struct unsent_grant {
-    bucket_actor bucket;
-    std::uint64_t waiter_id = 0;
-    std::uint64_t serial = 0;
-  };
-  std::unordered_map<handle, unsent_grant> unsent_;
   caf::io::accept_handle acceptor_;
   bool accepting_ = false;
   std::uint64_t next_serial_ = 0;
@@ -109,6 +127,36 @@ struct edge_state {
   edge_counters counters_;
   bool shutting_down_ = false;
   std::optional<caf::typed_response_promise<bool>> shutdown_promise_;
+
+  // Journaled grants waiting for their due instant (at most one per bucket), by due instant.
+  struct held_grant {
+    handle hdl;
+    std::uint64_t serial = 0;
+    std::uint64_t waiter_id = 0;
+    bucket_actor bucket;
+    std::string bytes;  // the 200, serialized ahead so that the due pass only writes
+  };
+  std::multimap<caf::actor_clock::time_point, held_grant> held_;
+  std::optional<caf::actor_clock::time_point> grant_timer_;  // the due it was set for
+  bool in_grant_pass_ = false;
+  // Grants may be sent on the socket itself (checked at the first connection; write_grant).
+  bool direct_writes_ = false;
+  bool direct_writes_checked_ = false;
+  // Grants CAF is writing (the socket did not take them at once). The bucket is told `sent`
+  // when the write is acknowledged, so its interval runs from the moment the bytes left.
+  struct unsent_grant {
+    bucket_actor bucket;
+    std::uint64_t waiter_id = 0;
+    std::uint64_t serial = 0;
+  };
+  std::unordered_map<handle, unsent_grant> unsent_;
+  struct sent_report {
+    bucket_actor bucket;
+    std::uint64_t waiter_id = 0;
+    caf::actor_clock::time_point at;
+  };
+  std::vector<sent_report> pending_reports_;
+  bool report_timer_set_ = false;
 };
 
 caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_config config);

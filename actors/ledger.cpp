@@ -129,7 +129,7 @@ void ledger_state::commit_batch() {
     ++grants_total_;
     observe_wait(records[i].waited_ms);
     batch_[i].promise.deliver(verdict{verdict_kind::granted, records[i].released_at,
-                                      records[i].waited_ms, batch_[i].bucket});
+                                      records[i].waited_ms, batch_[i].bucket, {}});
   }
   batch_.clear();
 }

@@ -50,13 +50,16 @@ struct verdict {
   unix_ms at = 0;              // granted: released_at; exhausted: when the budget refills
   std::int64_t waited_ms = 0;  // granted: time from arrival to release
   std::uint32_t bucket = 0;
+  // granted: the steady-clock instant (since its epoch) before which the 200 must not leave.
+  // A bucket delivers a grant as soon as it is journaled, ahead of time; the edge holds it.
+  caf::timespan due{0};
 
-  static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0}; }
+  static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0, {}}; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verdict& x) {
-  return f(caf::meta::type_name("verdict"), x.kind, x.at, x.waited_ms, x.bucket);
+  return f(caf::meta::type_name("verdict"), x.kind, x.at, x.waited_ms, x.bucket, x.due);
 }
 
 // -- gate and buckets -----------------------------------------------------------------------------

@@ -15,6 +15,16 @@ std::uint64_t total_waiting(const queue_status& status) {
 
 }  // namespace
 
+std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, std::uint64_t shard) {
+  std::string body;
+  body.reserve(112);
+  body.append(R"j({"bucket":)j").append(std::to_string(bucket));
+  body.append(R"j(,"message":"You're free to connect now! :)","shard":)j");
+  body.append(shard == k_no_shard ? std::string{"null"} : std::to_string(shard));
+  body.append(R"j(,"waited_ms":)j").append(std::to_string(waited_ms)).append("}");
+  return body;
+}
+
 std::string render_status_json(const queue_status& status, const edge_counters& edge) {
   const auto& ledger = status.ledger;
   nlohmann::json buckets = nlohmann::json::array();

@@ -94,9 +94,12 @@ struct options {
   std::string db;
   std::string auth;
   std::string label;
-  double max_spread_ms = -1;
+  double max_after_due_ms = -1;  // drain: a round's last 200 must leave within this of its due
+  std::size_t journal_seeded = 0;  // journal rows written before the run (not grants to us)
   std::string grants_csv;  // every connection's times, for a closer look
-  bool connect_only = false;  // hold: connect but never send a request (cost of a bare connection)  // drain: a round (k-th grant of every bucket) must fit in this
+  bool connect_only = false;  // hold: connect but never send a request (cost of a bare connection)
+  std::int64_t due_at_unix_ms = 0;  // drain: every bucket's first grant falls due at this instant
+  double max_p99_ms = 1.0;          // drain: flag a p99 lateness above this (negative: never)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -626,11 +629,20 @@ int main(int argc, char** argv) {
   app.add_option("--db", o.db, "the server's QUEUE_DB, for journal checks and lateness");
   app.add_option("--auth", o.auth, "QUEUE_AUTH_TOKEN, if the server has one");
   app.add_option("--label", o.label, "scenario name for the JSON line");
-  app.add_option("--max-spread-ms", o.max_spread_ms,
-                 "drain: flag a round (the k-th grant of every bucket, due together) whose "
-                 "first and last responses are further apart than this");
+  app.add_option("--max-after-due-ms", o.max_after_due_ms,
+                 "drain: flag a round (the k-th grant of every bucket) whose last response left "
+                 "more than this after the latest due instant in it");
+  app.add_option("--journal-seeded", o.journal_seeded,
+                 "the first N journal rows were written before this run (a seeded journal): "
+                 "not grants to this client, left out of the journal checks");
   app.add_option("--grants-csv", o.grants_csv,
                  "write shard,bucket,prime,status,state,sent_ns,rx_ns,rx_kernel_ns per connection");
+  app.add_option("--due-at-unix-ms", o.due_at_unix_ms,
+                 "drain: every bucket's first grant falls due at this unix time (a restarted "
+                 "server whose journal puts all buckets' last grants at one instant); the first "
+                 "round is measured against it");
+  app.add_option("--max-p99-ms", o.max_p99_ms,
+                 "drain: flag a p99 lateness (kernel timestamps) above this; negative: never");
   app.add_flag("--connect-only", o.connect_only,
                "hold: open the connections but send no request, to tell the cost of a bare "
                "connection from that of a waiter");
@@ -918,7 +930,12 @@ int main(int argc, char** argv) {
         last_rx = std::max(last_rx, c.rx_ns);
         first_rx_k = std::min(first_rx_k, c.rx_kernel_ns);
         last_rx_k = std::max(last_rx_k, c.rx_kernel_ns);
-        if (k == 0) continue;
+        if (k == 0) {
+          // Against the common due instant, if there is one; otherwise nothing to compare with.
+          if (o.due_at_unix_ms > 0)
+            late_kernel.push_back(ms(c.rx_kernel_ns - o.due_at_unix_ms * 1'000'000));
+          continue;
+        }
         const conn& p = *v[k - 1];
         // Only a waiter that was already queued when its turn came due measures the pacing.
         if (c.sent_ns > p.rx_ns + interval_ns) {
@@ -948,8 +965,9 @@ int main(int argc, char** argv) {
           auto& r = rounds[k];
           r.lo = std::min(r.lo, c->rx_kernel_ns);
           r.hi = std::max(r.hi, c->rx_kernel_ns);
-          if (x > 0) {
-            const std::int64_t due = v[x - 1]->rx_kernel_ns + interval_ns;
+          if (x > 0 || o.due_at_unix_ms > 0) {
+            const std::int64_t due =
+                x > 0 ? v[x - 1]->rx_kernel_ns + interval_ns : o.due_at_unix_ms * 1'000'000;
             r.due_lo = std::min(r.due_lo, due);
             r.due_hi = std::max(r.due_hi, due);
           }
@@ -972,10 +990,25 @@ int main(int argc, char** argv) {
           out["round_spreads_ms"] = spreads;
           out["round_due_spreads_ms"] = due_spreads;
         }
-        const double worst = *std::max_element(spreads.begin(), spreads.end());
-        if (o.max_spread_ms >= 0 && worst > o.max_spread_ms)
-          problems.push_back("a round spread over " + std::to_string(worst) + " ms (limit " +
-                             std::to_string(o.max_spread_ms) + ")");
+        if (o.due_at_unix_ms > 0) {
+          // The round that fell due at one instant: when its first and last 200 left.
+          const auto& r = rounds.front();
+          const double last_after = ms(r.hi - o.due_at_unix_ms * 1'000'000);
+          out["common_due_round"] = {{"buckets", per_bucket.size()},
+                                     {"first_after_due_ms", ms(r.lo - o.due_at_unix_ms * 1'000'000)},
+                                     {"last_after_due_ms", last_after}};
+        }
+        // A round "due together" is judged by when its last 200 left after the latest due
+        // instant in it (for the common-due round that instant is --due-at-unix-ms). Its spread
+        // (last - first response) also carries the spread of its due instants, which each
+        // bucket inherits from its own previous grant: reported, not judged.
+        if (o.max_after_due_ms >= 0 && !after_due.empty()) {
+          const double worst = *std::max_element(after_due.begin(), after_due.end());
+          if (worst > o.max_after_due_ms)
+            problems.push_back("a round left its last response " + std::to_string(worst) +
+                               " ms after its latest due instant (limit " +
+                               std::to_string(o.max_after_due_ms) + ")");
+        }
       }
     }
     const stats sc = summarize(late_client), sk = summarize(late_kernel);
@@ -998,13 +1031,16 @@ int main(int argc, char** argv) {
     // Client read times are not a pacing check: when the client's loop is late reading one
     // response (a round of 256 arriving together, or the client descheduled), the next gap in
     // that bucket looks short. Reported ("negative" in lateness_client_ms), not a problem.
-    if (sk.n && sk.p99 > 1.0) problems.push_back("p99 lateness above 1 ms (kernel timestamps)");
+    if (sk.n && o.max_p99_ms >= 0 && sk.p99 > o.max_p99_ms)
+      problems.push_back("p99 lateness above " + std::to_string(o.max_p99_ms) +
+                         " ms (kernel timestamps)");
   }
 
   // Journal.
   if (!o.db.empty()) {
     std::string err;
     auto rows = read_journal(o.db, err);
+    if (rows) rows->erase(rows->begin(), rows->begin() + std::min(o.journal_seeded, rows->size()));
     json j;
     if (!rows) {
       j["error"] = err;
@@ -1122,6 +1158,10 @@ int main(int argc, char** argv) {
       e << "   round spread (k-th grant of every bucket) " << out["round_spread_ms"].dump()
         << "\n   round due spread " << out["round_due_spread_ms"].dump()
         << "\n   round: last out after last due " << out["round_out_after_last_due_ms"].dump() << "\n";
+    if (out.contains("common_due_round"))
+      e << "   round due together at " << o.due_at_unix_ms << ": first 200 "
+        << out["common_due_round"]["first_after_due_ms"].get<double>() << " ms, last "
+        << out["common_due_round"]["last_after_due_ms"].get<double>() << " ms after it\n";
     e << "   excluded (queued after due): " << out["starved_excluded"].get<std::size_t>() << "\n";
   }
   if (out.contains("journal")) {

@@ -1,5 +1,6 @@
 #include "src/http/response.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace gq::http {
@@ -67,6 +68,11 @@ response json_error(int status, std::string_view message) {
       .body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
       .headers = {},
   };
+}
+
+response with_retry_after(response r, std::int64_t seconds) {
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
+  return r;
 }
 
 }  // namespace gq::http

@@ -1,6 +1,7 @@
 #pragma once
 // HTTP/1.1 response bytes, written by the edge in one piece.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,5 +24,8 @@ std::string serialize(const response& r, bool keep_alive);
 
 // {"error": message} with the given status; message is JSON-escaped.
 response json_error(int status, std::string_view message);
+
+// `r` with a Retry-After header of `seconds`, at least 1.
+response with_retry_after(response r, std::int64_t seconds);
 
 }  // namespace gq::http

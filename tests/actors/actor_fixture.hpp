@@ -1,8 +1,10 @@
 #pragma once
 // A deterministic actor system for tests: CAF's test coordinator runs every actor on the test's
 // thread and owns a fake clock, so pacing is checked by moving time, never by sleeping.
-// A fake HTTP edge plays the broker's part: it enqueues waiters, records verdicts with the fake
-// time they arrived at, and reports `sent` to the bucket as the real edge does after a write.
+// A fake HTTP edge plays the broker's part: it enqueues waiters, holds a grant until its due
+// instant as the real edge does, records each verdict with the fake time it was "written" at, and
+// reports `sent` with that time. A hang-up reaches it first: a held (journaled) grant is dropped
+// and reported sent at its due instant; otherwise the waiter is cancelled at the gate.
 
 #include <gtest/gtest.h>
 
@@ -96,7 +98,7 @@ class actor_fixture : public ::testing::Test {
   }
 
   void hang_up(std::uint64_t id, std::uint64_t shard = k_no_shard) {
-    caf::anon_send(gate_, cancel_atom::value, id, shard);
+    caf::anon_send(edge_, cancel_atom::value, id, shard);
     sched_.run();
   }
 
@@ -159,24 +161,55 @@ class actor_fixture : public ::testing::Test {
       std::make_shared<std::vector<std::uint64_t>>();
 
  private:
+  using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+
+  struct held_grant {
+    verdict result;
+    bucket_actor bucket;
+  };
+
   caf::actor spawn_edge() {
     auto verdicts = verdicts_;
     auto order = order_;
     auto gate_handle = gate_;
+    auto held = std::make_shared<std::map<std::uint64_t, held_grant>>();
     return system_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      auto write = [=](std::uint64_t id, const verdict& result, const bucket_actor& bucket) {
+        (*verdicts)[id] = {result, self->clock().now()};
+        if (result.kind != verdict_kind::granted) return;
+        order->push_back(id);
+        self->send(bucket, sent_atom::value, id, self->clock().now().time_since_epoch());
+      };
       return {
           [=](enqueue_atom, waiter_ticket ticket) {
             self->request(gate_handle, caf::infinite, enqueue_atom::value, ticket)
                 .then(
                     [=](verdict result) {
-                      (*verdicts)[ticket.id] = {result, self->clock().now()};
-                      if (result.kind == verdict_kind::granted) {
-                        order->push_back(ticket.id);
-                        self->send(caf::actor_cast<bucket_actor>(self->current_sender()),
-                                   sent_atom::value, ticket.id);
+                      auto bucket = caf::actor_cast<bucket_actor>(self->current_sender());
+                      const auto wait = result.due - self->clock().now().time_since_epoch();
+                      if (result.kind != verdict_kind::granted || wait <= caf::timespan{0}) {
+                        write(ticket.id, result, bucket);
+                        return;
                       }
+                      (*held)[ticket.id] = {result, bucket};
+                      self->delayed_send(self, wait, deliver_atom::value, ticket.id);
                     },
                     [](caf::error&) {});
+          },
+          [=](deliver_atom, std::uint64_t id) {
+            auto i = held->find(id);
+            if (i == held->end()) return;
+            write(id, i->second.result, i->second.bucket);
+            held->erase(i);
+          },
+          [=](cancel_atom, std::uint64_t id, std::uint64_t shard) {
+            auto i = held->find(id);
+            if (i == held->end()) {
+              self->send(gate_handle, cancel_atom::value, id, shard);
+              return;
+            }
+            self->send(i->second.bucket, sent_atom::value, id, i->second.result.due);
+            held->erase(i);
           },
       };
     });

@@ -43,6 +43,8 @@ TEST_F(bucket_flow, permit_is_journaled_ahead_and_delivered_at_the_due_instant) 
   advance(k_permit_lead);
   ASSERT_TRUE(granted(2));
   EXPECT_EQ(verdict_of(2)->result.at, k_wall_start + 5000);
+  EXPECT_EQ(verdict_of(2)->result.due, verdict_of(1)->at.time_since_epoch() + 5000ms)
+      << "handed to the edge with the instant it may leave";
   EXPECT_EQ(verdict_of(2)->at - verdict_of(1)->at, 5000ms);
 }
 

@@ -7,7 +7,6 @@
 // Timing: strict lower bounds (what the contract promises), generous upper bounds (CI machines).
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -129,10 +129,12 @@ class shard_client {
     join();
     return response_ ? response_->status : 0;
   }
-  // The client-side time the grant's first byte arrived.
+  // When the kernel received the grant's first byte: on loopback, when the server sent it. Not
+  // the time this thread read it, which adds the client's own scheduling delay (eight reader
+  // threads on two cores) and can make two grants of a bucket look closer than they were sent.
   steady_time granted_at() {
     join();
-    return response_ ? response_->first_byte_at : steady_time{};
+    return response_ ? response_->arrived_at : steady_time{};
   }
   bool identified() {
     join();
@@ -182,8 +184,8 @@ TEST(discord, done_means_three_grants_before_the_reset_all_eight_after_and_bucke
 
   std::vector<std::pair<steady_time, long long>> grants;  // (received at, shard)
   for (auto& client : clients) {
-    EXPECT_TRUE(client->granted()) << "shard " << client->shard() << " got status "
-                                   << client->status();
+    EXPECT_TRUE(client->granted())
+        << "shard " << client->shard() << " got status " << client->status();
     if (client->granted()) grants.emplace_back(client->granted_at(), client->shard());
   }
   ASSERT_EQ(grants.size(), 8u) << server.output();
@@ -191,8 +193,8 @@ TEST(discord, done_means_three_grants_before_the_reset_all_eight_after_and_bucke
 
   std::string timeline = "grants, ms after the fake started (reset at 4000):";
   for (const auto& [at, shard] : grants)
-    timeline += " shard " + std::to_string(shard) + " +" +
-                std::to_string(ms_between(fake_created, at));
+    timeline +=
+        " shard " + std::to_string(shard) + " +" + std::to_string(ms_between(fake_created, at));
   // Exactly three before the reset: Discord had three left.
   const auto before_reset =
       std::count_if(grants.begin(), grants.end(), [&](const auto& g) { return g.first < reset; });
@@ -410,11 +412,11 @@ TEST(discord, garbage_missing_fields_and_absurd_values_are_failures_and_the_last
   for (auto& run : runs) {
     run.fake = std::make_unique<fake_discord>(
         fake_limits{.total = 100, .remaining = 90, .max_concurrency = 2});
-    run.server = std::make_unique<server_process>(std::initializer_list<env_map::value_type>{
-        token_env("garbage-token"),
-        {"DISCORD_API_URL", run.fake->api_url()},
-        {"QUEUE_REFRESH_INTERVAL_S", "1"},
-        {"QUEUE_IDENTIFY_INTERVAL_MS", "100"}});
+    run.server = std::make_unique<server_process>(
+        std::initializer_list<env_map::value_type>{token_env("garbage-token"),
+                                                   {"DISCORD_API_URL", run.fake->api_url()},
+                                                   {"QUEUE_REFRESH_INTERVAL_S", "1"},
+                                                   {"QUEUE_IDENTIFY_INTERVAL_MS", "100"}});
     ASSERT_TRUE(run.server->start());
   }
   for (auto& run : runs) {
@@ -443,8 +445,8 @@ TEST(discord, garbage_missing_fields_and_absurd_values_are_failures_and_the_last
     // The last good limits still grant: two buckets, shards 0 and 1 at once, 5 behind 1.
     auto clients = start_shards(run.server->port(), {0, 1, 5}, run.fake.get(), 5s);
     for (auto& client : clients) {
-      EXPECT_TRUE(client->granted()) << "shard " << client->shard() << ": " << client->status()
-                                     << run.server->output();
+      EXPECT_TRUE(client->granted())
+          << "shard " << client->shard() << ": " << client->status() << run.server->output();
     }
     const std::string log = run.server->stdout_text();
     EXPECT_GE(warnings_mentioning(log, "retry"), run.bodies.size() + 1) << log;
@@ -493,17 +495,17 @@ TEST(discord, token_never_appears_in_logs_endpoints_or_journal_across_faults) {
     fake.respond_once(fake_response::garbage("<html>" + run.token + "</html>"));
     fake.respond_once(fake_response::raw(503, R"({"message": "bad Bot )" + run.token + R"("})"));
     fake.respond_once(fake_response::rate_limited(0.3));
-    fake.respond_once(fake_response::garbage(R"({"session_start_limit": {"total": ")" +
-                                             run.token + R"("}})"));
+    fake.respond_once(
+        fake_response::garbage(R"({"session_start_limit": {"total": ")" + run.token + R"("}})"));
     fake.respond_once(fake_response::limits());
     fake.respond(fake_response::unauthorized());
-    run.server = std::make_unique<server_process>(std::initializer_list<env_map::value_type>{
-        token_env(run.token),
-        {"DISCORD_API_URL", fake.api_url()},
-        {"QUEUE_REFRESH_INTERVAL_S", "1"},
-        {"QUEUE_IDENTIFY_INTERVAL_MS", "100"},
-        {"QUEUE_LOG_LEVEL", "debug"},
-        {"QUEUE_LOG_FORMAT", format}});
+    run.server = std::make_unique<server_process>(
+        std::initializer_list<env_map::value_type>{token_env(run.token),
+                                                   {"DISCORD_API_URL", fake.api_url()},
+                                                   {"QUEUE_REFRESH_INTERVAL_S", "1"},
+                                                   {"QUEUE_IDENTIFY_INTERVAL_MS", "100"},
+                                                   {"QUEUE_LOG_LEVEL", "debug"},
+                                                   {"QUEUE_LOG_FORMAT", format}});
     runs.push_back(std::move(run));
   }
   for (auto& run : runs) ASSERT_TRUE(run.server->start());
@@ -513,12 +515,12 @@ TEST(discord, token_never_appears_in_logs_endpoints_or_journal_across_faults) {
   }
   // All seven answers given (the 401 is the seventh call), the queue still up.
   for (auto& run : runs) {
-    EXPECT_TRUE(run.fake->wait_for_requests(7, 15s))
-        << run.fake->request_count() << " calls\n" << run.server->output();
+    EXPECT_TRUE(run.fake->wait_for_requests(7, 15s)) << run.fake->request_count() << " calls\n"
+                                                     << run.server->output();
   }
   for (auto& run : runs) {
-    ASSERT_TRUE(eventually([&] { return status_of(*run.server)["discord"] == "token_rejected"; },
-                           3s))
+    ASSERT_TRUE(
+        eventually([&] { return status_of(*run.server)["discord"] == "token_rejected"; }, 3s))
         << status_of(*run.server).dump();
     auto clients = start_shards(run.server->port(), {3}, run.fake.get(), 5s);
     EXPECT_TRUE(clients[0]->granted()) << run.server->output();
@@ -541,7 +543,8 @@ TEST(discord, token_never_appears_in_logs_endpoints_or_journal_across_faults) {
     const std::string logs = run.server->stdout_text() + run.server->stderr_text();
     EXPECT_FALSE(contains(logs, token)) << logs;
     EXPECT_TRUE(contains(logs, "[redacted]") || !contains(logs, "bad Bot"))
-        << "Discord's message echoing the token was logged unredacted\n" << logs;
+        << "Discord's message echoing the token was logged unredacted\n"
+        << logs;
     EXPECT_FALSE(logs.empty());
     const std::string db = run.server->db_path();
     for (const std::string& path : {db, db + "-wal", db + "-shm", db + "-journal"}) {
@@ -577,8 +580,9 @@ TEST(discord, restart_with_discord_down_serves_journaled_limits_but_a_fresh_jour
   ASSERT_TRUE(fake.wait_for_requests(calls_before_restart + 1, 3s)) << "no fetch after restart";
   auto clients = start_shards(server.port(), {1, 2}, &fake, 5s);
   for (auto& client : clients) {
-    EXPECT_TRUE(client->granted()) << "shard " << client->shard() << ": " << client->status()
-                                   << "\n" << server.output();
+    EXPECT_TRUE(client->granted())
+        << "shard " << client->shard() << ": " << client->status() << "\n"
+        << server.output();
   }
   auto status = status_of(server);
   EXPECT_EQ(status["limits_source"], "discord") << status.dump();

@@ -1,0 +1,219 @@
+// The HTTP edge's grant path: verdicts from the buckets, journaled grants held until they are
+// due, the due pass that writes them, and the `sent` reports back to the buckets.
+// (The rest of edge_state, connections and requests: http_edge.cpp.)
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/http_edge.hpp"
+#include "actors/socket_io.hpp"
+
+namespace gq {
+
+namespace {
+
+// The grant timer fires this much ahead of the due instant; the networking thread sleeps out the
+// rest itself. CAF's timer reaches a broker through two thread wake-ups (clock thread, then the
+// multiplexer's pipe), 0.3 ms late typically and over 1 ms at the tail on a busy 2-core VM; one
+// clock_nanosleep of the thread that writes is late by tens of microseconds.
+constexpr auto k_grant_timer_lead = std::chrono::milliseconds{3};
+// At most this much sleeping per pass (see on_grant_timer).
+constexpr auto k_max_pass_sleep = std::chrono::milliseconds{4};
+// How long a `sent` report may wait for the other grant writes in flight (see report_sent).
+constexpr auto k_max_report_delay = std::chrono::milliseconds{5};
+
+caf::actor_clock::time_point steady_at(caf::timespan since_epoch) {
+  return caf::actor_clock::time_point{
+      std::chrono::duration_cast<caf::actor_clock::duration_type>(since_epoch)};
+}
+
+}  // namespace
+
+void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+                            verdict result) {
+  auto* conn = live(hdl, serial);
+  if (conn && conn->waiter_id != waiter_id) conn = nullptr;
+  if (result.kind == verdict_kind::granted) {
+    on_granted(hdl, conn, waiter_id, result);
+    maybe_finish_shutdown();
+    return;
+  }
+  if (conn) {
+    conn->waiter_id = 0;
+    --counters_.waiting;
+    switch (result.kind) {
+      case verdict_kind::exhausted:
+        finish_async(
+            hdl, serial,
+            http::with_retry_after(http::json_error(429, "daily session start limit used up"),
+                                   (result.at - now_unix() + 999) / 1000));
+        break;
+      case verdict_kind::unavailable:
+        finish_async(hdl, serial,
+                     http::with_retry_after(
+                         http::json_error(503, "journal unavailable, nothing granted"), 1));
+        break;
+      default:  // shutting down, or withdrawn (only ever for a client that has gone)
+        conn->keep_alive = false;  // the process is about to close it anyway
+        finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
+        break;
+    }
+  }
+  maybe_finish_shutdown();
+}
+
+// A journaled grant: written now if due, else held until its due instant. Either way the bucket
+// hears `sent` exactly once.
+void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_id,
+                            const verdict& grant) {
+  auto bucket = caf::actor_cast<bucket_actor>(self_->current_sender());
+  const auto now = self_->clock().now();
+  const auto due = std::max(now, steady_at(grant.due));
+  if (!conn) {
+    // The client has gone: nothing to write; the grant counts from its due instant.
+    report_sent(bucket, waiter_id, due);
+    return;
+  }
+  if (shutting_down_ && due > now) {
+    // Journaled but not yet due: never a 200 once the queue stops.
+    conn->waiter_id = 0;
+    --counters_.waiting;
+    conn->keep_alive = false;
+    report_sent(bucket, waiter_id, due);
+    finish_async(hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
+    return;
+  }
+  auto bytes = http::serialize(
+      http::response{.status = 200,
+                     .content_type = "application/json",
+                     .body = render_grant(grant.bucket, grant.waited_ms, conn->shard),
+                     .headers = {}},
+      conn->keep_alive);
+  if (due <= now) {
+    write_grant(hdl, conn->serial, waiter_id, bucket, bytes);
+    return;
+  }
+  conn->held = true;
+  held_.emplace(due, held_grant{hdl, conn->serial, waiter_id, std::move(bucket), std::move(bytes)});
+  schedule_grant_timer(due);
+}
+
+void edge_state::schedule_grant_timer(caf::actor_clock::time_point due) {
+  if (grant_timer_ && *grant_timer_ <= due) return;
+  grant_timer_ = due;
+  self_->delayed_send(self_, due - k_grant_timer_lead - self_->clock().now(),
+                      grant_timer_atom::value);
+}
+
+void edge_state::on_grant_timer() {
+  grant_timer_.reset();
+  // Every grant due by now is written in one pass, and grants due within the timer lead are
+  // waited for here (a timer round trip costs as much as the lead), up to k_max_pass_sleep per
+  // pass so that other connections are not kept waiting. The buckets hear of the grants after
+  // the pass (report_sent).
+  in_grant_pass_ = true;
+  caf::timespan slept{0};
+  while (!held_.empty()) {
+    const auto now = self_->clock().now();
+    const auto next = held_.begin()->first;
+    if (next > now) {
+      if (next - now > k_grant_timer_lead || slept + (next - now) > k_max_pass_sleep) break;
+      sleep_until(next);
+      slept += next - now;
+      continue;
+    }
+    while (!held_.empty() && held_.begin()->first <= now) {
+      auto node = held_.extract(held_.begin());
+      auto& grant = node.mapped();
+      auto* conn = live(grant.hdl, grant.serial);
+      if (!conn || conn->waiter_id != grant.waiter_id) {
+        report_sent(grant.bucket, grant.waiter_id, node.key());  // left after it was journaled
+        continue;
+      }
+      conn->held = false;
+      write_grant(grant.hdl, grant.serial, grant.waiter_id, grant.bucket, grant.bytes);
+    }
+  }
+  in_grant_pass_ = false;
+  if (unsent_.empty()) flush_reports();
+  if (!held_.empty()) schedule_grant_timer(held_.begin()->first);
+}
+
+void edge_state::write_grant(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+                             const bucket_actor& bucket, const std::string& bytes) {
+  auto* conn = live(hdl, serial);
+  conn->waiter_id = 0;
+  --counters_.waiting;
+  // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
+  // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.
+  const auto sent = direct_writes_ && !conn->caf_writing ? send_now(socket_of(hdl), bytes) : 0;
+  if (sent == bytes.size()) {
+    report_sent(bucket, waiter_id, self_->clock().now());
+    finish_async(hdl, serial, {});
+    return;
+  }
+  // What the socket did not take now, CAF writes; `sent` is reported on its acknowledgement.
+  unsent_[hdl] = {bucket, waiter_id, serial};
+  conn->caf_writing = true;
+  self_->write(hdl, bytes.size() - sent, bytes.data() + sent);
+  self_->flush(hdl);
+}
+
+void edge_state::on_transferred(handle hdl, std::uint64_t remaining) {
+  if (remaining > 0) return;
+  auto conn = connections_.find(hdl);
+  if (conn != connections_.end()) conn->second.caf_writing = false;
+  auto i = unsent_.find(hdl);
+  if (i == unsent_.end()) return;
+  const auto serial = i->second.serial;
+  report_sent(hdl);
+  finish_async(hdl, serial, {});
+}
+
+void edge_state::report_sent(handle hdl) {
+  auto i = unsent_.find(hdl);
+  if (i == unsent_.end()) return;
+  const auto grant = i->second;
+  unsent_.erase(i);
+  report_sent(grant.bucket, grant.waiter_id, self_->clock().now());
+}
+
+void edge_state::report_sent(const bucket_actor& bucket, std::uint64_t waiter_id,
+                             caf::actor_clock::time_point at) {
+  if (!bucket) return;
+  pending_reports_.push_back({bucket, waiter_id, at});
+  if (in_grant_pass_) return;
+  if (unsent_.empty()) {
+    flush_reports();
+  } else if (!report_timer_set_) {
+    report_timer_set_ = true;
+    self_->delayed_send(self_, k_max_report_delay, report_timer_atom::value);
+  }
+}
+
+void edge_state::on_report_timer() {
+  report_timer_set_ = false;
+  flush_reports();
+}
+
+void edge_state::flush_reports() {
+  for (auto& r : pending_reports_)
+    self_->send(r.bucket, sent_atom::value, r.waiter_id, r.at.time_since_epoch());
+  pending_reports_.clear();
+}
+
+void edge_state::answer_held_on_shutdown() {
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& [due, grant] : held) {
+    report_sent(grant.bucket, grant.waiter_id, due);
+    auto* conn = live(grant.hdl, grant.serial);
+    if (!conn || conn->waiter_id != grant.waiter_id) continue;
+    conn->held = false;
+    conn->waiter_id = 0;
+    --counters_.waiting;
+    conn->keep_alive = false;
+    finish_async(grant.hdl, grant.serial, http::json_error(503, "the queue is shutting down"));
+  }
+}
+
+}  // namespace gq
