@@ -18,6 +18,9 @@ namespace {
 constexpr std::size_t k_read_chunk = 64;
 // Bytes a client may send ahead (pipelining) while its request is being answered.
 constexpr std::size_t k_max_backlog = 16 * 1024;
+// Answers a client may leave unread (queued in CAF once its socket buffer is full) before it is
+// disconnected: pipelining without reading must not grow the server's memory.
+constexpr std::size_t k_max_unread_output = 64 * 1024;
 // How long shutdown waits for waiters to be answered before it closes their connections.
 constexpr auto k_shutdown_grace = std::chrono::seconds{3};
 
@@ -227,6 +230,12 @@ bool edge_state::respond(handle hdl, connection& conn, const http::response& res
   conn.caf_writing = true;
   self_->write(hdl, bytes.size(), bytes.data());
   self_->flush(hdl);
+  if (conn.keep_alive && self_->wr_buf(hdl).size() > k_max_unread_output) {
+    spdlog::debug("edge: closing a connection that leaves its answers unread");
+    self_->close(hdl);
+    on_closed(hdl);
+    return false;
+  }
   if (conn.keep_alive) return true;
   self_->close(hdl);  // sends what is buffered first
   drop(hdl);

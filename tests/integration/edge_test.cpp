@@ -325,6 +325,22 @@ TEST(edge, headers_over_16_kib_are_431_and_closed) {
   EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
 }
 
+TEST(edge, client_that_pipelines_without_reading_is_disconnected) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  raw_connection connection(server.port());
+  // 16 MiB of /health requests, never reading an answer: ~66 MiB of answers if the server
+  // buffered them all. It must give up on the client once the socket buffers (a few MiB on
+  // loopback) and 64 KiB more are full, which fails our sends well before the end.
+  std::string chunk;
+  while (chunk.size() < 64 * 1024) chunk += "GET /health HTTP/1.1\r\nHost: q\r\n\r\n";
+  std::size_t sent = 0;
+  while (sent < 16u * 1024 * 1024 && connection.send_all(chunk)) sent += chunk.size();
+  EXPECT_LT(sent, 16u * 1024 * 1024) << "the server kept buffering answers nobody reads";
+  EXPECT_EQ(http_get(server.port(), "/health").status, 200);
+  EXPECT_TRUE(server.alive()) << server.output();
+}
+
 TEST(edge, garbage_is_400_and_closed) {
   server_process server;
   ASSERT_TRUE(server.start());
