@@ -26,11 +26,12 @@ BUILD="${BUILD:-$repo/build-bench}"
 BIN="$BUILD/gateway-queue"
 LOAD="$BUILD/bench/load"
 JBENCH="$BUILD/bench/journal_bench"
+HICCUP="$BUILD/bench/hiccup"
 PORT="${PORT:-5810}"
 OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
 mkdir -p "$OUT"
 
-for f in "$BIN" "$LOAD" "$JBENCH"; do
+for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP"; do
   [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
 done
 command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
@@ -94,13 +95,20 @@ restart_server() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 # load NAME ARGS... : runs the load client against the current server; JSON to $OUT/NAME.json.
+# bench/hiccup runs beside it and reports how late this machine woke a sleeping thread meanwhile
+# (VM stalls of 5-20 ms happen here a few times a minute; they make grants late too).
 load() {
   local name="$1"
   shift
   local rc=0
+  "$HICCUP" >"$OUT/$name.hiccup.json" &
+  local hiccup_pid=$!
   "$LOAD" --url "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" --db "$SERVER_DIR/queue.db" \
     --label "$name" "$@" >"$OUT/$name.json" 2>"$OUT/$name.txt" || rc=$?
+  kill -TERM "$hiccup_pid" 2>/dev/null || true
+  wait "$hiccup_pid" 2>/dev/null || true
   cat "$OUT/$name.txt"
+  echo "   machine wake-up lateness meanwhile (bench/hiccup): $(cat "$OUT/$name.hiccup.json")"
   if [[ $rc -ne 0 ]]; then
     echo "   (load exited $rc)"
     failures=$((failures + 1))
