@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 #include <cmath>
 
+#include "actors/bucket.hpp"  // k_permit_lead
+
 namespace gq {
 
 void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config config) {
@@ -112,7 +114,15 @@ void ledger_state::commit_batch() {
     records.push_back(record);
   }
   try {
+    const auto started = std::chrono::steady_clock::now();
     journal_->record_releases(records);
+    // Permits are asked k_permit_lead ahead of their due instant: a slower commit (an fsync
+    // stall of the disk) makes grants leave late. Worth knowing when reading lateness.
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (took > k_permit_lead)
+      spdlog::warn("journal: committing {} grant(s) took {} ms; grants due meanwhile leave late",
+                   batch_.size(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
   } catch (const storage::journal_error& e) {
     ++journal_failures_;
     spdlog::error("journal: commit failed, {} grant(s) refused with 503: {}", batch_.size(),
@@ -128,8 +138,8 @@ void ledger_state::commit_batch() {
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     ++grants_total_;
     observe_wait(records[i].waited_ms);
-    batch_[i].promise.deliver(verdict{verdict_kind::granted, records[i].released_at,
-                                      records[i].waited_ms, batch_[i].bucket, {}});
+    batch_[i].promise.deliver(verdict{
+        verdict_kind::granted, records[i].released_at, records[i].waited_ms, batch_[i].bucket, {}});
   }
   batch_.clear();
 }

@@ -90,7 +90,7 @@ TEST(edge, many_hang_ups_mid_burst_leave_the_survivors_paced_back_to_back) {
   EXPECT_TRUE(server.alive()) << server.last_exit().describe() << "\n" << server.output();
 }
 
-// A grant is journaled ~20 ms before it is due and then held by the edge. A client that hangs up
+// A grant is journaled ~100 ms before it is due and then held by the edge. A client that hangs up
 // in that window loses nothing the queue can give back: its grant is in the journal, so its slot
 // is kept (the next waiter of the bucket goes one interval after its due instant), and nothing
 // is written to its socket. Whether the hang-up lands in the window or just after the 200 left,
