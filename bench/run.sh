@@ -12,6 +12,8 @@
 #   PORT     first port to use (default 5810; scenario i uses PORT+i)
 #   OUT      directory for logs and JSON results (default: a new mktemp -d)
 #   KEEP=1   keep the journals and server logs
+#   SERVER_PREFIX  a command the server runs under, which must exec it (same PID), e.g.
+#            "chrt -f 10" for real-time scheduling (needs root or CAP_SYS_NICE)
 #   QUIET=L  before each scenario wait (up to 15 min) until the 1-minute load average is below L;
 #            timing on a shared 2-core machine is meaningless while other jobs compile
 #
@@ -79,8 +81,9 @@ restart_server() {
     echo "run.sh: port $port is already in use; set PORT" >&2
     exit 1
   fi
+  # shellcheck disable=SC2086 # SERVER_PREFIX is a command line, split on purpose
   env HOST=127.0.0.1 PORT="$port" QUEUE_DB="$SERVER_DIR/queue.db" QUEUE_DAILY_LIMIT=10000000 \
-    QUEUE_LOG_LEVEL=warn "$@" "$BIN" >>"$SERVER_DIR/server.log" 2>&1 &
+    QUEUE_LOG_LEVEL=warn "$@" ${SERVER_PREFIX:-} "$BIN" >>"$SERVER_DIR/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then return 0; fi
@@ -157,7 +160,7 @@ journal_lateness() {
 
 machine() {
   echo "== machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "== binary: $BIN ($(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2))"
+  echo "== binary: $BIN ($(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2))${SERVER_PREFIX:+, run under: $SERVER_PREFIX}"
 }
 
 # ------------------------------------------------------------------------------------------
