@@ -7,6 +7,7 @@
 #include <caf/io/all.hpp>
 #include <csignal>
 #include <memory>
+#include <optional>
 
 #include "actors/archive.hpp"
 #include "actors/gate.hpp"
@@ -15,6 +16,7 @@
 #include "actors/limits_scheduler.hpp"
 #include "actors/pacing/recovery.hpp"
 #include "src/discord_client.hpp"
+#include "src/journal_lock.hpp"
 #include "src/logging.hpp"
 #include "src/stop_signal.hpp"
 #include "storage/journal.hpp"
@@ -71,12 +73,17 @@ int run_server(const server_config& config) {
   if (config.auth_token) add_log_redaction(*config.auth_token);
 
   std::unique_ptr<storage::journal> journal;
+  std::optional<journal_lock> lock;
   storage::recovery_state recovered;
   try {
     journal = std::make_unique<storage::journal>(config.db_path);
+    lock.emplace(config.db_path);  // before recovery reads it and before any grant is written
     recovered = journal->recover();
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
+    return 1;
+  } catch (const journal_in_use& e) {
+    spdlog::error("not starting: {}", e.what());
     return 1;
   }
 
