@@ -86,8 +86,7 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
 
 void bucket_state::on_sent(std::uint64_t waiter_id, caf::timespan sent_at) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::sending) return;
-  pacer_->grant_sent(caf::actor_clock::time_point{
-      std::chrono::duration_cast<caf::actor_clock::duration_type>(sent_at)});
+  pacer_->grant_sent(steady_instant(sent_at));
   current_.reset();
   after_grant_attempt();
 }
@@ -156,8 +155,7 @@ void bucket_state::finish_drain() {
 
 void bucket_state::release(caf::timespan not_before) {
   config_.held = false;
-  pacer_->not_before(caf::actor_clock::time_point{
-      std::chrono::duration_cast<caf::actor_clock::duration_type>(not_before)});
+  pacer_->not_before(steady_instant(not_before));
   try_grant();
 }
 

@@ -45,12 +45,6 @@ using bucket_actor = caf::typed_actor<
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
     caf::replies_to<status_atom>::with<bucket_status>, caf::reacts_to<shutdown_atom>>;
 
-// How long before a grant is due its permit is asked for: covers a journal commit (p99 0.5 ms
-// here) and the fsync stalls of a busy disk (80 ms seen on this virtual disk, see
-// docs/BENCHMARKS.md). The price: a client that hangs up within this time before its grant
-// keeps its journal row and its slot (it cannot be recalled once committed).
-constexpr std::chrono::milliseconds k_permit_lead{100};
-
 struct bucket_config {
   std::uint32_t index = 0;
   std::uint32_t max_concurrency = 1;

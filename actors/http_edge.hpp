@@ -105,9 +105,11 @@ struct edge_state {
   void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
   void on_granted(handle hdl, connection* conn, std::uint64_t waiter_id, const verdict& grant);
   void schedule_grant_timer(caf::actor_clock::time_point due);
-  void write_grant(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+  void write_grant(handle hdl, connection& conn, std::uint64_t waiter_id,
                    const bucket_actor& bucket, const std::string& bytes);
   void answer_held_on_shutdown();
+  void refuse_on_shutdown(handle hdl, connection& conn, const bucket_actor& bucket,
+                          std::uint64_t waiter_id, caf::actor_clock::time_point due);
   // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
   void report_sent(handle hdl);
   // Tells the bucket when its grant left (stamped now, reported later). The reports wait until

@@ -21,11 +21,6 @@ constexpr auto k_max_pass_sleep = std::chrono::milliseconds{4};
 // How long a `sent` report may wait for the other grant writes in flight (see report_sent).
 constexpr auto k_max_report_delay = std::chrono::milliseconds{5};
 
-caf::actor_clock::time_point steady_at(caf::timespan since_epoch) {
-  return caf::actor_clock::time_point{
-      std::chrono::duration_cast<caf::actor_clock::duration_type>(since_epoch)};
-}
-
 }  // namespace
 
 void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
@@ -67,19 +62,14 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
                             const verdict& grant) {
   auto bucket = caf::actor_cast<bucket_actor>(self_->current_sender());
   const auto now = self_->clock().now();
-  const auto due = std::max(now, steady_at(grant.due));
+  const auto due = std::max(now, steady_instant(grant.due));
   if (!conn) {
     // The client has gone: nothing to write; the grant counts from its due instant.
     report_sent(bucket, waiter_id, due);
     return;
   }
   if (shutting_down_ && due > now) {
-    // Journaled but not yet due: never a 200 once the queue stops.
-    conn->waiter_id = 0;
-    --counters_.waiting;
-    conn->keep_alive = false;
-    report_sent(bucket, waiter_id, due);
-    finish_async(hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
+    refuse_on_shutdown(hdl, *conn, bucket, waiter_id, due);
     return;
   }
   auto bytes = http::serialize(
@@ -89,7 +79,7 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
                      .headers = {}},
       conn->keep_alive);
   if (due <= now) {
-    write_grant(hdl, conn->serial, waiter_id, bucket, bytes);
+    write_grant(hdl, *conn, waiter_id, bucket, bytes);
     return;
   }
   conn->held = true;
@@ -130,7 +120,7 @@ void edge_state::on_grant_timer() {
         continue;
       }
       conn->held = false;
-      write_grant(grant.hdl, grant.serial, grant.waiter_id, grant.bucket, grant.bytes);
+      write_grant(grant.hdl, *conn, grant.waiter_id, grant.bucket, grant.bytes);
     }
   }
   in_grant_pass_ = false;
@@ -138,22 +128,21 @@ void edge_state::on_grant_timer() {
   if (!held_.empty()) schedule_grant_timer(held_.begin()->first);
 }
 
-void edge_state::write_grant(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
+void edge_state::write_grant(handle hdl, connection& conn, std::uint64_t waiter_id,
                              const bucket_actor& bucket, const std::string& bytes) {
-  auto* conn = live(hdl, serial);
-  conn->waiter_id = 0;
+  conn.waiter_id = 0;
   --counters_.waiting;
   // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
   // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.
-  const auto sent = direct_writes_ && !conn->caf_writing ? send_now(socket_of(hdl), bytes) : 0;
+  const auto sent = direct_writes_ && !conn.caf_writing ? send_now(socket_of(hdl), bytes) : 0;
   if (sent == bytes.size()) {
     report_sent(bucket, waiter_id, self_->clock().now());
-    finish_async(hdl, serial, {});
+    finish_async(hdl, conn.serial, {});
     return;
   }
   // What the socket did not take now, CAF writes; `sent` is reported on its acknowledgement.
-  unsent_[hdl] = {bucket, waiter_id, serial};
-  conn->caf_writing = true;
+  unsent_[hdl] = {bucket, waiter_id, conn.serial};
+  conn.caf_writing = true;
   self_->write(hdl, bytes.size() - sent, bytes.data() + sent);
   self_->flush(hdl);
 }
@@ -205,15 +194,24 @@ void edge_state::answer_held_on_shutdown() {
   auto held = std::move(held_);
   held_.clear();
   for (auto& [due, grant] : held) {
-    report_sent(grant.bucket, grant.waiter_id, due);
     auto* conn = live(grant.hdl, grant.serial);
-    if (!conn || conn->waiter_id != grant.waiter_id) continue;
-    conn->held = false;
-    conn->waiter_id = 0;
-    --counters_.waiting;
-    conn->keep_alive = false;
-    finish_async(grant.hdl, grant.serial, http::json_error(503, "the queue is shutting down"));
+    if (conn && conn->waiter_id == grant.waiter_id)
+      refuse_on_shutdown(grant.hdl, *conn, grant.bucket, grant.waiter_id, due);
+    else
+      report_sent(grant.bucket, grant.waiter_id, due);  // its client has gone
   }
+}
+
+// A grant journaled but not yet due when the queue stops: never a 200. It counts from its due
+// instant, like one whose client left.
+void edge_state::refuse_on_shutdown(handle hdl, connection& conn, const bucket_actor& bucket,
+                                    std::uint64_t waiter_id, caf::actor_clock::time_point due) {
+  report_sent(bucket, waiter_id, due);
+  conn.held = false;
+  conn.waiter_id = 0;
+  --counters_.waiting;
+  conn.keep_alive = false;
+  finish_async(hdl, conn.serial, http::json_error(503, "the queue is shutting down"));
 }
 
 }  // namespace gq

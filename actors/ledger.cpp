@@ -6,8 +6,6 @@
 #include <caf/all.hpp>
 #include <cmath>
 
-#include "actors/bucket.hpp"  // k_permit_lead
-
 namespace gq {
 
 void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config config) {
