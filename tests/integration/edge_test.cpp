@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,6 +31,17 @@ bool is_grant(const std::optional<raw_response>& response) {
 }
 
 std::string shard_target(long long shard) { return "/?shard=" + std::to_string(shard); }
+
+// Sends `request` on a fresh connection and returns the answer; the server must close the
+// connection after it (the rest of such a byte stream cannot be trusted).
+std::optional<raw_response> answer_then_close(const server_process& server,
+                                              std::string_view request) {
+  raw_connection connection(server.port());
+  connection.send_all(request);
+  auto response = connection.read_response(5s);
+  EXPECT_TRUE(connection.wait_closed(2s)) << "the connection stayed open";
+  return response;
+}
 
 // --- clients that hang up --------------------------------------------------------------------
 
@@ -292,14 +305,11 @@ TEST(edge, request_body_is_read_and_ignored) {
 TEST(edge, request_target_over_8_kib_is_414_and_closed) {
   server_process server;
   ASSERT_TRUE(server.start());
-  raw_connection connection(server.port());
   const std::string target = "/?shard=0&pad=" + std::string(8193 - 14, 'a');
   ASSERT_EQ(target.size(), 8193u);
-  connection.send_all(request_text(target));
-  auto response = connection.read_response(5s);
+  auto response = answer_then_close(server, request_text(target));
   ASSERT_TRUE(response.has_value()) << server.output();
   EXPECT_EQ(response->status, 414);
-  EXPECT_TRUE(connection.wait_closed(2s));
   EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
 }
 
@@ -316,12 +326,10 @@ TEST(edge, request_target_of_exactly_8_kib_is_served) {
 TEST(edge, headers_over_16_kib_are_431_and_closed) {
   server_process server;
   ASSERT_TRUE(server.start());
-  raw_connection connection(server.port());
-  connection.send_all(request_text(shard_target(0), "X-Pad: " + std::string(20000, 'b') + "\r\n"));
-  auto response = connection.read_response(5s);
+  auto response = answer_then_close(
+      server, request_text(shard_target(0), "X-Pad: " + std::string(20000, 'b') + "\r\n"));
   ASSERT_TRUE(response.has_value()) << server.output();
   EXPECT_EQ(response->status, 431);
-  EXPECT_TRUE(connection.wait_closed(2s));
   EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 0u);
 }
 
@@ -344,15 +352,12 @@ TEST(edge, client_that_pipelines_without_reading_is_disconnected) {
 TEST(edge, garbage_is_400_and_closed) {
   server_process server;
   ASSERT_TRUE(server.start());
-  raw_connection connection(server.port());
   const char garbage[] = "\x16\x03\x01\x02\x00 not http at all\r\n\r\n";
-  connection.send_all(std::string(garbage, sizeof(garbage) - 1));
-  auto response = connection.read_response(5s);
+  auto response = answer_then_close(server, std::string(garbage, sizeof(garbage) - 1));
   ASSERT_TRUE(response.has_value()) << server.output();
   EXPECT_EQ(response->status, 400);
   auto body = response->json();
   EXPECT_TRUE(body.is_object() && body.contains("error")) << response->body;
-  EXPECT_TRUE(connection.wait_closed(2s));
   EXPECT_TRUE(server.alive()) << server.output();
 }
 
