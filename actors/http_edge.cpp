@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/socket_io.hpp"
+#include "src/http/authorization.hpp"
 #include "src/http/query.hpp"
 
 namespace gq {
@@ -30,14 +31,6 @@ http::response json_response(int status, const nlohmann::json& body) {
   r.status = status;
   r.body = body.dump();
   return r;
-}
-
-// Compares without an early exit, so response timing does not reveal how much of a guess was
-// right.
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
-  return diff == 0 && !b.empty();
 }
 
 }  // namespace
@@ -115,7 +108,7 @@ void edge_state::process(handle hdl, connection& conn, std::string_view input) {
 
 bool edge_state::authorized(const http::request& request) const {
   if (!config_.auth_token) return true;
-  return equal_constant_time(request.authorization, "Bearer " + *config_.auth_token);
+  return http::bearer_matches(request.authorization, *config_.auth_token);
 }
 
 bool edge_state::dispatch(handle hdl, connection& conn, const http::request& request) {

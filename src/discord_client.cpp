@@ -308,7 +308,7 @@ limits_fetch discord_client::fetch() {
     auto client = impl_->make_client();
     const httplib::Headers headers{
         {"Authorization", "Bot " + impl_->token},
-        {"User-Agent", "DiscordBot (https://github.com/twilight-rs/gateway-queue, " GQ_VERSION ")"},
+        {"User-Agent", "DiscordBot (" GQ_HOMEPAGE_URL ", " GQ_VERSION ")"},
         {"Accept", "application/json"}};
     std::string body;
     bool too_large = false;

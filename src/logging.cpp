@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "src/log_escape.hpp"
 #include "src/logging_detail.hpp"
 
 namespace gq {
@@ -95,30 +96,6 @@ std::string utc_timestamp(spdlog::log_clock::time_point time) {
   return buf;
 }
 
-// One event is one line: control characters in a text line are escaped, so that a message can
-// never forge a second line.
-std::string escape_controls(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (byte < 0x20 || byte == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", byte);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 class line_formatter final : public spdlog::formatter {
  public:
   explicit line_formatter(log_format format) : format_(format) {}
@@ -128,14 +105,15 @@ class line_formatter final : public spdlog::formatter {
     std::string line;
     if (format_ == log_format::json) {
       // Built by hand to keep the keys in reading order; the message is escaped by nlohmann,
-      // with invalid UTF-8 replaced rather than thrown on.
+      // with invalid UTF-8 replaced rather than thrown on, then its hazards by us.
       line = R"({"ts":")" + utc_timestamp(msg.time) + R"(","level":")" +
              std::string(level_name(msg.level)) + R"(","msg":)" +
-             nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+             escape_json_hazards(nlohmann::json(text).dump(
+                 -1, ' ', false, nlohmann::json::error_handler_t::replace)) +
              "}\n";
     } else {
       line = utc_timestamp(msg.time) + " " + std::string(level_name(msg.level)) + " " +
-             escape_controls(text) + "\n";
+             escape_log_text(text) + "\n";
     }
     dest.append(line.data(), line.data() + line.size());
   }

@@ -173,8 +173,7 @@ TEST(discord_client, sends_token_and_user_agent_to_gateway_bot_under_the_prefix)
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].path, "/api/v10/gateway/bot");
   EXPECT_EQ(requests[0].authorization, "Bot tok-abc");
-  EXPECT_EQ(requests[0].user_agent,
-            "DiscordBot (https://github.com/twilight-rs/gateway-queue, " GQ_VERSION ")");
+  EXPECT_EQ(requests[0].user_agent, "DiscordBot (gateway-queue, " GQ_VERSION ")");
 }
 
 TEST(discord_client, trailing_slash_and_empty_prefix_give_clean_paths) {

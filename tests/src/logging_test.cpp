@@ -190,5 +190,17 @@ TEST_F(logging_test, redaction_is_safe_while_other_threads_log) {
   EXPECT_THAT(got.back(), HasSubstr("[redacted] [redacted]"));
 }
 
+TEST_F(logging_test, c1_and_bidi_controls_are_escaped_in_both_formats) {
+  // NEL, CSI and RIGHT-TO-LEFT OVERRIDE, as a Discord error body could carry them.
+  const std::string message = "a\xc2\x85" "forged \xc2\x9b" "31m \xe2\x80\xae" "txt";
+  init(log_format::text);
+  spdlog::warn(message);
+  EXPECT_THAT(out_.str(), HasSubstr(R"(a\u0085forged \u009b31m \u202etxt)"));
+  init(log_format::json);
+  spdlog::warn(message);
+  EXPECT_THAT(out_.str(), HasSubstr(R"("msg":"a\u0085forged \u009b31m \u202etxt")"));
+  EXPECT_EQ(nlohmann::json::parse(lines()[0]).at("msg"), message);
+}
+
 }  // namespace
 }  // namespace gq
