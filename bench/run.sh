@@ -227,7 +227,7 @@ scenario_tick() {
     SELECT $((due - interval - margin)), i, i, 256, 0 FROM s;"
   restart_server tick "$port" "${env[@]}"
   # Judged by the round goal, not by p99 lateness: 256 grants due at one instant leave one after
-  # another, and the issue allows that round 10 ms.
+  # another, and the goal allows that round 10 ms.
   load tick --mode drain -n 1280 --buckets 256 --interval-ms $interval --due-at-unix-ms "$due" \
     --max-after-due-ms 10 --max-p99-ms -1 --journal-seeded 256 --timeout-s 30
   journal_lateness tick $interval 256

@@ -1,6 +1,6 @@
 // Limits from Discord, through the real binary and a scripted fake of GET /gateway/bot
-// (tests/support/fake_discord.hpp). The contract: /work/shared/SPEC.md ("Pacing rules", the
-// token rule under "Configuration") and docs/CONFIGURATION.md ("Secrets").
+// (tests/support/fake_discord.hpp). The contract: docs/HTTP_API.md and docs/DESIGN.md (pacing and
+// the daily budget) and docs/CONFIGURATION.md ("Secrets").
 //
 // The fake models Discord's side of the daily budget: every client here that receives a 200
 // calls fake.identify(), as a shard would, so Discord's `remaining` falls; it refills at reset.
@@ -166,7 +166,7 @@ shard_clients start_shards(std::uint16_t port, const std::vector<long long>& sha
 
 env_map::value_type token_env(const std::string& token) { return {"DISCORD_TOKEN", token}; }
 
-// --- 1. the "done means" scenario ----------------------------------------------------
+// --- 1. the budget across a reset, with concurrency 4 ----------------------------------------------------
 
 TEST(discord, done_means_three_grants_before_the_reset_all_eight_after_and_buckets_paced) {
   // Discord: 3 of 10 session starts left, the window resets in 4 s, max_concurrency 4.

@@ -1,6 +1,6 @@
 // The core queue service through the real binary: pacing, the queue request's answers, the
 // read-only endpoints, auth, capacity limits, shutdown and configuration errors.
-// The contract: /work/shared/SPEC.md and docs/HTTP_API.md.
+// The contract: docs/HTTP_API.md.
 
 #include <gtest/gtest.h>
 
