@@ -1,0 +1,179 @@
+'use strict';
+// End-to-end test of clients/discordjs/queue_throttler.js with the real @discordjs/ws, on loopback.
+//   node run.js --binary PATH/TO/gateway-queue
+// 1. queue:   12 shards in 3 processes, max_concurrency 2, all waiting on gateway-queue: every shard
+//             identifies, and two IDENTIFYs of one bucket are never closer than the interval.
+// 2. control: the same shards with the library's own per-process throttler must collide (two
+//             IDENTIFYs of one bucket closer than the interval), or the test proves nothing.
+// 3. abort:   a shard destroyed while it waits frees its place: the next shard of its bucket
+//             identifies one interval after the previous one, not two.
+//
+// Tolerance: the queue never sends two grants of a bucket less than INTERVAL_MS apart, but a shard
+// identifies a small delay d after its grant arrives (HTTP response, event loop, WebSocket send).
+// For grants at t and t' >= t + INTERVAL_MS, the IDENTIFY gap is t' + d' - (t + d) >= INTERVAL_MS - d.
+// So the check is gap >= INTERVAL_MS - TOLERANCE_MS with TOLERANCE_MS a bound on d: @discordjs/ws
+// was measured at up to ~20 ms on this kind of machine, and the test prints the largest d it saw.
+// A real pacing failure (a grant at once) gives gaps of a few ms, far below the threshold.
+const { setTimeout: sleep } = require('node:timers/promises');
+const { startFakeGateway } = require('./fake_gateway');
+const { startQueue, startBot } = require('./processes');
+
+const INTERVAL_MS = 1000;
+const TOLERANCE_MS = 25;
+const MAX_CONCURRENCY = 2;
+const SHARD_COUNT = 12;
+const PROCESSES = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]];
+
+const binaryIndex = process.argv.indexOf('--binary');
+const binary = binaryIndex > 0 ? process.argv[binaryIndex + 1] : undefined;
+if (!binary) {
+  console.error('usage: node run.js --binary PATH/TO/gateway-queue');
+  process.exit(2);
+}
+
+const failures = [];
+const fail = (message) => { failures.push(message); console.log(`FAIL: ${message}`); };
+
+// Resolves once `predicate(identifies)` holds, or after `timeoutMs` (then false).
+async function waitUntil(gateway, predicate, timeoutMs) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) {
+    if (predicate(gateway.identifies)) return true;
+  }
+  return predicate(gateway.identifies);
+}
+
+// Smallest gap (ms) between consecutive IDENTIFYs of each bucket: {bucket: gap or null}.
+function smallestGaps(identifies) {
+  const gaps = {};
+  for (let bucket = 0; bucket < MAX_CONCURRENCY; ++bucket) {
+    const times = identifies.filter((i) => i.shard % MAX_CONCURRENCY === bucket).map((i) => i.mono).sort((a, b) => a - b);
+    gaps[bucket] = times.length < 2 ? null : Math.min(...times.slice(1).map((t, k) => t - times[k]));
+  }
+  return gaps;
+}
+
+const format = (gaps) => Object.entries(gaps).map(([b, g]) => `bucket ${b}: ${g === null ? '-' : g.toFixed(1)} ms`).join(', ');
+
+async function queueRun(gateway) {
+  const queue = await startQueue({ binary, intervalMs: INTERVAL_MS, maxConcurrency: MAX_CONCURRENCY });
+  const granted = new Map();
+  const bots = PROCESSES.map(() => startBot(
+    { gatewayUrl: gateway.url, queueUrl: queue.url, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
+    (m) => {
+      if (m.event === 'granted') granted.set(m.shardId, m.wall);
+      else if (m.event !== 'asking') console.log(`bot: ${JSON.stringify(m)}`);
+    }));
+  try {
+    await Promise.all(bots.map((bot) => bot.loaded));
+    bots.forEach((bot, k) => bot.send({ cmd: 'connect', key: 'all', shardIds: PROCESSES[k], mode: 'queue' }));
+    // 6 shards per bucket: the last one identifies 5 intervals after the first.
+    await waitUntil(gateway, (ids) => ids.length >= SHARD_COUNT, 5 * INTERVAL_MS + 20000);
+    await sleep(200); // an extra IDENTIFY would show up here
+  } finally {
+    await Promise.all(bots.map((bot) => bot.stop()));
+    await queue.stop();
+  }
+  const seen = gateway.identifies.map((i) => i.shard);
+  for (let shard = 0; shard < SHARD_COUNT; ++shard) {
+    const count = seen.filter((s) => s === shard).length;
+    if (count !== 1) fail(`queue run: shard ${shard} identified ${count} times, expected once`);
+  }
+  const gaps = smallestGaps(gateway.identifies);
+  const delays = gateway.identifies.filter((i) => granted.has(i.shard)).map((i) => i.wall - granted.get(i.shard));
+  console.log(`queue run: ${gateway.identifies.length} IDENTIFYs; smallest same-bucket gap: ${format(gaps)}; ` +
+    `grant-to-IDENTIFY delay max ${Math.max(...delays, 0)} ms`);
+  for (const [bucket, gap] of Object.entries(gaps)) {
+    if (gap !== null && gap < INTERVAL_MS - TOLERANCE_MS) {
+      fail(`queue run: bucket ${bucket} had two IDENTIFYs ${gap.toFixed(1)} ms apart (< ${INTERVAL_MS} - ${TOLERANCE_MS} ms)`);
+    }
+  }
+}
+
+async function controlRun(gateway) {
+  const bots = PROCESSES.map(() => startBot(
+    { gatewayUrl: gateway.url, queueUrl: null, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
+    (m) => console.log(`bot: ${JSON.stringify(m)}`)));
+  try {
+    // All processes loaded first, so that they start together as a bot's processes would.
+    await Promise.all(bots.map((bot) => bot.loaded));
+    bots.forEach((bot, k) => bot.send({ cmd: 'connect', key: 'all', shardIds: PROCESSES[k], mode: 'control' }));
+    // Each process identifies one shard per bucket at once, the next ones 5 s later: the first
+    // round (2 per process) is enough to see processes collide.
+    await waitUntil(gateway, (ids) => ids.length >= 2 * PROCESSES.length, 15000);
+  } finally {
+    await Promise.all(bots.map((bot) => bot.stop()));
+  }
+  const gaps = smallestGaps(gateway.identifies);
+  console.log(`control run (SimpleIdentifyThrottler per process): ${gateway.identifies.length} IDENTIFYs; smallest same-bucket gap: ${format(gaps)}`);
+  if (!Object.values(gaps).some((gap) => gap !== null && gap < INTERVAL_MS)) {
+    fail('control run: no two IDENTIFYs of one bucket closer than the interval; the test proves nothing');
+  }
+}
+
+async function abortRun(gateway) {
+  const queue = await startQueue({ binary, intervalMs: INTERVAL_MS, maxConcurrency: MAX_CONCURRENCY });
+  const asking = new Set();
+  const bot = startBot(
+    { gatewayUrl: gateway.url, queueUrl: queue.url, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
+    (m) => {
+      if (m.event === 'asking') asking.add(m.shardId);
+      else if (m.event !== 'granted') console.log(`bot: ${JSON.stringify(m)}`);
+    });
+  const until = async (what, condition) => {
+    for (const deadline = Date.now() + 10000; !condition(); await sleep(5)) {
+      if (Date.now() > deadline) throw new Error(`abort run: timed out waiting for ${what}`);
+    }
+  };
+  const identified = (shard) => gateway.identifies.some((i) => i.shard === shard);
+  try {
+    await bot.loaded;
+    // Bucket 0: shard 0 takes the slot, shard 2 then shard 4 queue behind it, shard 2 leaves.
+    bot.send({ cmd: 'connect', key: '0', shardIds: [0], mode: 'queue' });
+    await until('shard 0 to identify', () => identified(0));
+    bot.send({ cmd: 'connect', key: '2', shardIds: [2], mode: 'queue' });
+    await until('shard 2 to ask', () => asking.has(2));
+    await sleep(150); // shard 2's request reaches the queue before shard 4's
+    bot.send({ cmd: 'connect', key: '4', shardIds: [4], mode: 'queue' });
+    await until('shard 4 to ask', () => asking.has(4));
+    await sleep(150);
+    bot.send({ cmd: 'destroy', key: '2' });
+    await waitUntil(gateway, () => identified(4), 3 * INTERVAL_MS);
+    await sleep(300); // shard 2 must not identify after all
+  } finally {
+    await bot.stop();
+    await queue.stop();
+  }
+  const at = (shard) => gateway.identifies.find((i) => i.shard === shard)?.mono;
+  if (identified(2)) fail('abort run: shard 2 identified although it was destroyed while waiting');
+  if (!identified(4)) {
+    fail('abort run: shard 4 never identified');
+    return;
+  }
+  const gap = at(4) - at(0);
+  console.log(`abort run: shard 0 -> shard 4 (shard 2 destroyed while waiting): ${gap.toFixed(1)} ms`);
+  if (gap < INTERVAL_MS - TOLERANCE_MS) fail(`abort run: shard 4 identified ${gap.toFixed(1)} ms after shard 0, less than one interval`);
+  if (gap >= 1.5 * INTERVAL_MS) fail(`abort run: shard 4 identified ${gap.toFixed(1)} ms after shard 0: the destroyed shard kept its place`);
+}
+
+async function main() {
+  const gateway = await startFakeGateway();
+  try {
+    for (const [name, run] of [['queue', queueRun], ['control', controlRun], ['abort', abortRun]]) {
+      gateway.reset();
+      try {
+        await run(gateway);
+      } catch (error) {
+        fail(`${name} run: ${error.message}`);
+      }
+    }
+  } finally {
+    await gateway.close();
+  }
+  console.log(failures.length === 0 ? 'discord.js end-to-end: all checks passed' : `discord.js end-to-end: ${failures.length} check(s) failed`);
+  process.exit(failures.length === 0 ? 0 : 1);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

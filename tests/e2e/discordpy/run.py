@@ -1,0 +1,205 @@
+"""End-to-end test of clients/discordpy/queue_client.py with Debian's discord.py, on loopback.
+
+    /usr/bin/python3 run.py --binary PATH/TO/gateway-queue
+
+1. queue:   6 shards in 2 processes, max_concurrency 2, waiting on gateway-queue: every shard
+            identifies once, and two IDENTIFYs of one bucket are never closer than the interval.
+2. control: the same processes with discord.py's own pacing (first shard of a process at once)
+            must collide in a bucket, or the test proves nothing.
+
+Tolerance: grants of one bucket leave the queue at least INTERVAL_MS apart; a shard identifies a
+delay d after its grant arrives, so the IDENTIFY gap is >= INTERVAL_MS - d. d was measured at
+0.2-3.6 ms for discord.py here; TOLERANCE_MS bounds it with room for a loaded machine, and the
+test prints the largest d it saw. A grant at once gives gaps of a few ms, far below.
+
+With GQ_E2E_STAND_IN=grant-at-once the queue is replaced by a server that grants at once, to show
+that the test then fails.
+"""
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from fake_discord import FakeDiscord
+
+INTERVAL_MS = 1000
+TOLERANCE_MS = 25
+MAX_CONCURRENCY = 2
+SHARD_COUNT = 6
+PROCESSES = [[0, 1, 2], [4, 5, 3]]  # the first shard of each process is in bucket 0
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+failures = []
+
+
+def fail(message):
+    failures.append(message)
+    print(f'FAIL: {message}', flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Queue:
+    """The real gateway-queue (or the grant-at-once stand-in) with a journal in a fresh directory."""
+
+    def __init__(self, binary):
+        self.dir = tempfile.mkdtemp(prefix='gq-e2e-')
+        port = free_port()
+        self.url = f'http://127.0.0.1:{port}/'
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('HOST', 'PORT') and not k.startswith(('QUEUE_', 'DISCORD_'))}
+        env.update(HOST='127.0.0.1', PORT=str(port), QUEUE_DB=os.path.join(self.dir, 'queue.db'),
+                   QUEUE_MAX_CONCURRENCY=str(MAX_CONCURRENCY), QUEUE_IDENTIFY_INTERVAL_MS=str(INTERVAL_MS),
+                   QUEUE_LOG_LEVEL='warn')
+        command = [binary]
+        if os.environ.get('GQ_E2E_STAND_IN') == 'grant-at-once':
+            print('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once', flush=True)
+            command = ['/usr/bin/python3', os.path.join(HERE, '..', 'grant_at_once.py')]
+        self.process = subprocess.Popen(command, cwd=self.dir, env=env)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(self.url + 'health', timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f'queue did not answer /health on {self.url}')
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(3)
+            except Exception:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def start_bots(fake, queue_url, granted):
+    """Starts one bot process per PROCESSES entry, all released together once they are loaded."""
+    bots = []
+    loaded = []
+    for shard_ids in PROCESSES:
+        config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url,
+                  'shard_count': SHARD_COUNT, 'shard_ids': shard_ids}
+        bot = await asyncio.create_subprocess_exec(
+            '/usr/bin/python3', os.path.join(HERE, 'bot_process.py'), json.dumps(config),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        bots.append(bot)
+
+        async def read(stream):
+            async for line in stream:
+                event = json.loads(line)
+                if event['event'] == 'granted':
+                    granted[event['shard']] = event['wall']
+                elif event['event'] == 'loaded':
+                    loaded.append(True)
+
+        asyncio.ensure_future(read(bot.stdout))
+    deadline = time.monotonic() + 30
+    while len(loaded) < len(bots) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    for bot in bots:
+        bot.stdin.write(b'go\n')
+        await bot.stdin.drain()
+    return bots
+
+
+async def stop_bots(bots):
+    for bot in bots:
+        if bot.returncode is None:
+            os.kill(bot.pid, signal.SIGKILL)
+        await bot.wait()
+
+
+async def wait_for(fake, count, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while len(fake.identifies) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def smallest_gaps(identifies):
+    gaps = {}
+    for bucket in range(MAX_CONCURRENCY):
+        times = sorted(i['mono'] for i in identifies if i['shard'] % MAX_CONCURRENCY == bucket)
+        gaps[bucket] = min((b - a for a, b in zip(times, times[1:])), default=None)
+    return gaps
+
+
+def describe(gaps):
+    return ', '.join(f'bucket {b}: ' + ('-' if g is None else f'{g:.1f} ms') for b, g in gaps.items())
+
+
+async def queue_run(fake, binary):
+    queue = Queue(binary)
+    granted = {}
+    bots = []
+    try:
+        bots = await start_bots(fake, queue.url, granted)
+        await wait_for(fake, SHARD_COUNT, 3 * INTERVAL_MS / 1000 + 30)
+        await asyncio.sleep(0.2)  # an extra IDENTIFY would show up here
+    finally:
+        await stop_bots(bots)
+        queue.stop()
+    shards = [i['shard'] for i in fake.identifies]
+    for shard in range(SHARD_COUNT):
+        if shards.count(shard) != 1:
+            fail(f'queue run: shard {shard} identified {shards.count(shard)} times, expected once')
+    gaps = smallest_gaps(fake.identifies)
+    delays = [i['wall'] - granted[i['shard']] for i in fake.identifies if i['shard'] in granted]
+    print(f'queue run: {len(fake.identifies)} IDENTIFYs; smallest same-bucket gap: {describe(gaps)}; '
+          f'grant-to-IDENTIFY delay max {max(delays, default=0):.1f} ms', flush=True)
+    for bucket, gap in gaps.items():
+        if gap is not None and gap < INTERVAL_MS - TOLERANCE_MS:
+            fail(f'queue run: bucket {bucket} had two IDENTIFYs {gap:.1f} ms apart (< {INTERVAL_MS} - {TOLERANCE_MS} ms)')
+
+
+async def control_run(fake):
+    bots = []
+    try:
+        bots = await start_bots(fake, None, {})
+        await wait_for(fake, len(PROCESSES), 30)  # the first shard of each process, at once
+    finally:
+        await stop_bots(bots)
+    gaps = smallest_gaps(fake.identifies)
+    print(f"control run (discord.py's own pacing): {len(fake.identifies)} IDENTIFYs; smallest same-bucket gap: {describe(gaps)}", flush=True)
+    if not any(gap is not None and gap < INTERVAL_MS for gap in gaps.values()):
+        fail('control run: no two IDENTIFYs of one bucket closer than the interval; the test proves nothing')
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--binary', required=True)
+    binary = parser.parse_args().binary
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        for name, run in (('queue', lambda: queue_run(fake, binary)), ('control', lambda: control_run(fake))):
+            fake.identifies = []
+            try:
+                await run()
+            except Exception as error:  # a broken run is a failure, not a crash that skips the others
+                fail(f'{name} run: {error!r}')
+    finally:
+        await fake.stop()
+    print('discord.py end-to-end: ' + ('all checks passed' if not failures else f'{len(failures)} check(s) failed'), flush=True)
+    return 0 if not failures else 1
+
+
+if __name__ == '__main__':
+    sys.exit(asyncio.run(main()))
