@@ -41,7 +41,7 @@ async function stopChild(child, graceMs = 3000) {
 
 // Starts the queue on a free loopback port with its journal in a fresh directory.
 // Resolves to { url, stop() } once GET /health answers 200.
-async function startQueue({ binary, intervalMs, maxConcurrency }) {
+async function startQueue({ binary, intervalMs, maxConcurrency, authToken }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gq-e2e-'));
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(
@@ -51,6 +51,7 @@ async function startQueue({ binary, intervalMs, maxConcurrency }) {
     QUEUE_MAX_CONCURRENCY: String(maxConcurrency), QUEUE_IDENTIFY_INTERVAL_MS: String(intervalMs),
     QUEUE_LOG_LEVEL: 'warn',
   });
+  if (authToken) env.QUEUE_AUTH_TOKEN = authToken;
   const standIn = process.env.GQ_E2E_STAND_IN === 'grant-at-once';
   const command = standIn ? ['/usr/bin/python3', path.join(__dirname, '..', 'grant_at_once.py')] : [binary];
   if (standIn) console.log('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once');

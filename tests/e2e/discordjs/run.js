@@ -23,6 +23,7 @@ const TOLERANCE_MS = 25;
 const MAX_CONCURRENCY = 2;
 const SHARD_COUNT = 12;
 const PROCESSES = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]];
+const AUTH_TOKEN = 'e2e-queue-token';
 
 const binaryIndex = process.argv.indexOf('--binary');
 const binary = binaryIndex > 0 ? process.argv[binaryIndex + 1] : undefined;
@@ -55,10 +56,11 @@ function smallestGaps(identifies) {
 const format = (gaps) => Object.entries(gaps).map(([b, g]) => `bucket ${b}: ${g === null ? '-' : g.toFixed(1)} ms`).join(', ');
 
 async function queueRun(gateway) {
-  const queue = await startQueue({ binary, intervalMs: INTERVAL_MS, maxConcurrency: MAX_CONCURRENCY });
+  // The queue requires a bearer token here, so the throttler's Authorization header is exercised too.
+  const queue = await startQueue({ binary, intervalMs: INTERVAL_MS, maxConcurrency: MAX_CONCURRENCY, authToken: AUTH_TOKEN });
   const granted = new Map();
   const bots = PROCESSES.map(() => startBot(
-    { gatewayUrl: gateway.url, queueUrl: queue.url, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
+    { gatewayUrl: gateway.url, queueUrl: queue.url, queueToken: AUTH_TOKEN, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
     (m) => {
       if (m.event === 'granted') granted.set(m.shardId, m.wall);
       else if (m.event !== 'asking') console.log(`bot: ${JSON.stringify(m)}`);

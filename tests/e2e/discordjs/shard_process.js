@@ -1,6 +1,6 @@
 'use strict';
 // One bot process: real @discordjs/ws WebSocketManagers, driven by the test over IPC.
-//   argv[2]: JSON {gatewayUrl, queueUrl, shardCount, maxConcurrency}
+//   argv[2]: JSON {gatewayUrl, queueUrl, queueToken (optional), shardCount, maxConcurrency}
 //   parent -> child: {cmd: 'connect', key, shardIds, mode: 'queue' | 'control'},
 //                    {cmd: 'destroy', key}, {cmd: 'exit'}
 //   child -> parent: {event: 'loaded'} once ready for commands, {event: 'asking' | 'granted', shardId, wall}, {event: 'warn' | 'error', message}
@@ -21,6 +21,7 @@ const report = (message) => process.send(message);
 function reportingThrottler() {
   const inner = createQueueThrottler({
     url: config.queueUrl,
+    token: config.queueToken,
     warn: (message) => report({ event: 'warn', message }),
   });
   return {

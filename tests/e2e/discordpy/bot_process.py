@@ -1,6 +1,6 @@
 """One bot process: the real discord.py AutoShardedClient against the fake Discord of run.py.
 
-argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing), shard_count,
+argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing), queue_token, shard_count,
 shard_ids}. Reports one JSON line per event on stdout: {"event": "loaded"|"asking"|"granted", "shard", "wall"};
 starts when a line arrives on stdin.
 'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report.
@@ -36,7 +36,7 @@ class ReportingClient(QueueShardedClient):
 def main():
     options = dict(intents=discord.Intents.none(), shard_count=config['shard_count'], shard_ids=config['shard_ids'])
     if config['queue_url']:
-        client = ReportingClient(queue_url=config['queue_url'], **options)
+        client = ReportingClient(queue_url=config['queue_url'], queue_token=config.get('queue_token'), **options)
     else:
         client = discord.AutoShardedClient(**options)
     # Start on the test's word, so that processes importing at different speeds start together.

@@ -35,6 +35,7 @@ TOLERANCE_MS = 25
 MAX_CONCURRENCY = 2
 SHARD_COUNT = 6
 PROCESSES = [[0, 1, 2], [4, 5, 3]]  # the first shard of each process is in bucket 0
+AUTH_TOKEN = 'e2e-queue-token'
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 failures = []
@@ -54,7 +55,7 @@ def free_port():
 class Queue:
     """The real gateway-queue (or the grant-at-once stand-in) with a journal in a fresh directory."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, auth_token=None):
         self.dir = tempfile.mkdtemp(prefix='gq-e2e-')
         port = free_port()
         self.url = f'http://127.0.0.1:{port}/'
@@ -63,6 +64,8 @@ class Queue:
         env.update(HOST='127.0.0.1', PORT=str(port), QUEUE_DB=os.path.join(self.dir, 'queue.db'),
                    QUEUE_MAX_CONCURRENCY=str(MAX_CONCURRENCY), QUEUE_IDENTIFY_INTERVAL_MS=str(INTERVAL_MS),
                    QUEUE_LOG_LEVEL='warn')
+        if auth_token:
+            env['QUEUE_AUTH_TOKEN'] = auth_token
         command = [binary]
         if os.environ.get('GQ_E2E_STAND_IN') == 'grant-at-once':
             print('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once', flush=True)
@@ -90,12 +93,12 @@ class Queue:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def start_bots(fake, queue_url, granted):
+async def start_bots(fake, queue_url, granted, queue_token=None):
     """Starts one bot process per PROCESSES entry, all released together once they are loaded."""
     bots = []
     loaded = []
     for shard_ids in PROCESSES:
-        config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url,
+        config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url, 'queue_token': queue_token,
                   'shard_count': SHARD_COUNT, 'shard_ids': shard_ids}
         bot = await asyncio.create_subprocess_exec(
             '/usr/bin/python3', os.path.join(HERE, 'bot_process.py'), json.dumps(config),
@@ -146,11 +149,11 @@ def describe(gaps):
 
 
 async def queue_run(fake, binary):
-    queue = Queue(binary)
+    queue = Queue(binary, AUTH_TOKEN)  # the hook's Authorization header is exercised too
     granted = {}
     bots = []
     try:
-        bots = await start_bots(fake, queue.url, granted)
+        bots = await start_bots(fake, queue.url, granted, AUTH_TOKEN)
         await wait_for(fake, SHARD_COUNT, 3 * INTERVAL_MS / 1000 + 30)
         await asyncio.sleep(0.2)  # an extra IDENTIFY would show up here
     finally:
