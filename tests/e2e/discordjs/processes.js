@@ -56,6 +56,7 @@ async function startQueue({ binary, intervalMs, maxConcurrency, authToken }) {
   const command = standIn ? ['/usr/bin/python3', path.join(__dirname, '..', 'grant_at_once.py')] : [binary];
   if (standIn) console.log('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once');
   const child = track(spawn(command[0], command.slice(1), { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] }));
+  child.on('error', (error) => console.log(`queue: ${error.message}`)); // then /health never answers
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await stopChild(child);

@@ -9,24 +9,28 @@
 //             identifies one interval after the previous one, not two.
 //
 // Tolerance: the queue never sends two grants of a bucket less than INTERVAL_MS apart, but a shard
-// identifies a small delay d after its grant arrives (HTTP response, event loop, WebSocket send).
-// For grants at t and t' >= t + INTERVAL_MS, the IDENTIFY gap is t' + d' - (t + d) >= INTERVAL_MS - d.
-// So the check is gap >= INTERVAL_MS - TOLERANCE_MS with TOLERANCE_MS a bound on d: @discordjs/ws
-// was measured at up to ~20 ms on this kind of machine, and the test prints the largest d it saw.
-// A real pacing failure (a grant at once) gives gaps of a few ms, far below the threshold.
+// identifies some delay d after the queue sent its grant (loopback, the bot's event loop, the
+// WebSocket send). For grants sent at t and t' >= t + INTERVAL_MS, the IDENTIFY gap is
+// t' + d' - (t + d) >= INTERVAL_MS - d. So the check is gap >= INTERVAL_MS - TOLERANCE_MS, with
+// TOLERANCE_MS an upper bound on d; it only loosens the bound by the earlier shard's delay, which
+// is all a correct queue can be blamed for. d was ~20 ms at most on an idle machine and up to
+// 43 ms on this 2-core machine at load average 15 (the first grants arrive while three bot
+// processes are still connecting); the test prints the largest grant-to-IDENTIFY delay it saw.
+// What it must catch, shards that do not wait, gives gaps of 0-80 ms, far below the threshold;
+// the queue's own spacing is measured to the millisecond by the integration tests.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { startFakeGateway } = require('./fake_gateway');
 const { startQueue, startBot } = require('./processes');
 
 const INTERVAL_MS = 1000;
-const TOLERANCE_MS = 25;
+const TOLERANCE_MS = 50;
 const MAX_CONCURRENCY = 2;
 const SHARD_COUNT = 12;
 const PROCESSES = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]];
 const AUTH_TOKEN = 'e2e-queue-token';
 
 const binaryIndex = process.argv.indexOf('--binary');
-const binary = binaryIndex > 0 ? process.argv[binaryIndex + 1] : undefined;
+const binary = binaryIndex > 0 && process.argv[binaryIndex + 1] ? require('node:path').resolve(process.argv[binaryIndex + 1]) : undefined;
 if (!binary) {
   console.error('usage: node run.js --binary PATH/TO/gateway-queue');
   process.exit(2);
@@ -82,6 +86,7 @@ async function queueRun(gateway) {
   }
   const gaps = smallestGaps(gateway.identifies);
   const delays = gateway.identifies.filter((i) => granted.has(i.shard)).map((i) => i.wall - granted.get(i.shard));
+  if (process.env.GQ_E2E_DEBUG) for (const i of [...gateway.identifies].sort((a, b) => a.mono - b.mono)) console.log(`  shard ${i.shard} bucket ${i.shard % MAX_CONCURRENCY} identify mono ${i.mono.toFixed(1)} wall ${i.wall} granted ${granted.get(i.shard)}`);
   console.log(`queue run: ${gateway.identifies.length} IDENTIFYs; smallest same-bucket gap: ${format(gaps)}; ` +
     `grant-to-IDENTIFY delay max ${Math.max(...delays, 0)} ms`);
   for (const [bucket, gap] of Object.entries(gaps)) {

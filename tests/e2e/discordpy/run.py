@@ -8,9 +8,11 @@
             must collide in a bucket, or the test proves nothing.
 
 Tolerance: grants of one bucket leave the queue at least INTERVAL_MS apart; a shard identifies a
-delay d after its grant arrives, so the IDENTIFY gap is >= INTERVAL_MS - d. d was measured at
-0.2-3.6 ms for discord.py here; TOLERANCE_MS bounds it with room for a loaded machine, and the
-test prints the largest d it saw. A grant at once gives gaps of a few ms, far below.
+delay d after its grant was sent, so the IDENTIFY gap is >= INTERVAL_MS - d (only the earlier
+shard's delay can shrink it). The check is gap >= INTERVAL_MS - TOLERANCE_MS with TOLERANCE_MS a
+bound on d: discord.py took 0.2-3.6 ms idle and up to ~10 ms at load average 13 here; 50 ms, the
+same bound as the discord.js test, leaves room for a loaded machine, and the test prints the
+largest delay it saw. Shards that do not wait give gaps of a few tens of ms, far below.
 
 With GQ_E2E_STAND_IN=grant-at-once the queue is replaced by a server that grants at once, to show
 that the test then fails.
@@ -31,7 +33,7 @@ import urllib.request
 from fake_discord import FakeDiscord
 
 INTERVAL_MS = 1000
-TOLERANCE_MS = 25
+TOLERANCE_MS = 50
 MAX_CONCURRENCY = 2
 SHARD_COUNT = 6
 PROCESSES = [[0, 1, 2], [4, 5, 3]]  # the first shard of each process is in bucket 0
@@ -188,7 +190,7 @@ async def control_run(fake):
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--binary', required=True)
-    binary = parser.parse_args().binary
+    binary = os.path.abspath(parser.parse_args().binary)
     fake = FakeDiscord()
     await fake.start()
     try:
