@@ -13,6 +13,8 @@ const children = new Set();
 process.on('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
 });
+// A test stopped from outside (ctest's timeout, Ctrl-C) still leaves no process behind.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => process.exit(1));
 
 function track(child) {
   children.add(child);

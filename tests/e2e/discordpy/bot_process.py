@@ -2,7 +2,7 @@
 
 argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing), queue_token, shard_count,
 shard_ids}. Reports one JSON line per event on stdout: {"event": "loaded"|"asking"|"granted", "shard", "wall"};
-starts when a line arrives on stdin.
+starts when a line arrives on stdin; a later line "cancel" cancels the client's task.
 'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report.
 """
 import asyncio
@@ -33,6 +33,18 @@ class ReportingClient(QueueShardedClient):
         report('granted', shard_id)
 
 
+async def serve(client):
+    """Runs the client until stdin closes; a 'cancel' line cancels its task (the shard is destroyed
+    while the process lives on, so only the hook's own cancellation can free the queue slot)."""
+    task = asyncio.ensure_future(client.start('e2e-token'))
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        if line.strip() == b'cancel':
+            task.cancel()
+            report('cancelled', None)
+
+
 def main():
     options = dict(intents=discord.Intents.none(), shard_count=config['shard_count'], shard_ids=config['shard_ids'])
     if config['queue_url']:
@@ -42,7 +54,7 @@ def main():
     # Start on the test's word, so that processes importing at different speeds start together.
     report('loaded', None)
     sys.stdin.readline()
-    asyncio.run(client.start('e2e-token'))
+    asyncio.run(serve(client))
 
 
 if __name__ == '__main__':

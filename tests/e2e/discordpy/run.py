@@ -6,6 +6,8 @@
             identifies once, and two IDENTIFYs of one bucket are never closer than the interval.
 2. control: the same processes with discord.py's own pacing (first shard of a process at once)
             must collide in a bucket, or the test proves nothing.
+3. abort:   a shard whose wait is cancelled frees its place: the next shard of its bucket
+            identifies one interval after the previous one, not two.
 
 Tolerance: grants of one bucket leave the queue at least INTERVAL_MS apart; a shard identifies a
 delay d after its grant was sent, so the IDENTIFY gap is >= INTERVAL_MS - d (only the earlier
@@ -19,6 +21,7 @@ that the test then fails.
 """
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -41,6 +44,20 @@ AUTH_TOKEN = 'e2e-queue-token'
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 failures = []
+children = []  # every process the test started, killed by PID at exit however the test ends
+
+
+@atexit.register
+def kill_children():
+    for child in children:
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# A test stopped from outside (ctest's timeout, Ctrl-C) still leaves no process behind.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
 def fail(message):
@@ -73,6 +90,7 @@ class Queue:
             print('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once', flush=True)
             command = ['/usr/bin/python3', os.path.join(HERE, '..', 'grant_at_once.py')]
         self.process = subprocess.Popen(command, cwd=self.dir, env=env)
+        children.append(self.process)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
@@ -95,41 +113,61 @@ class Queue:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def start_bots(fake, queue_url, granted, queue_token=None):
-    """Starts one bot process per PROCESSES entry, all released together once they are loaded."""
-    bots = []
-    loaded = []
-    for shard_ids in PROCESSES:
-        config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url, 'queue_token': queue_token,
-                  'shard_count': SHARD_COUNT, 'shard_ids': shard_ids}
-        bot = await asyncio.create_subprocess_exec(
+class Bot:
+    """One bot process (bot_process.py); `events` collects what it reports."""
+
+    def __init__(self, process):
+        self.process = process
+        self.events = []  # {'event', 'shard', 'wall'}
+        asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, fake, shard_ids, queue_url, queue_token=None):
+        config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url,
+                  'queue_token': queue_token, 'shard_count': SHARD_COUNT, 'shard_ids': shard_ids}
+        process = await asyncio.create_subprocess_exec(
             '/usr/bin/python3', os.path.join(HERE, 'bot_process.py'), json.dumps(config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        bots.append(bot)
+        children.append(process)
+        return cls(process)
 
-        async def read(stream):
-            async for line in stream:
-                event = json.loads(line)
-                if event['event'] == 'granted':
-                    granted[event['shard']] = event['wall']
-                elif event['event'] == 'loaded':
-                    loaded.append(True)
+    async def _read(self):
+        async for line in self.process.stdout:
+            self.events.append(json.loads(line))
 
-        asyncio.ensure_future(read(bot.stdout))
-    deadline = time.monotonic() + 30
-    while len(loaded) < len(bots) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    def saw(self, event, shard=None):
+        return next((e for e in self.events if e['event'] == event and e['shard'] == shard), None)
+
+    async def send(self, line):
+        self.process.stdin.write(line.encode() + b'\n')
+        await self.process.stdin.drain()
+
+    async def stop(self):
+        if self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+
+async def until(what, condition, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f'timed out waiting for {what}')
+        await asyncio.sleep(0.005)
+
+
+async def start_bots(fake, queue_url, queue_token=None):
+    """Starts one bot per PROCESSES entry, all released together once they are loaded."""
+    bots = [await Bot.start(fake, shard_ids, queue_url, queue_token) for shard_ids in PROCESSES]
+    await until('the bots to load', lambda: all(bot.saw('loaded') for bot in bots))
     for bot in bots:
-        bot.stdin.write(b'go\n')
-        await bot.stdin.drain()
+        await bot.send('go')
     return bots
 
 
 async def stop_bots(bots):
     for bot in bots:
-        if bot.returncode is None:
-            os.kill(bot.pid, signal.SIGKILL)
-        await bot.wait()
+        await bot.stop()
 
 
 async def wait_for(fake, count, timeout_s):
@@ -152,15 +190,15 @@ def describe(gaps):
 
 async def queue_run(fake, binary):
     queue = Queue(binary, AUTH_TOKEN)  # the hook's Authorization header is exercised too
-    granted = {}
     bots = []
     try:
-        bots = await start_bots(fake, queue.url, granted, AUTH_TOKEN)
+        bots = await start_bots(fake, queue.url, AUTH_TOKEN)
         await wait_for(fake, SHARD_COUNT, 3 * INTERVAL_MS / 1000 + 30)
         await asyncio.sleep(0.2)  # an extra IDENTIFY would show up here
     finally:
         await stop_bots(bots)
         queue.stop()
+    granted = {e['shard']: e['wall'] for bot in bots for e in bot.events if e['event'] == 'granted'}
     shards = [i['shard'] for i in fake.identifies]
     for shard in range(SHARD_COUNT):
         if shards.count(shard) != 1:
@@ -177,7 +215,7 @@ async def queue_run(fake, binary):
 async def control_run(fake):
     bots = []
     try:
-        bots = await start_bots(fake, None, {})
+        bots = await start_bots(fake, None)
         await wait_for(fake, len(PROCESSES), 30)  # the first shard of each process, at once
     finally:
         await stop_bots(bots)
@@ -187,6 +225,48 @@ async def control_run(fake):
         fail('control run: no two IDENTIFYs of one bucket closer than the interval; the test proves nothing')
 
 
+async def abort_run(fake, binary):
+    """Bucket 0: shard 0 takes the slot, shard 2 (second process) then shard 4 (third) wait behind
+    it, and shard 2's task is cancelled while its process lives on: shard 4 must identify one
+    interval after shard 0, not two, and shard 2 never."""
+    queue = Queue(binary)
+    bots = []
+    try:
+        bots = [await Bot.start(fake, [shard], queue.url) for shard in (0, 2, 4)]
+        await until('the bots to load', lambda: all(bot.saw('loaded') for bot in bots))
+        identified = lambda shard: any(i['shard'] == shard for i in fake.identifies)  # noqa: E731
+        await bots[0].send('go')
+        await until('shard 0 to identify', lambda: identified(0))
+        await bots[1].send('go')
+        await until('shard 2 to ask', lambda: bots[1].saw('asking', 2))
+        await asyncio.sleep(0.15)  # shard 2's request reaches the queue before shard 4's
+        await bots[2].send('go')
+        await until('shard 4 to ask', lambda: bots[2].saw('asking', 4))
+        await asyncio.sleep(0.15)
+        await bots[1].send('cancel')
+        deadline = time.monotonic() + 3 * INTERVAL_MS / 1000
+        while not identified(4) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.3)  # shard 2 must not identify after all
+        if bots[1].process.returncode is not None:
+            fail('abort run: the process of shard 2 exited; the test needs it alive')
+    finally:
+        await stop_bots(bots)
+        queue.stop()
+    at = {i['shard']: i['mono'] for i in fake.identifies}
+    if 2 in at:
+        fail('abort run: shard 2 identified although its wait was cancelled')
+    if 4 not in at:
+        fail('abort run: shard 4 never identified')
+        return
+    gap = at[4] - at[0]
+    print(f'abort run: shard 0 -> shard 4 (shard 2 cancelled while waiting): {gap:.1f} ms', flush=True)
+    if gap < INTERVAL_MS - TOLERANCE_MS:
+        fail(f'abort run: shard 4 identified {gap:.1f} ms after shard 0, less than one interval')
+    if gap >= 1.5 * INTERVAL_MS:
+        fail(f'abort run: shard 4 identified {gap:.1f} ms after shard 0: the cancelled shard kept its place')
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--binary', required=True)
@@ -194,7 +274,9 @@ async def main():
     fake = FakeDiscord()
     await fake.start()
     try:
-        for name, run in (('queue', lambda: queue_run(fake, binary)), ('control', lambda: control_run(fake))):
+        runs = (('queue', lambda: queue_run(fake, binary)), ('control', lambda: control_run(fake)),
+                ('abort', lambda: abort_run(fake, binary)))
+        for name, run in runs:
             fake.identifies = []
             try:
                 await run()
