@@ -16,17 +16,17 @@
 // delay (the later shard's delay only widens it). So each pair must be at least
 //   INTERVAL_MS - TOLERANCE_MS - (earlier shard's measured delay)
 // apart. Only the earlier shard's delay is subtracted, never the later one's, and the measured
-// part is a fact of the run, not a guess; TOLERANCE_MS bounds the unseen part (a few ms idle;
-// the whole delay was ~20 ms idle and up to 46 ms at load average 15 on this 2-core machine, where
-// the first grants arrive while three bot processes are still connecting). Shards that do not
-// wait give gaps of 0-80 ms, far below; the queue's own spacing is measured to the millisecond by
-// the integration tests.
+// part is a fact of the run, not a guess. TOLERANCE_MS bounds the unseen part: a few ms idle, but
+// once 29 ms on this 2-core machine at load average 15 (a bot process not scheduled when its grant
+// arrived); 50 ms keeps the test green on such a machine. The whole delay was ~20 ms idle and up
+// to 46 ms under that load. Shards that do not wait give gaps of 0-170 ms, far below the
+// threshold; the queue's own spacing is measured to the millisecond by the integration tests.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { startFakeGateway } = require('./fake_gateway');
 const { startQueue, startBot } = require('./processes');
 
 const INTERVAL_MS = 1000;
-const TOLERANCE_MS = 25;
+const TOLERANCE_MS = 50;
 const MAX_CONCURRENCY = 2;
 const SHARD_COUNT = 12;
 const PROCESSES = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]];

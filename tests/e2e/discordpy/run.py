@@ -14,7 +14,8 @@ INTERVAL_MS apart, and each IDENTIFY follows its grant by a delay, part unseen (
 loop until the hook returns) and part measured (from the hook returning to the IDENTIFY at the
 gateway). Only the earlier shard's delay can shrink a gap, so each pair must be at least
 INTERVAL_MS - TOLERANCE_MS - (earlier shard's measured delay) apart; TOLERANCE_MS bounds the unseen
-part. discord.py's whole delay was 0.2-3.6 ms idle and up to ~14 ms at load average 13 here.
+part, 50 ms as in the discord.js test (a process not scheduled for ~30 ms was seen at load average
+15 on this 2-core machine). discord.py's whole delay was 0.2-3.6 ms idle and up to ~16 ms loaded.
 Shards that do not wait give gaps of a few tens of ms, far below.
 
 With GQ_E2E_STAND_IN=grant-at-once the queue is replaced by a server that grants at once, to show
@@ -37,7 +38,7 @@ import urllib.request
 from fake_discord import FakeDiscord
 
 INTERVAL_MS = 1000
-TOLERANCE_MS = 25
+TOLERANCE_MS = 50
 MAX_CONCURRENCY = 2
 SHARD_COUNT = 6
 PROCESSES = [[0, 1, 2], [4, 5, 3]]  # the first shard of each process is in bucket 0
