@@ -30,7 +30,8 @@ struct Inner {
 }
 
 impl HttpQueue {
-    /// `url`: the queue's base URL; `token`: sent as `Authorization: Bearer <token>` when set.
+    /// `url`: the queue's base URL without a query (e.g. `http://127.0.0.1:5000/`); `token`: sent
+    /// as `Authorization: Bearer <token>` when set.
     pub fn new(url: impl Into<String>, token: Option<String>) -> Self {
         // No request timeout: a shard behind many others waits minutes. No idle pool: each wait
         // has its own connection, so dropping it closes exactly that one.
@@ -54,7 +55,7 @@ impl Inner {
     /// Returns once the queue allows `shard` to identify.
     async fn wait_for_identify(&self, shard: u32) {
         loop {
-            let mut request = self.client.get(&self.url).query(&[("shard", shard)]);
+            let mut request = self.client.get(format!("{}?shard={shard}", self.url));
             if let Some(token) = &self.token {
                 request = request.bearer_auth(token);
             }
