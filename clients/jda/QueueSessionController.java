@@ -78,6 +78,7 @@ public final class QueueSessionController extends SessionControllerAdapter {
             try {
                 response = call.get();
             } catch (ExecutionException error) {
+                if (owner.isCancelled()) throw new InterruptedException("removed"); // the abort's own failure
                 LOG.warn("gateway-queue: shard {}: {}; asking again in {}", shard, error.getCause(), RETRY_ERROR);
                 sleep(RETRY_ERROR, owner);
                 continue;
