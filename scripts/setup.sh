@@ -8,12 +8,19 @@ packages=(
   libcaf-dev libcpp-httplib-dev libhttp-parser-dev libssl-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev python3
+  python3-discord python3-aiohttp
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+
+# Node and npm for the discord.js end-to-end test: Debian's unless some node and npm are already
+# on PATH (installing Debian's npm beside another node package would conflict with it).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,3 @@
+module example.com/gatewayqueue
+
+go 1.19

@@ -1,0 +1,51 @@
+'use strict';
+// A fake Discord gateway for @discordjs/ws: HELLO (op 10) on connect, a READY dispatch after each
+// IDENTIFY (op 2), an ACK (op 11) for each heartbeat (op 1). Plain JSON text frames. It records
+// every IDENTIFY with the time it arrived, which is what the end-to-end tests judge.
+const path = require('node:path');
+const { createRequire } = require('node:module');
+const { EventEmitter } = require('node:events');
+const { performance } = require('node:perf_hooks');
+
+const clientDir = path.resolve(__dirname, '../../../clients/discordjs');
+const { WebSocketServer } = createRequire(path.join(clientDir, 'package.json'))('ws');
+
+// Starts listening on 127.0.0.1 (kernel-chosen port). Resolves to
+// { url, identifies: [{shard, mono, wall}], events, close() }.
+async function startFakeGateway() {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const url = `ws://127.0.0.1:${server.address().port}`;
+  const gateway = { url, identifies: [], events: new EventEmitter() };
+  server.on('connection', (socket) => {
+    let sequence = 0;
+    socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41250 } }));
+    socket.on('message', (data) => {
+      const payload = JSON.parse(data.toString());
+      if (payload.op === 1) {
+        socket.send(JSON.stringify({ op: 11 }));
+      } else if (payload.op === 2) {
+        const [shard, count] = payload.d.shard;
+        const record = { shard, mono: performance.now(), wall: Date.now() };
+        gateway.identifies.push(record);
+        gateway.events.emit('identify', record);
+        socket.send(JSON.stringify({
+          op: 0, t: 'READY', s: ++sequence,
+          d: {
+            v: 10, user: { id: '1', username: 'e2e', discriminator: '0', avatar: null, bot: true },
+            guilds: [], session_id: `session-${shard}`, resume_gateway_url: url,
+            shard: [shard, count], application: { id: '1', flags: 0 },
+          },
+        }));
+      }
+    });
+  });
+  gateway.reset = () => { gateway.identifies = []; };
+  gateway.close = () => {
+    for (const client of server.clients) client.terminate();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return gateway;
+}
+
+module.exports = { startFakeGateway };

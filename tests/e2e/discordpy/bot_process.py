@@ -1,0 +1,61 @@
+"""One bot process: the real discord.py AutoShardedClient against the fake Discord of run.py.
+
+argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing), queue_token, shard_count,
+shard_ids}. Reports one JSON line per event on stdout: {"event": "loaded"|"asking"|"granted", "shard", "wall"};
+starts when a line arrives on stdin; a later line "cancel" cancels the client's task.
+'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report.
+"""
+import asyncio
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'clients', 'discordpy'))
+
+import discord  # noqa: E402
+import yarl  # noqa: E402
+from queue_client import QueueShardedClient  # noqa: E402
+
+config = json.loads(sys.argv[1])
+discord.http.Route.BASE = config['api_base']
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config['gateway_url'])
+
+
+def report(event, shard):
+    print(json.dumps({'event': event, 'shard': shard, 'wall': time.time() * 1000}), flush=True)
+
+
+class ReportingClient(QueueShardedClient):
+    async def before_identify_hook(self, shard_id, *, initial=False):
+        report('asking', shard_id)
+        await super().before_identify_hook(shard_id, initial=initial)
+        report('granted', shard_id)
+
+
+async def serve(client):
+    """Runs the client until stdin closes; a 'cancel' line cancels its task (the shard is destroyed
+    while the process lives on, so only the hook's own cancellation can free the queue slot)."""
+    task = asyncio.ensure_future(client.start('e2e-token'))
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        if line.strip() == b'cancel':
+            task.cancel()
+            report('cancelled', None)
+
+
+def main():
+    options = dict(intents=discord.Intents.none(), shard_count=config['shard_count'], shard_ids=config['shard_ids'])
+    if config['queue_url']:
+        client = ReportingClient(queue_url=config['queue_url'], queue_token=config.get('queue_token'), **options)
+    else:
+        client = discord.AutoShardedClient(**options)
+    # Start on the test's word, so that processes importing at different speeds start together.
+    report('loaded', None)
+    sys.stdin.readline()
+    asyncio.run(serve(client))
+
+
+if __name__ == '__main__':
+    main()
