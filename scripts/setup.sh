@@ -9,18 +9,33 @@ packages=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev python3
 )
+# The deploy kit's checks (tests/deploy): promtool, systemd-analyze, Node for the Kubernetes
+# schemas. Skipped where the tests are absent (the Docker image's build stage).
+checks="$(dirname "$0")/../tests/deploy"
+if [ -d "$checks" ]; then
+  packages+=(prometheus systemd nodejs)
+  # A Node.js from elsewhere bundles npm and conflicts with Debian's npm package.
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-echo "setup: installing ${missing[*]}"
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Kubernetes API schemas the manifest check validates against, pinned by package-lock.json
+# (about 20 s, once; again only when the lock file changes).
+if [ -f "$checks/package-lock.json" ] &&
+   ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"; then
+  echo "setup: installing the deploy checks' npm packages"
+  npm ci --prefix "$checks" --no-audit --no-fund --loglevel=error
+  cp "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"
+fi
