@@ -9,11 +9,11 @@ packages=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev python3
 )
-# The deploy kit's checks (tests/deploy): promtool, systemd-analyze, Node for the Kubernetes
-# schemas. Skipped where the tests are absent (the Docker image's build stage).
+# The deploy kit's checks (tests/deploy): promtool, systemd-analyze, strace, Node for the
+# Kubernetes schemas. Skipped where the tests are absent (the Docker image's build stage).
 checks="$(dirname "$0")/../tests/deploy"
 if [ -d "$checks" ]; then
-  packages+=(prometheus systemd nodejs)
+  packages+=(prometheus systemd strace nodejs)
   # A Node.js from elsewhere bundles npm and conflicts with Debian's npm package.
   command -v npm >/dev/null || packages+=(npm)
 fi
