@@ -10,24 +10,35 @@ packages=(
   libgtest-dev libgmock-dev python3
   python3-discord python3-aiohttp
 )
+# The deploy kit's checks (tests/deploy): promtool, systemd-analyze, strace, Node for the
+# Kubernetes schemas. Skipped where the tests are absent (the Docker image's build stage).
+checks="$(dirname "$0")/../tests/deploy"
+if [ -d "$checks" ]; then
+  packages+=(prometheus systemd strace)
+fi
+# Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a node
+# and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with Debian's).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
-# Node and npm for the discord.js end-to-end test: Debian's unless some node and npm are already
-# on PATH (installing Debian's npm beside another node package would conflict with it).
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  missing+=(nodejs npm)
+if [ ${#missing[@]} -ne 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# The Kubernetes API schemas the manifest check validates against, pinned by package-lock.json
+# (about 20 s, once; again only when the lock file changes).
+if [ -f "$checks/package-lock.json" ] &&
+   ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"; then
+  echo "setup: installing the deploy checks' npm packages"
+  npm ci --prefix "$checks" --no-audit --no-fund --loglevel=error
+  cp "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"
 fi
-
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-echo "setup: installing ${missing[*]}"
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Checks deploy/kubernetes against the Kubernetes API schemas (npm kubernetes-models, installed by
+# scripts/setup.sh; nothing is fetched here) and against what the queue needs: see
+# check_kubernetes.js.
+# usage: kubernetes_manifests.sh KUBERNETES_DIR
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -d "$here/node_modules/kubernetes-models" ]; then
+  echo "FAIL: kubernetes-models is not installed in $here/node_modules: run scripts/setup.sh"
+  exit 1
+fi
+exec node "$here/check_kubernetes.js" "$1"
