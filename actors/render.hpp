@@ -49,8 +49,8 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
 std::string render_metrics(const queue_status& status, const edge_counters& edge, unix_ms now);
 
 // One sample value in the Prometheus text format: integral values below 2^53 as integers, others
-// as the shortest decimal that parses back to the same double; NaN, +Inf, -Inf as Prometheus
-// spells them.
+// as the shortest decimal that parses back to the same double (without an exponent between
+// 1e-6 and 1e15); NaN, +Inf, -Inf as Prometheus spells them.
 std::string format_sample(double value);
 
 }  // namespace gq

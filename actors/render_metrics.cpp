@@ -70,8 +70,14 @@ std::string format_sample(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   if (value == std::trunc(value) && std::fabs(value) < k_exact_integers)
     return std::to_string(static_cast<std::int64_t>(value));
-  char buffer[32];
-  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value);  // shortest form
+  // Shortest round-trip digits; positional notation across the range metrics live in (so a
+  // bucket bound reads le="0.0001", as Prometheus' own clients print it), exponent outside it.
+  char buffer[64];
+  const double magnitude = std::fabs(value);
+  const auto written =
+      magnitude >= 1e-6 && magnitude < 1e15
+          ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed)
+          : std::to_chars(buffer, buffer + sizeof buffer, value);
   return {buffer, written.ptr};
 }
 

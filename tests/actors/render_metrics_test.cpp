@@ -63,6 +63,8 @@ TEST(format_sample, fractions_use_the_shortest_form_that_reads_back_the_same) {
   EXPECT_EQ(format_sample(1795930000.123), "1795930000.123");
   EXPECT_EQ(format_sample(0.005), "0.005");
   EXPECT_EQ(format_sample(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(format_sample(0.0001), "0.0001") << "no exponent in the range metrics live in";
+  EXPECT_EQ(format_sample(1e-9), "1e-09");
   for (double value : {1795930000.123, 1e-9, 123456.789012345, 1.0 / 3.0, 6.02214076e23,
                        std::numeric_limits<double>::min(), std::numeric_limits<double>::max()})
     EXPECT_EQ(std::strtod(format_sample(value).c_str(), nullptr), value) << format_sample(value);
@@ -185,7 +187,9 @@ TEST(render_metrics, every_sample_belongs_to_one_family_declared_once_before_it)
     if (first == "#") {
       std::string keyword;
       words >> keyword >> name;
-      if (keyword == "HELP") EXPECT_TRUE(helped.insert(name).second) << "HELP twice: " << name;
+      if (keyword == "HELP") {
+        EXPECT_TRUE(helped.insert(name).second) << "HELP twice: " << name;
+      }
       if (keyword == "TYPE") {
         words >> type;
         EXPECT_TRUE(types.emplace(name, type).second) << "TYPE twice: " << name;
