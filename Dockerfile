@@ -21,5 +21,7 @@ USER gateway-queue
 WORKDIR /data
 ENV HOST=0.0.0.0 PORT=5000 QUEUE_DB=/data/gateway-queue.db
 EXPOSE 5000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT} || exit 1"]
+# The binary probes itself: the slim image has no curl, and its /bin/sh (dash) has no /dev/tcp.
+# `probe` reads the same HOST and PORT (HOST=0.0.0.0 is probed on 127.0.0.1).
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/gateway-queue", "probe", "--timeout-ms", "2000"]
 ENTRYPOINT ["/usr/local/bin/gateway-queue"]

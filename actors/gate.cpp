@@ -108,6 +108,8 @@ caf::result<queue_status> gate_state::status() {
   auto promise = self_->make_response_promise<queue_status>();
   auto shared = std::make_shared<collector>();
   shared->result.max_concurrency = config_.max_concurrency;
+  shared->result.identify_interval_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.interval).count();
   shared->result.buckets.resize(buckets_.size());
   shared->pending = buckets_.size() + 1;
   auto done = [promise, shared]() mutable {

@@ -92,6 +92,7 @@ void edge_state::process(handle hdl, connection& conn, std::string_view input) {
     if (fed.status == http::request_parser::state::need_more) return;
     if (fed.status == http::request_parser::state::failed) {
       conn.keep_alive = false;
+      counters_.count(rejection::bad_request);
       respond(hdl, conn,
               http::json_error(conn.parser->error_status(), conn.parser->error_reason()));
       return;
@@ -112,8 +113,17 @@ bool edge_state::authorized(const http::request& request) const {
 }
 
 bool edge_state::dispatch(handle hdl, connection& conn, const http::request& request) {
+  // Probes need no token: /health says the process serves, /ready that it takes waiters. A
+  // Kubernetes httpGet probe cannot easily carry a secret header, and neither answer tells more
+  // than that the port is open and the queue active.
   if (request.path == "/health") return respond(hdl, conn, json_response(200, {{"status", "ok"}}));
+  if (request.path == "/ready") {
+    // A lone queue is always the active one; while it stops it takes no new waiters.
+    if (shutting_down_) return respond(hdl, conn, json_response(503, {{"status", "stopping"}}));
+    return respond(hdl, conn, json_response(200, {{"status", "ready"}}));
+  }
   if (!authorized(request)) {
+    counters_.count(rejection::auth);
     auto r = http::json_error(401, "missing or wrong bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return respond(hdl, conn, r);
@@ -124,12 +134,16 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   }
   if (request.path == "/history") return answer_history(hdl, conn, request.query);
   auto shard = http::parse_shard(request.query);
-  if (auto* error = std::get_if<http::query_error>(&shard))
+  if (auto* error = std::get_if<http::query_error>(&shard)) {
+    counters_.count(rejection::bad_request);
     return respond(hdl, conn, http::json_error(400, error->message));
-  if (shutting_down_)
+  }
+  if (shutting_down_) {
+    counters_.count(rejection::shutdown);
     return respond(hdl, conn, http::json_error(503, "the queue is shutting down"));
+  }
   if (counters_.waiting >= config_.max_waiting) {
-    ++counters_.rejected_full_total;
+    counters_.count(rejection::full);
     return respond(
         hdl, conn,
         http::with_retry_after(http::json_error(503, "too many waiters, retry later"), 5));
@@ -185,7 +199,7 @@ void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
             http::response r;
             if (as_metrics) {
               r.content_type = "text/plain; version=0.0.4";
-              r.body = render_metrics(status, st.counters_);
+              r.body = render_metrics(status, st.counters_, st.now_unix());
             } else {
               r.body = render_status_json(status, st.counters_);
             }
@@ -198,8 +212,10 @@ void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
 
 bool edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
   auto filter = http::parse_history_filter(query);
-  if (auto* error = std::get_if<http::query_error>(&filter))
+  if (auto* error = std::get_if<http::query_error>(&filter)) {
+    counters_.count(rejection::bad_request);
     return respond(hdl, conn, http::json_error(400, error->message));
+  }
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;

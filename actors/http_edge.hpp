@@ -68,7 +68,10 @@ struct edge_state {
 
   explicit edge_state(broker_pointer self) : self_(self) {}
 
-  void init(http_edge_config config) { config_ = std::move(config); }
+  void init(http_edge_config config) {
+    config_ = std::move(config);
+    counters_.auth_required = config_.auth_token.has_value();
+  }
   caf::result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
   void on_accept(handle hdl);
   void on_data(handle hdl, const std::vector<char>& data);

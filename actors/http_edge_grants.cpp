@@ -37,17 +37,20 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
     --counters_.waiting;
     switch (result.kind) {
       case verdict_kind::exhausted:
+        counters_.count(rejection::exhausted);
         finish_async(
             hdl, serial,
             http::with_retry_after(http::json_error(429, "daily session start limit used up"),
                                    (result.at - now_unix() + 999) / 1000));
         break;
       case verdict_kind::unavailable:
+        counters_.count(rejection::journal);
         finish_async(hdl, serial,
                      http::with_retry_after(
                          http::json_error(503, "journal unavailable, nothing granted"), 1));
         break;
       default:  // shutting down, or withdrawn (only ever for a client that has gone)
+        if (result.kind == verdict_kind::shutting_down) counters_.count(rejection::shutdown);
         conn->keep_alive = false;  // the process is about to close it anyway
         finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
         break;
@@ -207,6 +210,7 @@ void edge_state::answer_held_on_shutdown() {
 void edge_state::refuse_on_shutdown(handle hdl, connection& conn, const bucket_actor& bucket,
                                     std::uint64_t waiter_id, caf::actor_clock::time_point due) {
   report_sent(bucket, waiter_id, due);
+  counters_.count(rejection::shutdown);
   conn.held = false;
   conn.waiter_id = 0;
   --counters_.waiting;

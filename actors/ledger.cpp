@@ -12,10 +12,36 @@ void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config
   journal_ = std::move(journal);
   config_ = std::move(config);
   wait_counts_.assign(wait_histogram_bounds().size(), 0);
+  commit_seconds_.counts.assign(commit_histogram_bounds().size(), 0);
+  discord_up_ = config_.configured.has_value();  // no token: Discord is not needed
   restore();
 }
 
 unix_ms ledger_state::now() const { return config_.anchor.to_unix(self_->clock().now()); }
+
+// Wall time on the steady clock, not the actor clock: the commit blocks this thread for real.
+// A transaction that throws is timed too: a failing disk is often a slow one.
+template <class Transaction>
+void ledger_state::timed(Transaction&& transaction) {
+  const auto started = std::chrono::steady_clock::now();
+  auto observe = [&] {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    commit_seconds_.observe(took.count(), commit_histogram_bounds());
+    return took;
+  };
+  try {
+    transaction();
+  } catch (...) {
+    observe();
+    throw;
+  }
+  const auto took = observe();
+  // Permits are asked k_permit_lead ahead of their due instant: a slower commit (an fsync
+  // stall of the disk) makes grants leave late. Worth knowing when reading lateness.
+  if (took > k_permit_lead)
+    spdlog::warn("journal: a commit took {} ms; grants due meanwhile leave late",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+}
 
 // Continues the daily window the journal remembers, so a restart cannot overspend it.
 void ledger_state::restore() {
@@ -35,7 +61,7 @@ void ledger_state::restore() {
     limits.reset_at = window_running ? remembered->reset_at : t + daily_budget::k_day_ms;
     apply(limits, 0);
     try {
-      journal_->record_limits(limits);
+      timed([&] { journal_->record_limits(limits); });
     } catch (const storage::journal_error& e) {
       spdlog::error("journal: cannot record the configured limits: {}", e.what());
     }
@@ -112,15 +138,7 @@ void ledger_state::commit_batch() {
     records.push_back(record);
   }
   try {
-    const auto started = std::chrono::steady_clock::now();
-    journal_->record_releases(records);
-    // Permits are asked k_permit_lead ahead of their due instant: a slower commit (an fsync
-    // stall of the disk) makes grants leave late. Worth knowing when reading lateness.
-    const auto took = std::chrono::steady_clock::now() - started;
-    if (took > k_permit_lead)
-      spdlog::warn("journal: committing {} grant(s) took {} ms; grants due meanwhile leave late",
-                   batch_.size(),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+    timed([&] { journal_->record_releases(records); });
   } catch (const storage::journal_error& e) {
     ++journal_failures_;
     spdlog::error("journal: commit failed, {} grant(s) refused with 503: {}", batch_.size(),
@@ -135,6 +153,7 @@ void ledger_state::commit_batch() {
   }
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     ++grants_total_;
+    last_grant_at_ = std::max(last_grant_at_, records[i].released_at);
     observe_wait(records[i].waited_ms);
     batch_[i].promise.deliver(verdict{
         verdict_kind::granted, records[i].released_at, records[i].waited_ms, batch_[i].bucket, {}});
@@ -157,7 +176,7 @@ void ledger_state::on_limits(const session_limits& limits) {
                limits.total, limits.remaining, budget_.available(), limits.max_concurrency,
                (limits.reset_at - last_refresh_) / 1000);
   try {
-    journal_->record_limits(limits);
+    timed([&] { journal_->record_limits(limits); });
   } catch (const storage::journal_error& e) {
     spdlog::error("journal: cannot record fetched limits: {}", e.what());
   }
@@ -210,6 +229,24 @@ void ledger_state::observe_wait(std::int64_t waited_ms) {
     ++wait_count_inf_;
 }
 
+void ledger_state::count_refresh(refresh_result result) {
+  switch (result) {
+    case refresh_result::ok:
+      ++refreshes_.ok;
+      break;
+    case refresh_result::error:
+      ++refreshes_.error;
+      break;
+    case refresh_result::rate_limited:
+      ++refreshes_.rate_limited;
+      break;
+    case refresh_result::unauthorized:
+      ++refreshes_.unauthorized;
+      break;
+  }
+  discord_up_ = result == refresh_result::ok;
+}
+
 void ledger_state::shut_down() {
   shutting_down_ = true;
   // Nothing is granted once the queue stops: admitted but uncommitted permits are refused too.
@@ -237,6 +274,10 @@ ledger_status ledger_state::status() const {
   result.wait_counts = wait_counts_;
   result.wait_count_inf = wait_count_inf_;
   result.wait_sum_seconds = wait_sum_seconds_;
+  result.commit_seconds = commit_seconds_;
+  result.last_grant_at = last_grant_at_;
+  result.refreshes = refreshes_;
+  result.discord_up = discord_up_;
   return result;
 }
 
@@ -257,6 +298,7 @@ ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledge
       [self](fetching_atom) { self->state.mark_fetch(); },
       [self](limits_atom, const session_limits& limits) { self->state.on_limits(limits); },
       [self](stopped_atom) { self->state.mark_discord_stopped(); },
+      [self](refreshed_atom, refresh_result result) { self->state.count_refresh(result); },
       [self](watch_atom, caf::actor watcher) { self->state.watch(std::move(watcher)); },
       [self](status_atom) { return self->state.status(); },
       [self](flush_atom) { self->state.commit_batch(); },

@@ -37,6 +37,8 @@ using ledger_actor = caf::typed_actor<
     caf::reacts_to<fetching_atom>, caf::reacts_to<limits_atom, session_limits>,
     // Discord rejected the token after start: keep serving on the last limits, say so.
     caf::reacts_to<stopped_atom>,
+    // A read of Discord's limits ended with this result (counted for /metrics).
+    caf::reacts_to<refreshed_atom, refresh_result>,
     // Whom to send `refresh` when remaining reaches 0.
     caf::reacts_to<watch_atom, caf::actor>, caf::replies_to<status_atom>::with<ledger_status>,
     caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
@@ -73,6 +75,7 @@ struct ledger_state {
   void on_window_end();
   void mark_fetch() { fetch_mark_ = grants_admitted_; }
   void mark_discord_stopped() { discord_stopped_ = true; }
+  void count_refresh(refresh_result result);
   void watch(caf::actor watcher) { watcher_ = std::move(watcher); }
   void shut_down();
   ledger_status status() const;
@@ -87,6 +90,9 @@ struct ledger_state {
   void admit(pending_permit permit);
   void notify_watcher();
   void observe_wait(std::int64_t waited_ms);
+  // Runs one journal transaction and records its duration in commit_seconds_.
+  template <class Transaction>
+  void timed(Transaction&& transaction);
 
   ledger_actor::stateful_pointer<ledger_state> self_;
   std::shared_ptr<storage::journal> journal_;
@@ -107,6 +113,10 @@ struct ledger_state {
   std::vector<std::uint64_t> wait_counts_;
   std::uint64_t wait_count_inf_ = 0;
   double wait_sum_seconds_ = 0;
+  histogram_counts commit_seconds_;
+  unix_ms last_grant_at_ = 0;
+  discord_refreshes refreshes_;
+  bool discord_up_ = false;  // see ledger_status::discord_up
 };
 
 // Spawns the ledger. `detached` gives it a thread of its own, which production wants because

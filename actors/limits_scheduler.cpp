@@ -25,11 +25,26 @@ void wait_quietly(pointer self, std::chrono::milliseconds delay) {
   schedule(self, delay);
 }
 
+refresh_result result_of(limits_fetch::outcome outcome) {
+  switch (outcome) {
+    case limits_fetch::outcome::ok:
+      return refresh_result::ok;
+    case limits_fetch::outcome::unauthorized:
+      return refresh_result::unauthorized;
+    case limits_fetch::outcome::rate_limited:
+      return refresh_result::rate_limited;
+    case limits_fetch::outcome::failed:
+      break;
+  }
+  return refresh_result::error;
+}
+
 void read_limits(pointer self) {
   auto& st = self->state;
   if (st.stopped) return;
   self->send(st.config.ledger, fetching_atom::value);
   const auto fetched = st.config.fetch();
+  self->send(st.config.ledger, refreshed_atom::value, result_of(fetched.result));
   switch (fetched.result) {
     case limits_fetch::outcome::ok: {
       st.fetched_once = true;

@@ -119,6 +119,61 @@ inline const std::vector<double>& wait_histogram_bounds() {
   return bounds;
 }
 
+// Upper bounds (seconds) of the gateway_queue_journal_commit_seconds histogram buckets: a
+// commit takes ~0.1 ms on this machine's virtual disk, 1-10 ms per fsync on real disks, and a
+// stall past k_permit_lead (100 ms) makes grants leave late.
+inline const std::vector<double>& commit_histogram_bounds() {
+  static const std::vector<double> bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                          0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  return bounds;
+}
+
+// Observations of one Prometheus histogram with fixed bounds.
+struct histogram_counts {
+  std::vector<std::uint64_t> counts;  // per bound (value <= bound), not cumulative
+  std::uint64_t above = 0;            // above the last bound
+  double sum = 0;
+
+  void observe(double value, const std::vector<double>& bounds) {
+    if (counts.size() != bounds.size()) counts.resize(bounds.size(), 0);
+    sum += value;
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+      if (value <= bounds[i]) {
+        ++counts[i];
+        return;
+      }
+    }
+    ++above;
+  }
+  std::uint64_t total() const {
+    std::uint64_t n = above;
+    for (auto c : counts) n += c;
+    return n;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, histogram_counts& x) {
+  return f(caf::meta::type_name("histogram_counts"), x.counts, x.above, x.sum);
+}
+
+// How one read of Discord's limits ended, as the limits scheduler reports it to the ledger.
+enum class refresh_result : std::uint8_t { ok, error, rate_limited, unauthorized };
+
+// Reads of Discord's limits by this process, per result.
+struct discord_refreshes {
+  std::uint64_t ok = 0;
+  std::uint64_t error = 0;
+  std::uint64_t rate_limited = 0;
+  std::uint64_t unauthorized = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, discord_refreshes& x) {
+  return f(caf::meta::type_name("discord_refreshes"), x.ok, x.error, x.rate_limited,
+           x.unauthorized);
+}
+
 struct ledger_status {
   bool limits_known = false;
   session_limits limits;         // remaining = effective remaining
@@ -130,19 +185,27 @@ struct ledger_status {
   std::vector<std::uint64_t> wait_counts;  // per wait_histogram_bounds(), not cumulative
   std::uint64_t wait_count_inf = 0;        // above the last bound
   double wait_sum_seconds = 0;
+  histogram_counts commit_seconds;  // duration of each journal transaction
+  unix_ms last_grant_at = 0;        // released_at of this process's last grant; 0: none yet
+  discord_refreshes refreshes;
+  // Limits come from the configuration (no token), or the last read of Discord succeeded.
+  bool discord_up = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
   return f(caf::meta::type_name("ledger_status"), x.limits_known, x.limits, x.last_refresh,
            x.discord_stopped, x.grants_total, x.journal_failures, x.held, x.wait_counts,
-           x.wait_count_inf, x.wait_sum_seconds);
+           x.wait_count_inf, x.wait_sum_seconds, x.commit_seconds, x.last_grant_at, x.refreshes,
+           x.discord_up);
 }
 
 // -- limits scheduler -----------------------------------------------------------------------------
 
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
+// A read of Discord's limits ended (any result): counted for /metrics.
+using refreshed_atom = caf::atom_constant<caf::atom("refreshed")>;
 
 // -- archive (history reads, retention) -----------------------------------------------------------
 
@@ -155,11 +218,13 @@ struct queue_status {
   ledger_status ledger;
   std::vector<bucket_status> buckets;
   std::uint32_t max_concurrency = 1;
+  std::int64_t identify_interval_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_status& x) {
-  return f(caf::meta::type_name("queue_status"), x.ledger, x.buckets, x.max_concurrency);
+  return f(caf::meta::type_name("queue_status"), x.ledger, x.buckets, x.max_concurrency,
+           x.identify_interval_ms);
 }
 
 }  // namespace gq

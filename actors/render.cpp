@@ -1,7 +1,6 @@
 #include "actors/render.hpp"
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace gq {
 
@@ -45,59 +44,10 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"grants_total", ledger.grants_total},
       {"journal_failures", ledger.journal_failures},
       {"connections", edge.connections},
+      {"auth", edge.auth_required},
       {"buckets", std::move(buckets)},
   };
   return body.dump();
-}
-
-std::string render_metrics(const queue_status& status, const edge_counters& edge) {
-  const auto& ledger = status.ledger;
-  std::ostringstream out;
-  auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << ' ' << value << '\n';
-  };
-  metric("gateway_queue_waiting", "gauge", "Shards waiting for a grant.", total_waiting(status));
-  metric("gateway_queue_grants_total", "counter", "Grants journaled and sent by this process.",
-         ledger.grants_total);
-  metric("gateway_queue_remaining_sessions", "gauge",
-         "Session starts left before the daily reset (effective remaining).",
-         ledger.limits.remaining);
-  metric("gateway_queue_total_sessions", "gauge", "Session starts per daily window.",
-         ledger.limits.total);
-  metric("gateway_queue_max_concurrency", "gauge", "Buckets (Discord's max_concurrency).",
-         status.max_concurrency);
-  metric("gateway_queue_limits_known", "gauge", "1 once limits are known, 0 while held for them.",
-         ledger.limits_known ? 1 : 0);
-  metric("gateway_queue_reset_timestamp_seconds", "gauge", "When the daily budget refills.",
-         static_cast<double>(ledger.limits.reset_at) / 1000.0);
-  metric("gateway_queue_journal_failures_total", "counter",
-         "Journal commits that failed (their waiters got 503).", ledger.journal_failures);
-  metric("gateway_queue_connections", "gauge", "Open client connections.", edge.connections);
-  metric("gateway_queue_hangups_total", "counter",
-         "Waiters dropped because their client disconnected.", edge.hangups_total);
-  metric("gateway_queue_rejected_full_total", "counter",
-         "Requests refused with 503 because QUEUE_MAX_WAITING waiters were held.",
-         edge.rejected_full_total);
-
-  out << "# HELP gateway_queue_bucket_waiting Shards waiting, per bucket.\n"
-         "# TYPE gateway_queue_bucket_waiting gauge\n";
-  for (const auto& b : status.buckets)
-    out << "gateway_queue_bucket_waiting{bucket=\"" << b.bucket << "\"} " << b.waiting << '\n';
-
-  out << "# HELP gateway_queue_wait_seconds Time from a request's arrival to its grant.\n"
-         "# TYPE gateway_queue_wait_seconds histogram\n";
-  const auto& bounds = wait_histogram_bounds();
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < bounds.size(); ++i) {
-    cumulative += i < ledger.wait_counts.size() ? ledger.wait_counts[i] : 0;
-    out << "gateway_queue_wait_seconds_bucket{le=\"" << bounds[i] << "\"} " << cumulative << '\n';
-  }
-  cumulative += ledger.wait_count_inf;
-  out << "gateway_queue_wait_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'
-      << "gateway_queue_wait_seconds_sum " << ledger.wait_sum_seconds << '\n'
-      << "gateway_queue_wait_seconds_count " << cumulative << '\n';
-  return out.str();
 }
 
 }  // namespace gq

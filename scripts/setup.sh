@@ -3,23 +3,30 @@
 # Idempotent: packages already present are skipped, so a second run costs one dpkg query.
 set -euo pipefail
 
+root="$(dirname "$0")/.."
+
+# What the server builds with.
 packages=(
   build-essential cmake pkg-config ca-certificates
   libcaf-dev libcpp-httplib-dev libhttp-parser-dev libssl-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
-  libgtest-dev libgmock-dev python3
-  python3-discord python3-aiohttp
 )
-# The deploy kit's checks (tests/deploy): promtool, systemd-analyze, strace, Node for the
-# Kubernetes schemas. Skipped where the tests are absent (the Docker image's build stage).
-checks="$(dirname "$0")/../tests/deploy"
-if [ -d "$checks" ]; then
-  packages+=(prometheus systemd strace)
+
+# What the tests run with; skipped where they are absent (the Docker image's build stage copies
+# this script alone).
+if [ -d "$root/tests" ]; then
+  packages+=(
+    libgtest-dev libgmock-dev python3
+    python3-discord python3-aiohttp  # the discord.py end-to-end test (tests/e2e)
+    prometheus                       # promtool: /metrics and the alert rules
+    systemd strace                   # systemd-analyze and the unit's system-call filter
+  )
+  # Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a
+  # node and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with
+  # Debian's npm package).
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
-# Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a node
-# and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with Debian's).
-command -v node >/dev/null || packages+=(nodejs)
-command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -36,6 +43,7 @@ fi
 
 # The Kubernetes API schemas the manifest check validates against, pinned by package-lock.json
 # (about 20 s, once; again only when the lock file changes).
+checks="$root/tests/deploy"
 if [ -f "$checks/package-lock.json" ] &&
    ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"; then
   echo "setup: installing the deploy checks' npm packages"

@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 build="${BUILD_DIR:-build}"
+# Tests on explicitly: a directory configured without them keeps GQ_BUILD_TESTS=OFF in its cache.
 # shellcheck disable=SC2086
-cmake -S . -B "$build" ${CMAKE_ARGS:-}
+cmake -S . -B "$build" -DGQ_BUILD_TESTS=ON ${CMAKE_ARGS:-}
 cmake --build "$build" -j"$(nproc)"
 # Unit and actor tests run in parallel; integration tests are marked RUN_SERIAL.
+# --no-tests=error: a run that found no tests is a failure, not a pass.
 # shellcheck disable=SC2086
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ${CTEST_ARGS:-}
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j"$(nproc)" ${CTEST_ARGS:-}

@@ -315,7 +315,7 @@ command parse_command_line(int argc, const char* const* argv) {
                       "Waiters held at once, 1..10000000; more get 503");
   auto& auth_token =
       add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
-          "When set, requests need 'Authorization: Bearer <it>' (/health excepted)", true);
+          "When set, requests need 'Authorization: Bearer <it>' (/health, /ready excepted)", true);
   auto& retention = add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", "30",
                         "Journal rows older than this are pruned, 1..36500 days");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
@@ -333,6 +333,14 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& until = add(*history, nullptr, "--until", "UNIX_MS", nullptr,
                     "Only grants released at or before this time");
   auto& limit = add(*history, nullptr, "--limit", "N", "100", "At most this many rows, 1..10000");
+  auto* probe = app.add_subcommand(
+      "probe", "GET /health of the server at HOST:PORT; exit 0 on 200, else 1 (health checks)");
+  probe->allow_extras();
+  auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", "127.0.0.1",
+                         "Server address; 0.0.0.0 or :: (a wildcard bind) probes loopback");
+  auto& probe_port = add(*probe, "PORT", "--port", "PORT", "5000", "Server port, 1..65535");
+  auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS", "2000",
+                            "Limit for connecting and for the answer, each; 1..600000 ms");
   app.require_subcommand(0, 1);
 
   try {
@@ -368,6 +376,16 @@ command parse_command_line(int argc, const char* const* argv) {
         throw bad_value{"invalid --since/--until: since (" + std::to_string(*filter.since) +
                         ") is after until (" + std::to_string(*filter.until) + ")"};
       }
+      return result;
+    }
+
+    if (probe->parsed()) {
+      probe_command result;
+      // Like history: the flag given before or after `probe` beats the environment.
+      read_host(host.from_flag() && !probe_host.from_flag() ? host : probe_host, result.host);
+      read_integer(port.from_flag() && !probe_port.from_flag() ? port : probe_port, result.port, 1,
+                   65535);
+      read_duration(probe_timeout, result.timeout, 1, 600'000);
       return result;
     }
 

@@ -40,13 +40,20 @@ struct history_command {
   storage::history_filter filter;            // --shard --since --until --limit
 };
 
+// `gateway-queue probe`: GET /health of a running server (the container health check).
+struct probe_command {
+  std::string host = "127.0.0.1";           // --host, else HOST; a wildcard address probes loopback
+  std::uint16_t port = 5000;                // --port, else PORT
+  std::chrono::milliseconds timeout{2000};  // --timeout-ms: connect and read, each
+};
+
 // What the command line asks for. `exit` means: print `message` (to stdout when code is 0,
 // as for --help; to stderr otherwise) and exit with `code` (2 for a bad value).
 struct exit_request {
   int code = 0;
   std::string message;
 };
-using command = std::variant<server_config, history_command, exit_request>;
+using command = std::variant<server_config, history_command, probe_command, exit_request>;
 
 // Parses argv and the environment (getenv). A bad value yields exit_request{2, "<one line naming
 // the variable and the flag, and what is allowed>"}; the line never contains a secret's value.

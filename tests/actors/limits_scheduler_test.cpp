@@ -175,5 +175,33 @@ TEST_F(limits_scheduler_flow, effective_remaining_subtracts_grants_made_during_t
   EXPECT_EQ(ledger_now().limits.remaining, 10u);
 }
 
+// -- counters for /metrics --------------------------------------------------------------------
+
+TEST_F(limits_scheduler_flow, counts_each_read_by_result_and_says_whether_discord_is_up) {
+  discord_->script = {of(limits_fetch::outcome::failed), ok(900),
+                      of(limits_fetch::outcome::rate_limited, 5000ms), ok(900),
+                      of(limits_fetch::outcome::unauthorized)};
+  start_scheduler(60s);
+  EXPECT_EQ(ledger_now().refreshes.error, 1u);
+  EXPECT_FALSE(ledger_now().discord_up) << "no read has succeeded yet";
+  advance_by_steps(3s, 100ms);  // backoff after the failure: at most 1 s
+  EXPECT_EQ(ledger_now().refreshes.ok, 1u);
+  EXPECT_TRUE(ledger_now().discord_up);
+  advance(60s);
+  EXPECT_EQ(ledger_now().refreshes.rate_limited, 1u);
+  EXPECT_FALSE(ledger_now().discord_up) << "the last read did not succeed";
+  advance(5s);
+  EXPECT_EQ(ledger_now().refreshes.ok, 2u);
+  EXPECT_TRUE(ledger_now().discord_up);
+  advance(60s);
+  const auto status = ledger_now();
+  EXPECT_EQ(status.refreshes.unauthorized, 1u);
+  EXPECT_FALSE(status.discord_up) << "the token was rejected";
+  EXPECT_EQ(status.refreshes.ok + status.refreshes.error + status.refreshes.rate_limited +
+                status.refreshes.unauthorized,
+            static_cast<std::uint64_t>(discord_->calls))
+      << "every read counted once";
+}
+
 }  // namespace
 }  // namespace gq::testing

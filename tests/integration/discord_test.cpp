@@ -13,6 +13,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -66,6 +67,13 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(20ms);
   }
+}
+
+// One series of GET /metrics (name with labels, as printed); -1 when absent.
+double metric_of(const server_process& server, const std::string& series) {
+  const auto text = http_get(server.port(), "/metrics").body;
+  const auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::strtod(text.c_str() + at + series.size() + 2, nullptr);
 }
 
 // True once /status says a fetch from Discord succeeded and max_concurrency is `expected`.
@@ -312,6 +320,8 @@ TEST(discord, unauthorized_later_stops_calls_keeps_serving_and_shows_in_status) 
   EXPECT_EQ(status["discord"], "token_rejected") << status.dump();
   EXPECT_EQ(status["limits_source"], "discord") << status.dump();
   EXPECT_EQ(status["max_concurrency"], 1) << status.dump();
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"unauthorized\"}"), 1);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 0) << "the token was rejected";
 
   auto clients = start_shards(server.port(), {0}, &fake, 5s);
   EXPECT_TRUE(clients[0]->granted()) << clients[0]->status() << server.output();
@@ -362,6 +372,8 @@ TEST(discord, outage_at_start_keeps_health_up_and_holds_requests_until_discord_r
   EXPECT_TRUE(waiter.stays_silent(1000ms)) << "answered before limits were known";
   EXPECT_EQ(http_get(server.port(), "/health").status, 200);
   EXPECT_GE(fake.request_count(), 2u) << "no retry during a 2 s outage";
+  EXPECT_GE(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"error\"}"), 2);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 0) << "no read has succeeded";
 
   const auto recovered = std::chrono::steady_clock::now();
   fake.respond(fake_response::limits());
@@ -371,6 +383,8 @@ TEST(discord, outage_at_start_keeps_health_up_and_holds_requests_until_discord_r
   EXPECT_GT(ms_between_exact(recovered, response->first_byte_at), 0.0);
   EXPECT_LT(ms_between(recovered, response->first_byte_at), 8000);
   EXPECT_EQ(status_of(server)["limits_source"], "discord");
+  EXPECT_GE(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"ok\"}"), 1);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 1);
 }
 
 // --- 8. answers that are not limits ---------------------------------------------------------

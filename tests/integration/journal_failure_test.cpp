@@ -56,6 +56,10 @@ TEST(journal_failure, unwritable_journal_grants_nothing_and_answers_503) {
   const auto status = http_get(server.port(), "/status").json();
   EXPECT_GE(status.value("journal_failures", 0), 1);
   EXPECT_EQ(status.value("grants_total", -1), 0);
+  const auto metrics = http_get(server.port(), "/metrics").body;
+  EXPECT_NE(metrics.find("\ngateway_queue_rejections_total{reason=\"journal\"} 1\n"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(server.stdout_text().find("journal: commit failed"), std::string::npos)
       << "the error is visible in the log\n"
       << server.output();
