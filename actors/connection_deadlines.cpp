@@ -1,0 +1,47 @@
+#include "actors/connection_deadlines.hpp"
+
+namespace gq {
+
+void deadline_link::unlink() {
+  if (!list_) return;
+  (prev_ ? prev_->next_ : list_->first) = next_;
+  (next_ ? next_->prev_ : list_->last) = prev_;
+  prev_ = next_ = nullptr;
+  list_ = nullptr;
+  kind_ = deadline_kind::none;
+}
+
+void connection_deadlines::set(deadline_link& link, deadline_kind kind, time_point now) {
+  if (link.kind_ == kind) return;
+  if (link.kind_ == deadline_kind::fresh && kind == deadline_kind::reading) {
+    link.kind_ = kind;  // keeps its place and time: the request's deadline runs from the connect
+    return;
+  }
+  link.unlink();
+  if (kind == deadline_kind::none) return;
+  auto* list = kind == deadline_kind::idle ? &idle_ : &reading_;
+  link.kind_ = kind;
+  link.since_ = now;
+  link.list_ = list;
+  link.prev_ = list->last;
+  (list->last ? list->last->next_ : list->first) = &link;
+  list->last = &link;
+}
+
+deadline_link* connection_deadlines::first_expired(time_point now) const {
+  deadline_link* candidate = nullptr;
+  for (auto* head : {reading_.first, idle_.first}) {
+    if (head && deadline(*head) <= now && (!candidate || deadline(*head) < deadline(*candidate)))
+      candidate = head;
+  }
+  return candidate;
+}
+
+deadline_link* connection_deadlines::oldest() const {
+  auto* reading = reading_.first;
+  auto* idle = idle_.first;
+  if (!reading || !idle) return reading ? reading : idle;
+  return idle->since_ <= reading->since_ ? idle : reading;
+}
+
+}  // namespace gq
