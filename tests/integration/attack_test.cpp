@@ -32,6 +32,12 @@ constexpr int k_shards = 1000;
 constexpr int k_buckets = 16;
 constexpr auto k_interval = 200ms;
 constexpr unsigned k_server_files = 2048;
+// Kernel receive stamps on loopback are taken when the segment is handed to the loopback device.
+// With the machine saturated by the attack, the kernel may hand over a segment some microseconds
+// after the server's send() returned (TCP small queues and softirq work deferred to a later
+// moment), and the server times its interval from that return. Seen here: up to 16 us. A gap
+// shorter than the interval by more than this is a pacing error.
+constexpr auto k_stamp_jitter = 100us;
 
 // One waiting request per shard, all on one thread: sockets polled together, each answer's
 // status and the kernel's receive time of its first byte (SO_TIMESTAMPNS; on loopback, the
@@ -161,7 +167,7 @@ TEST(attack, shards_are_granted_in_time_and_the_server_accepts_while_it_is_attac
   for (auto& [bucket, times] : grants_by_bucket) {
     std::sort(times.begin(), times.end());
     for (std::size_t i = 1; i < times.size(); ++i) {
-      if (times[i] - times[i - 1] < k_interval) {
+      if (times[i] - times[i - 1] < k_interval - k_stamp_jitter) {
         ++early;
         ADD_FAILURE() << "bucket " << bucket << ": grants "
                       << std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count()
@@ -170,6 +176,11 @@ TEST(attack, shards_are_granted_in_time_and_the_server_accepts_while_it_is_attac
     }
   }
   EXPECT_EQ(early, 0);
+  std::chrono::nanoseconds min_gap = 24h;
+  for (auto& [bucket, times] : grants_by_bucket)
+    for (std::size_t i = 1; i < times.size(); ++i)
+      min_gap = std::min(min_gap, times[i] - times[i - 1]);
+  RecordProperty("min_gap_us", std::to_string(min_gap.count() / 1000));
 
   // The attack did reach the server, and a real client always got in.
   EXPECT_GT(report.slowloris_opened, k_server_files / 2);
