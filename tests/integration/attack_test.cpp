@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -46,6 +47,7 @@ class shard_swarm {
  public:
   struct shard_result {
     int fd = -1;
+    bool sent = false;  // connected and the request written
     int status = 0;
     std::chrono::nanoseconds received{};  // kernel stamp, unix epoch
   };
@@ -53,7 +55,8 @@ class shard_swarm {
   shard_swarm(std::uint16_t port, int shards) : results_(static_cast<std::size_t>(shards)) {
     for (int shard = 0; shard < shards; ++shard) {
       auto& r = results_[static_cast<std::size_t>(shard)];
-      r.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      // Non-blocking: a server that stopped accepting must fail the test, not hang it.
+      r.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       sockaddr_in address{};
       address.sin_family = AF_INET;
       address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -61,13 +64,11 @@ class shard_swarm {
       const int one = 1;
       ::setsockopt(r.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
       ::setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      const auto request =
-          request_text("/?shard=" + std::to_string(shard), "Connection: close\r\n");
-      if (::connect(r.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-          ::send(r.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-              static_cast<ssize_t>(request.size())) {
-        r.status = -1;  // could not even ask
-      }
+      requests_.push_back(
+          request_text("/?shard=" + std::to_string(shard), "Connection: close\r\n"));
+      if (::connect(r.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+          errno != EINPROGRESS)
+        r.status = -1;  // could not even connect
     }
   }
   ~shard_swarm() {
@@ -83,13 +84,23 @@ class shard_swarm {
       std::vector<shard_result*> owners;
       for (auto& r : results_) {
         if (r.status != 0) continue;
-        entries.push_back({r.fd, POLLIN, 0});
+        entries.push_back({r.fd, static_cast<short>(r.sent ? POLLIN : POLLOUT), 0});
         owners.push_back(&r);
       }
       if (entries.empty()) return true;
       if (::poll(entries.data(), entries.size(), 50) <= 0) continue;
-      for (std::size_t i = 0; i < entries.size(); ++i)
-        if (entries[i].revents) read_answer(*owners[i]);
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!entries[i].revents) continue;
+        auto& r = *owners[i];
+        if (r.sent) {
+          read_answer(r);
+          continue;
+        }
+        const auto& request = requests_[static_cast<std::size_t>(&r - results_.data())];
+        r.sent = ::send(r.fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(request.size());
+        if (!r.sent) r.status = -1;  // refused (a connection that never completed)
+      }
     }
     return false;
   }
@@ -122,6 +133,7 @@ class shard_swarm {
   }
 
   std::vector<shard_result> results_;
+  std::vector<std::string> requests_;
 };
 
 // This process holds ~1,000 shard and ~2,000 attacker sockets: more than a default soft limit.

@@ -9,6 +9,7 @@
 // - probe: a real client, every `probe_period`: connects, GET /health, and records how long the
 //   answer took (connect included); an answer that never comes counts as `probe_timeout`.
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -87,6 +88,23 @@ class attack {
       ::close(fd);
       return -1;
     }
+    return fd;
+  }
+
+  // A connection that completed within `limit` (a server that stopped accepting must not hang
+  // the attackers), in blocking mode; -1 otherwise.
+  int connect_within(std::chrono::milliseconds limit) const {
+    const int fd = connect_to_server(true);
+    if (fd < 0) return -1;
+    pollfd entry{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::poll(&entry, 1, static_cast<int>(limit.count())) != 1 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+      ::close(fd);
+      return -1;
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
   }
 
@@ -169,11 +187,8 @@ class attack {
       long_headers += "X-Junk: " + std::string(100, 'j') + "\r\n";
     long_headers += "\r\n";
     for (std::uint64_t round = 0; !stop_; ++round) {
-      const int fd = connect_to_server(false);
-      if (fd < 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds{10});
-        continue;
-      }
+      const int fd = connect_within(std::chrono::milliseconds{1000});
+      if (fd < 0) continue;
       std::string bytes;
       switch (round % 3) {
         case 0:
@@ -198,7 +213,7 @@ class attack {
 
   void churn() {
     while (!stop_) {
-      const int fd = connect_to_server(false);
+      const int fd = connect_within(std::chrono::milliseconds{100});
       if (fd >= 0) {
         ::close(fd);
         ++report_.churn_connections;
