@@ -64,7 +64,7 @@ caf::result<std::uint16_t> edge_state::listen(const std::string& host, std::uint
 void edge_state::on_accept(handle hdl) {
   auto& conn = connections_[hdl];
   conn.serial = ++next_serial_;
-  conn.deadline.owner = hdl.id();
+  conn.deadline.owner = static_cast<std::int32_t>(hdl.id());
   deadlines_.set(conn.deadline, deadline_kind::fresh, self_->clock().now());
   ++counters_.connections;
   self_->configure_read(hdl, caf::io::receive_policy::at_most(k_read_chunk));
@@ -172,8 +172,8 @@ void edge_state::on_deadline_sweep(bool periodic) {
     if (!expired) return;
     const auto hdl = handle::from_int(expired->owner);
     auto i = connections_.find(hdl);
-    if (i == connections_.end()) {  // cannot happen: erasing a connection unlinks it
-      expired->unlink();
+    if (i == connections_.end()) {  // cannot happen: drop() unlinks before it erases
+      deadlines_.set(*expired, deadline_kind::none, now);
       continue;
     }
     auto& conn = i->second;
@@ -337,7 +337,10 @@ void edge_state::on_closed(handle hdl) {
 
 void edge_state::drop(handle hdl) {
   report_sent(hdl);  // a grant whose write never completed: its interval starts now at the latest
-  if (connections_.erase(hdl) == 0) return;
+  auto i = connections_.find(hdl);
+  if (i == connections_.end()) return;
+  deadlines_.set(i->second.deadline, deadline_kind::none, self_->clock().now());
+  connections_.erase(i);
   --counters_.connections;
   if (!accepting_ && !shutting_down_ && connections_.size() < config_.max_connections) {
     accepting_ = true;

@@ -152,7 +152,7 @@ struct edge_state {
   std::uint64_t next_serial_ = 0;
   std::uint64_t next_waiter_id_ = 0;
   edge_counters counters_;
-  // Before connections_: the connections' links point into it, and unlink on destruction.
+  // Links in connections_ point into it; drop() takes a connection out before erasing it.
   connection_deadlines deadlines_;
   caf::actor_clock::time_point last_eviction_warning_{};
   std::unordered_map<handle, connection> connections_;

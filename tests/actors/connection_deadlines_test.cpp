@@ -15,7 +15,7 @@ using time_point = connection_deadlines::time_point;
 
 const time_point t0{std::chrono::hours{1}};
 
-std::unique_ptr<deadline_link> link_for(std::int64_t owner) {
+std::unique_ptr<deadline_link> link_for(std::int32_t owner) {
   auto link = std::make_unique<deadline_link>();
   link->owner = owner;
   return link;
@@ -68,7 +68,7 @@ TEST(connection_deadlines, the_earliest_deadline_of_either_list_expires_first) {
   deadlines.set(*reading, deadline_kind::reading, t0);  // due t0 + 10 s
   deadlines.set(*idle, deadline_kind::idle, t0 + 1s);   // due t0 + 4 s
   EXPECT_EQ(deadlines.first_expired(t0 + 20s), idle.get());
-  idle.reset();  // closing a connection unlinks it
+  deadlines.set(*idle, deadline_kind::none, t0 + 20s);  // closed
   EXPECT_EQ(deadlines.first_expired(t0 + 20s), reading.get());
 }
 
@@ -83,9 +83,9 @@ TEST(connection_deadlines, oldest_is_the_earliest_to_enter_either_list) {
   EXPECT_EQ(deadlines.oldest(), b.get());
   deadlines.set(*b, deadline_kind::none, t0 + 4s);
   EXPECT_EQ(deadlines.oldest(), a.get());
-  a.reset();
+  deadlines.set(*a, deadline_kind::none, t0 + 5s);
   EXPECT_EQ(deadlines.oldest(), c.get());
-  c.reset();
+  deadlines.set(*c, deadline_kind::none, t0 + 5s);
   EXPECT_EQ(deadlines.oldest(), nullptr);
 }
 
@@ -99,7 +99,7 @@ TEST(connection_deadlines, leaving_and_reentering_a_list_goes_to_its_back) {
   deadlines.set(*a, deadline_kind::idle, t0 + 3s);
   EXPECT_EQ(deadlines.oldest(), b.get());
   EXPECT_EQ(deadlines.first_expired(t0 + 61s), b.get());
-  b.reset();
+  deadlines.set(*b, deadline_kind::none, t0 + 61s);
   EXPECT_EQ(deadlines.first_expired(t0 + 62s), nullptr);
   EXPECT_EQ(deadlines.first_expired(t0 + 63s), a.get());
 }
