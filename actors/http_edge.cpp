@@ -25,6 +25,14 @@ constexpr std::size_t k_max_unread_output = 64 * 1024;
 // How long shutdown waits for waiters to be answered before it closes their connections.
 constexpr auto k_shutdown_grace = std::chrono::seconds{3};
 
+// The deadline sweep's period: a timeout fires up to this much after its deadline.
+constexpr auto k_sweep_period = std::chrono::seconds{1};
+// Connections one sweep message closes; the rest wait for the next message, behind any grant
+// timer already queued.
+constexpr int k_max_expiries_per_message = 64;
+// Evictions are logged at most this often.
+constexpr auto k_eviction_warning_period = std::chrono::minutes{1};
+
 using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
 http::response json_response(int status, const nlohmann::json& body) {
   http::response r;
@@ -42,12 +50,15 @@ caf::result<std::uint16_t> edge_state::listen(const std::string& host, std::uint
   if (!bound) return std::move(bound.error());
   acceptor_ = bound->first;
   accepting_ = true;
+  self_->delayed_send(self_, k_sweep_period, deadline_atom::value, true);
   return bound->second;
 }
 
 void edge_state::on_accept(handle hdl) {
   auto& conn = connections_[hdl];
   conn.serial = ++next_serial_;
+  conn.deadline.owner = static_cast<std::int32_t>(hdl.id());
+  deadlines_.set(conn.deadline, deadline_kind::fresh, self_->clock().now());
   ++counters_.connections;
   self_->configure_read(hdl, caf::io::receive_policy::at_most(k_read_chunk));
   self_->ack_writes(hdl, true);  // on_transferred tracks what CAF still has to write
@@ -57,8 +68,9 @@ void edge_state::on_accept(handle hdl) {
     if (!direct_writes_)
       spdlog::warn("edge: connection handles are not sockets; grants go through CAF's write loop");
   }
-  if (accepting_ && connections_.size() >= config_.max_connections) {
-    // At the file limit accept() would fail in a loop; stop asking until a connection closes.
+  if (accepting_ && connections_.size() >= config_.max_connections && !make_room(hdl)) {
+    // At the file limit accept() would fail in a loop; with every connection in use, stop asking
+    // until one closes or falls idle (update_deadline).
     accepting_ = false;
     self_->halt(acceptor_);
     spdlog::warn("edge: {} connections open, pausing accept", connections_.size());
@@ -89,7 +101,10 @@ void edge_state::process(handle hdl, connection& conn, std::string_view input) {
     if (!conn.parser) conn.parser = std::make_unique<http::request_parser>(config_.limits);
     const auto fed = conn.parser->feed(input);
     input.remove_prefix(fed.consumed);
-    if (fed.status == http::request_parser::state::need_more) return;
+    if (fed.status == http::request_parser::state::need_more) {
+      conn.request_begun = true;
+      break;
+    }
     if (fed.status == http::request_parser::state::failed) {
       conn.keep_alive = false;
       counters_.count(rejection::bad_request);
@@ -99,12 +114,73 @@ void edge_state::process(handle hdl, connection& conn, std::string_view input) {
     }
     auto request = conn.parser->current();
     conn.parser->next();
+    conn.request_begun = false;
+    // A whole request: whatever its answer, the connection is no longer new (update_deadline).
+    deadlines_.set(conn.deadline, deadline_kind::none, self_->clock().now());
     conn.keep_alive = request.keep_alive;
     if (!dispatch(hdl, conn, request)) return;
   }
-  if (input.empty()) return;
-  if (!conn.backlog) conn.backlog = std::make_unique<std::string>();
-  conn.backlog->append(input);
+  if (!input.empty()) {
+    if (!conn.backlog) conn.backlog = std::make_unique<std::string>();
+    conn.backlog->append(input);
+  }
+  update_deadline(conn);
+}
+
+void edge_state::update_deadline(connection& conn) {
+  auto kind = deadline_kind::idle;
+  if (conn.busy)
+    kind = deadline_kind::none;
+  else if (conn.request_begun)
+    kind = deadline_kind::reading;
+  else if (conn.deadline.kind() == deadline_kind::fresh)
+    kind = deadline_kind::fresh;  // still no byte since the connect
+  deadlines_.set(conn.deadline, kind, self_->clock().now());
+  if (kind != deadline_kind::none && !accepting_ && !shutting_down_) {
+    // Accepting paused with every connection in use; now there is one to make room with.
+    accepting_ = true;
+    self_->trigger(acceptor_);
+  }
+}
+
+bool edge_state::make_room(handle arrived) {
+  auto* oldest = deadlines_.oldest();
+  if (!oldest || oldest->owner == arrived.id()) return false;
+  const auto now = self_->clock().now();
+  if (now - last_eviction_warning_ >= k_eviction_warning_period) {
+    last_eviction_warning_ = now;
+    spdlog::warn("edge: {} connections open (the cap), closing the oldest idle ones to make room",
+                 connections_.size());
+  }
+  const auto victim = handle::from_int(oldest->owner);
+  self_->close(victim);
+  drop(victim);
+  return true;
+}
+
+void edge_state::on_deadline_sweep(bool periodic) {
+  if (periodic) self_->delayed_send(self_, k_sweep_period, deadline_atom::value, true);
+  const auto now = self_->clock().now();
+  for (int closed = 0; closed < k_max_expiries_per_message; ++closed) {
+    auto* expired = deadlines_.first_expired(now);
+    if (!expired) return;
+    const auto hdl = handle::from_int(expired->owner);
+    auto i = connections_.find(hdl);
+    if (i == connections_.end()) {  // cannot happen: drop() unlinks before it erases
+      deadlines_.set(*expired, deadline_kind::none, now);
+      continue;
+    }
+    auto& conn = i->second;
+    if (expired->kind() == deadline_kind::reading) {
+      // Part of a request came, not all of it: say why before closing.
+      conn.keep_alive = false;
+      respond(hdl, conn, http::json_error(408, "the request did not arrive in time"));
+    } else {
+      self_->close(hdl);  // fresh or idle: nothing was asked, nothing to answer
+      drop(hdl);
+    }
+  }
+  if (deadlines_.first_expired(now)) self_->send(self_, deadline_atom::value, false);
 }
 
 bool edge_state::authorized(const http::request& request) const {
@@ -185,6 +261,8 @@ void edge_state::finish_async(handle hdl, std::uint64_t serial, const http::resp
   if (conn->backlog) {
     auto backlog = std::move(conn->backlog);  // leaves conn->backlog empty for what follows
     process(hdl, *conn, *backlog);
+  } else {
+    update_deadline(*conn);
   }
 }
 
@@ -268,7 +346,10 @@ void edge_state::on_closed(handle hdl) {
 
 void edge_state::drop(handle hdl) {
   report_sent(hdl);  // a grant whose write never completed: its interval starts now at the latest
-  if (connections_.erase(hdl) == 0) return;
+  auto i = connections_.find(hdl);
+  if (i == connections_.end()) return;
+  deadlines_.set(i->second.deadline, deadline_kind::none, self_->clock().now());
+  connections_.erase(i);
   --counters_.connections;
   if (!accepting_ && !shutting_down_ && connections_.size() < config_.max_connections) {
     accepting_ = true;
@@ -324,6 +405,7 @@ caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_co
       [self](shutdown_timeout_atom) { self->state.force_finish_shutdown(); },
       [self](grant_timer_atom) { self->state.on_grant_timer(); },
       [self](report_timer_atom) { self->state.on_report_timer(); },
+      [self](deadline_atom, bool periodic) { self->state.on_deadline_sweep(periodic); },
   };
 }
 

@@ -11,6 +11,12 @@
 //
 // Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
 // buffer never shrinks), and no parser while the request waits.
+//
+// No client can hold a connection it does not use: a request must arrive whole within the request
+// timeout (else 408), a keep-alive connection between requests closes after the idle timeout,
+// and at the connection cap the oldest such connection is closed to let a new one in. A
+// connection whose request is being answered (a waiter above all) has no deadline and is never
+// closed by the server. One 1 s sweep enforces the deadlines (connection_deadlines.hpp).
 
 #include <caf/actor_clock.hpp>
 #include <caf/io/broker.hpp>
@@ -24,6 +30,7 @@
 #include <unordered_map>
 
 #include "actors/archive.hpp"
+#include "actors/connection_deadlines.hpp"
 #include "actors/gate.hpp"
 #include "actors/messages.hpp"
 #include "actors/render.hpp"
@@ -37,13 +44,19 @@ using listen_atom = caf::atom_constant<caf::atom("listen")>;
 // Timers the edge sets for itself: the next due grant, the batched `sent` reports.
 using grant_timer_atom = caf::atom_constant<caf::atom("grant_t")>;
 using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
+// The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 struct http_edge_config {
   gate_actor gate;
   archive_actor archive;
   std::optional<std::string> auth_token;  // QUEUE_AUTH_TOKEN
   std::uint64_t max_waiting = 100000;     // QUEUE_MAX_WAITING
-  std::size_t max_connections = 19000;    // accepting pauses at this many open connections
+  // At this many open connections the oldest one without a request being answered is closed
+  // for each new one; when there is none, accepting pauses.
+  std::size_t max_connections = 19000;
+  caf::timespan request_timeout = k_default_request_timeout;  // QUEUE_REQUEST_TIMEOUT_S
+  caf::timespan idle_timeout = k_default_idle_timeout;        // QUEUE_IDLE_TIMEOUT_S
   clock_anchor anchor;
   http::request_limits limits;
 };
@@ -59,8 +72,10 @@ struct edge_state {
     bool keep_alive = true;
     bool held = false;            // its grant is journaled and waits here for its due instant
     bool caf_writing = false;     // CAF has bytes of ours for it not yet on the wire
+    bool request_begun = false;   // part of a request has arrived, not all of it
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     std::uint64_t shard = k_no_shard;
+    deadline_link deadline;  // its request or idle deadline; kind none while busy
   };
 
   using broker_pointer = caf::io::stateful_broker<edge_state>*;
@@ -71,6 +86,7 @@ struct edge_state {
   void init(http_edge_config config) {
     config_ = std::move(config);
     counters_.auth_required = config_.auth_token.has_value();
+    deadlines_.set_timeouts(config_.request_timeout, config_.idle_timeout);
   }
   caf::result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
   void on_accept(handle hdl);
@@ -80,6 +96,9 @@ struct edge_state {
   // Writes every held grant that is due (and waits for those due within the timer's lead).
   void on_grant_timer();
   void on_report_timer();
+  // Closes the connections whose request or idle deadline passed (at most a bounded number per
+  // message, so that a mass expiry does not delay a grant pass).
+  void on_deadline_sweep(bool periodic);
   // Stops accepting, answers every waiter with 503 and replies once all are answered (true) or
   // the grace period ran out (false).
   caf::result<bool> shut_down();
@@ -100,6 +119,11 @@ struct edge_state {
   // Writes the response; closes the connection unless keep-alive. False when closed.
   bool respond(handle hdl, connection& conn, const http::response& response);
   void drop(handle hdl);
+  // Puts `conn` in the deadline list its state calls for (none while busy).
+  void update_deadline(connection& conn);
+  // At the cap: closes the oldest connection without a request being answered, other than
+  // `arrived`; false when there is none.
+  bool make_room(handle arrived);
   void maybe_finish_shutdown();
   connection* live(handle hdl, std::uint64_t serial);
   unix_ms now_unix() const;
@@ -124,12 +148,15 @@ struct edge_state {
 
   broker_pointer self_;
   http_edge_config config_;
-  std::unordered_map<handle, connection> connections_;
   caf::io::accept_handle acceptor_;
   bool accepting_ = false;
   std::uint64_t next_serial_ = 0;
   std::uint64_t next_waiter_id_ = 0;
   edge_counters counters_;
+  // Links in connections_ point into it; drop() takes a connection out before erasing it.
+  connection_deadlines deadlines_;
+  caf::actor_clock::time_point last_eviction_warning_{};
+  std::unordered_map<handle, connection> connections_;
   bool shutting_down_ = false;
   std::optional<caf::typed_response_promise<bool>> shutdown_promise_;
 

@@ -4,7 +4,7 @@
 # (QUEUE_DB in a mktemp -d directory), drives it with bench/load, and stops it by PID.
 #
 #   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup journal
-#                                   (default: all, in that order)
+#                                   attack (default: all, in that order)
 #
 # Environment:
 #   BUILD    build directory (default: <repo>/build-bench, configured with
@@ -29,11 +29,12 @@ BIN="$BUILD/gateway-queue"
 LOAD="$BUILD/bench/load"
 JBENCH="$BUILD/bench/journal_bench"
 HICCUP="$BUILD/bench/hiccup"
+ATTACK="$BUILD/bench/attack"
 PORT="${PORT:-5810}"
 OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
 mkdir -p "$OUT"
 
-for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP"; do
+for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK"; do
   [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
 done
 command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
@@ -182,8 +183,9 @@ scenario_hold() {
 # as against a waiter.
 scenario_hold_bare() {
   local port=$((PORT + 5))
+  # A long request timeout: bare connections are closed after it, and opening 19,000 takes a while.
   start_server hold-bare "$port" QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=86400000 \
-    QUEUE_MAX_WAITING=20000
+    QUEUE_MAX_WAITING=20000 QUEUE_REQUEST_TIMEOUT_S=3600
   load hold-bare --mode hold --connect-only -n 19000 --buckets 16 --interval-ms 86400000 \
     --cpu-window-s 5 --settle-s 2
   stop_server
@@ -246,6 +248,29 @@ scenario_hangup() {
   stop_server
 }
 
+# (f) attack: the attack integration test's scenario, timed. 1,000 waiters over 16 buckets at
+# 200 ms (ideal drain (63 - 1) x 200 = 12.4 s, behind a prime round) while bench/attack holds
+# slowloris connections up to the server's file limit (2,048 here, so the cap is reached
+# quickly), sends garbage and oversized requests, and churns connections; it probes /health every
+# 0.5 s (accept latency). Lateness is the load client's, from kernel send times.
+scenario_attack() {
+  local port=$((PORT + 6)) files=2048 rc=0
+  local saved_prefix="${SERVER_PREFIX:-}"
+  SERVER_PREFIX="prlimit --nofile=$files:$files -- ${SERVER_PREFIX:-}"
+  start_server attack "$port" QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=200
+  SERVER_PREFIX="$saved_prefix"
+  "$ATTACK" --port "$port" --slowloris "$files" --duration-s 22 >"$OUT/attack.attackers.json" \
+    2>"$OUT/attack.attackers.txt" &
+  local attack_pid=$!
+  sleep 3  # the attack reaches the connection cap first
+  load attack --mode drain -n 1000 --buckets 16 --interval-ms 200 --prime --timeout-s 60
+  wait "$attack_pid" || rc=$?
+  echo "   attackers and /health probes meanwhile: $(cat "$OUT/attack.attackers.json")"
+  [[ $rc -eq 0 ]] || { echo "   (attack exited $rc: a probe waited over 1 s)"; failures=$((failures + 1)); }
+  journal_lateness attack 200
+  stop_server
+}
+
 # (e) journal: grants per second committed by the storage layer alone.
 scenario_journal() {
   local rc=0
@@ -267,7 +292,7 @@ wait_quiet() {
 }
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal attack)
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
   wait_quiet
@@ -280,6 +305,7 @@ for s in "${scenarios[@]}"; do
     tick) scenario_tick ;;
     hangup) scenario_hangup ;;
     journal) scenario_journal ;;
+    attack) scenario_attack ;;
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;;
   esac
 done

@@ -316,6 +316,16 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& auth_token =
       add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
           "When set, requests need 'Authorization: Bearer <it>' (/health, /ready excepted)", true);
+  const server_config defaults;
+  const auto request_timeout_default = std::to_string(defaults.request_timeout.count());
+  auto& request_timeout =
+      add(app, "QUEUE_REQUEST_TIMEOUT_S", "--request-timeout-s", "SECONDS",
+          request_timeout_default.c_str(),
+          "A request must arrive whole this long after it began (else 408), 1..3600 s");
+  const auto idle_timeout_default = std::to_string(defaults.idle_timeout.count());
+  auto& idle_timeout =
+      add(app, "QUEUE_IDLE_TIMEOUT_S", "--idle-timeout-s", "SECONDS", idle_timeout_default.c_str(),
+          "A keep-alive connection with no request closes after this, 1..86400 s");
   auto& retention = add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", "30",
                         "Journal rows older than this are pruned, 1..36500 days");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
@@ -404,6 +414,8 @@ command parse_command_line(int argc, const char* const* argv) {
     read_integer(waiting, config.max_waiting, 1, 10'000'000);
     read_secret(auth_token, config.auth_token, "Bearer ");
     read_integer(retention, config.retention_days, 1, 36'500);
+    read_duration(request_timeout, config.request_timeout, 1, 3'600);
+    read_duration(idle_timeout, config.idle_timeout, 1, 86'400);
     read_choice(format, config.log_format_,
                 {{"text", log_format::text}, {"json", log_format::json}});
     read_choice(level, config.log_level_,

@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "actors/connection_deadlines.hpp"
 #include "storage/history.hpp"
 
 namespace gq {
@@ -30,6 +31,8 @@ struct server_config {
   std::uint64_t max_waiting = 100000;
   std::optional<std::string> auth_token;  // secret: never logged or echoed
   std::uint32_t retention_days = 30;
+  std::chrono::seconds request_timeout = k_default_request_timeout;  // whole request, else 408
+  std::chrono::seconds idle_timeout = k_default_idle_timeout;        // keep-alive between requests
   log_format log_format_ = log_format::text;
   log_level log_level_ = log_level::info;
 };

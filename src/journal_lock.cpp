@@ -13,7 +13,9 @@ namespace gq {
 // so SQLite opening and closing the same file cannot release it, and it does not interfere with
 // SQLite's own locking.
 journal_lock::journal_lock(const std::string& journal_path) {
-  fd_ = ::open(journal_path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Created if missing (empty: SQLite takes an empty file for a new database), so that the lock
+  // is held before anything reads, creates or migrates the journal.
+  fd_ = ::open(journal_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0)
     throw journal_in_use("cannot open " + journal_path + " to lock it: " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;

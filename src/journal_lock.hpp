@@ -16,7 +16,9 @@ class journal_in_use : public std::runtime_error {
 
 class journal_lock {
  public:
-  // Locks `journal_path` (which must exist) or throws journal_in_use naming the file.
+  // Locks `journal_path`, creating it (empty) if missing, or throws journal_in_use naming the file.
+  // Taken before the journal is opened: a second server must not create, read or migrate the
+  // file of a running one.
   explicit journal_lock(const std::string& journal_path);
   ~journal_lock();
   journal_lock(const journal_lock&) = delete;

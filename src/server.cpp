@@ -16,6 +16,7 @@
 #include "actors/limits_scheduler.hpp"
 #include "actors/pacing/recovery.hpp"
 #include "src/discord_client.hpp"
+#include "src/exposure.hpp"
 #include "src/journal_lock.hpp"
 #include "src/logging.hpp"
 #include "src/stop_signal.hpp"
@@ -71,13 +72,14 @@ int run_server(const server_config& config) {
   init_logging(config.log_format_, config.log_level_);
   if (config.discord_token) add_log_redaction(*config.discord_token);
   if (config.auth_token) add_log_redaction(*config.auth_token);
+  if (auto warning = exposure_warning(config)) spdlog::warn("{}", *warning);
 
   std::unique_ptr<storage::journal> journal;
   std::optional<journal_lock> lock;
   storage::recovery_state recovered;
   try {
+    lock.emplace(config.db_path);  // before the journal is opened (and maybe migrated)
     journal = std::make_unique<storage::journal>(config.db_path);
-    lock.emplace(config.db_path);  // before recovery reads it and before any grant is written
     recovered = journal->recover();
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
@@ -123,6 +125,8 @@ int run_server(const server_config& config) {
   edge_config.auth_token = config.auth_token;
   edge_config.max_waiting = config.max_waiting;
   edge_config.max_connections = connection_capacity();
+  edge_config.request_timeout = config.request_timeout;
+  edge_config.idle_timeout = config.idle_timeout;
   edge_config.anchor = anchor;
   auto edge = system.middleman().spawn_broker(http_edge, edge_config);
 

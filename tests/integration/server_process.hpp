@@ -109,10 +109,14 @@ inline std::vector<std::string> child_environment(const env_map& extra) {
 }
 
 // Starts GQ_BINARY with `args` and `env`, stdout and stderr to the given files, cwd `work_dir`.
+// A `launcher` (an absolute path and its arguments, e.g. prlimit or unshare, which exec the
+// binary in their place) runs it, so the PID is still the server's.
 inline pid_t spawn_binary(const std::vector<std::string>& args, const env_map& env,
                           const std::string& work_dir, const std::string& stdout_path,
-                          const std::string& stderr_path) {
-  std::vector<std::string> argv_text{GQ_BINARY};
+                          const std::string& stderr_path,
+                          const std::vector<std::string>& launcher = {}) {
+  std::vector<std::string> argv_text = launcher;
+  argv_text.push_back(GQ_BINARY);
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : argv_text) argv.push_back(arg.data());
@@ -144,7 +148,7 @@ inline pid_t spawn_binary(const std::vector<std::string>& args, const env_map& e
   const int error = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  if (error != 0) throw std::runtime_error("posix_spawn " + std::string(GQ_BINARY) + " failed");
+  if (error != 0) throw std::runtime_error("posix_spawn " + argv_text.front() + " failed");
   return pid;
 }
 
@@ -188,12 +192,13 @@ struct run_result {
 };
 
 inline run_result run_to_exit(const std::vector<std::string>& args, const env_map& env,
-                              std::chrono::milliseconds timeout = 10s) {
+                              std::chrono::milliseconds timeout = 10s,
+                              const std::vector<std::string>& launcher = {}) {
   scratch_dir dir;
   env_map full_env = env;
   full_env.emplace("QUEUE_DB", dir.file("gateway-queue.db"));
-  const pid_t pid =
-      spawn_binary(args, full_env, dir.path(), dir.file("stdout.log"), dir.file("stderr.log"));
+  const pid_t pid = spawn_binary(args, full_env, dir.path(), dir.file("stdout.log"),
+                                 dir.file("stderr.log"), launcher);
   run_result result;
   if (auto status = wait_for_exit(pid, timeout)) {
     result.status = *status;
@@ -225,6 +230,13 @@ class server_process {
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
 
+  // Runs the server with at most `files` open file descriptors (soft and hard limit), so that its
+  // connection cap, derived from the limit, is small enough for a test to reach.
+  void limit_open_files(unsigned files) {
+    launcher_ = {"/usr/bin/prlimit",
+                 "--nofile=" + std::to_string(files) + ":" + std::to_string(files), "--"};
+  }
+
   // Starts the binary and waits until GET /health answers 200 (polled every 20 ms, for at most
   // 10 s). Fails at once, with the server's output, if the process exits meanwhile.
   [[nodiscard]] ::testing::AssertionResult start() {
@@ -234,7 +246,7 @@ class server_process {
     env["HOST"] = "127.0.0.1";
     env["PORT"] = std::to_string(port_);
     env.emplace("QUEUE_DB", db_path());
-    pid_ = spawn_binary(args_, env, dir_.path(), stdout_path(), stderr_path());
+    pid_ = spawn_binary(args_, env, dir_.path(), stdout_path(), stderr_path(), launcher_);
 
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -324,6 +336,7 @@ class server_process {
   scratch_dir dir_;
   env_map env_;
   std::vector<std::string> args_;
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   exit_status last_exit_;

@@ -100,6 +100,10 @@ std::vector<variable_case> variable_cases() {
        true},
       {"QUEUE_RETENTION_DAYS", "--retention-days", "1", "36500",
        [](auto& c) { return text(c.retention_days); }, numeric("0", "36501")},
+      {"QUEUE_REQUEST_TIMEOUT_S", "--request-timeout-s", "1", "3600",
+       [](auto& c) { return text(c.request_timeout.count()); }, numeric("0", "3601")},
+      {"QUEUE_IDLE_TIMEOUT_S", "--idle-timeout-s", "1", "86400",
+       [](auto& c) { return text(c.idle_timeout.count()); }, numeric("0", "86401")},
       {"QUEUE_LOG_FORMAT",
        "--log-format",
        "json",
@@ -142,6 +146,8 @@ TEST_F(config_test, defaults_match_the_documented_table) {
   EXPECT_EQ(config.max_waiting, 100000u);
   EXPECT_FALSE(config.auth_token);
   EXPECT_EQ(config.retention_days, 30u);
+  EXPECT_EQ(config.request_timeout, std::chrono::seconds{10});
+  EXPECT_EQ(config.idle_timeout, std::chrono::seconds{60});
   EXPECT_EQ(config.log_format_, log_format::text);
   EXPECT_EQ(config.log_level_, log_level::info);
 }
@@ -290,7 +296,7 @@ TEST_F(config_test, help_exits_0_and_lists_every_flag_variable_and_default) {
   }
   for (const char* shown :
        {"=127.0.0.1 ", "=5000 ", "=https://discord.com/api/v10 ", "=gateway-queue.db ", "=300 ",
-        "=hold ", "=100000 ", "=30 ", "=text ", "=info ", "history"}) {
+        "=hold ", "=100000 ", "=30 ", "=10 ", "=60 ", "=text ", "=info ", "history"}) {
     EXPECT_THAT(exit.message, HasSubstr(shown));
   }
 }

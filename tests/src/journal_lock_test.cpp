@@ -36,7 +36,17 @@ TEST(journal_lock, only_one_holder_at_a_time) {
   EXPECT_NO_THROW(journal_lock again(file.path)) << "released with its holder";
 }
 
-TEST(journal_lock, a_missing_file_is_an_error_naming_it) {
+TEST(journal_lock, a_missing_file_is_created_empty_and_locked) {
+  temp_file file;
+  std::filesystem::remove(file.path);
+  std::optional<journal_lock> first;
+  first.emplace(file.path);
+  EXPECT_TRUE(std::filesystem::exists(file.path));
+  EXPECT_EQ(std::filesystem::file_size(file.path), 0u);
+  EXPECT_THROW(journal_lock second(file.path), journal_in_use);
+}
+
+TEST(journal_lock, a_missing_directory_is_an_error_naming_it) {
   const std::string path = "/nonexistent-dir-for-gq-tests/journal.db";
   try {
     journal_lock lock(path);

@@ -27,6 +27,8 @@ inline constexpr const char* k_config_variables[] = {
     "QUEUE_MAX_WAITING",
     "QUEUE_AUTH_TOKEN",
     "QUEUE_RETENTION_DAYS",
+    "QUEUE_REQUEST_TIMEOUT_S",
+    "QUEUE_IDLE_TIMEOUT_S",
     "QUEUE_LOG_FORMAT",
     "QUEUE_LOG_LEVEL",
 };
