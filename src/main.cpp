@@ -5,6 +5,7 @@
 
 #include "src/config.hpp"
 #include "src/history_command.hpp"
+#include "src/plan_command.hpp"
 #include "src/server.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
           return c.code;
         } else if constexpr (std::is_same_v<T, gq::history_command>) {
           return gq::run_history_command(c);
+        } else if constexpr (std::is_same_v<T, gq::plan_command>) {
+          return gq::run_plan_command(c);
         } else {
           return gq::run_server(c);
         }
