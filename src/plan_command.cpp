@@ -18,7 +18,7 @@ unix_ms now_unix() {
       .count();
 }
 
-// "1.800 s", "4 min 10.0 s", "2 h 5 min"
+// "1.800 s", "4 min 10.0 s", "2 h 5 min 0.4 s"
 std::string span(unix_ms ms) {
   char buf[64];
   if (ms < 60'000) {
@@ -27,8 +27,9 @@ std::string span(unix_ms ms) {
     std::snprintf(buf, sizeof buf, "%lld min %.1f s", static_cast<long long>(ms / 60'000),
                   static_cast<double>(ms % 60'000) / 1000);
   } else {
-    std::snprintf(buf, sizeof buf, "%lld h %lld min", static_cast<long long>(ms / 3'600'000),
-                  static_cast<long long>(ms % 3'600'000 / 60'000));
+    std::snprintf(buf, sizeof buf, "%lld h %lld min %.1f s", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms % 3'600'000 / 60'000),
+                  static_cast<double>(ms % 60'000) / 1000);
   }
   return buf;
 }

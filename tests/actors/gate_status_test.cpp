@@ -5,11 +5,12 @@
 namespace gq::testing {
 namespace {
 
-using gate_status = actor_fixture;
-
-queue_status status_of(gate_status& f, std::uint64_t shard) {
-  return f.ask<queue_status>(f.gate_, status_atom::value, shard);
-}
+class gate_status : public actor_fixture {
+ protected:
+  queue_status status_of(std::uint64_t shard) {
+    return ask<queue_status>(gate_, status_atom::value, shard);
+  }
+};
 
 TEST_F(gate_status, a_shard_learns_its_bucket_place_and_grant_time_and_the_queue_keeps_it) {
   start(configured(1000, 2), 1000ms);
@@ -19,14 +20,14 @@ TEST_F(gate_status, a_shard_learns_its_bucket_place_and_grant_time_and_the_queue
 
   std::map<std::uint64_t, unix_ms> estimated;
   for (std::uint64_t shard = 2; shard < 8; ++shard) {
-    const auto status = status_of(*this, shard);
+    const auto status = status_of(shard);
     EXPECT_EQ(status.shard, shard);
     EXPECT_EQ(status.shard_position, shard / 2) << "bucket " << shard % 2 << ", FIFO";
     ASSERT_TRUE(status.shard_eta.known) << status.shard_eta.reason;
     estimated[shard] = status.shard_eta.at;
     EXPECT_EQ(status.shard_eta.at, k_wall_start + static_cast<unix_ms>(shard / 2) * 1000);
   }
-  const auto status = status_of(*this, 0);
+  const auto status = status_of(0);
   EXPECT_EQ(status.shard_position, 0u) << "shard 0 was granted: not waiting";
   EXPECT_FALSE(status.shard_eta.known);
   EXPECT_EQ(status.shard_eta.reason, "not waiting");
@@ -45,7 +46,7 @@ TEST_F(gate_status, a_shard_learns_its_bucket_place_and_grant_time_and_the_queue
     EXPECT_NEAR(static_cast<double>(anchor_.to_unix(v->at)), static_cast<double>(at), 1.0)
         << "shard " << shard;
   }
-  const auto drained = status_of(*this, 7);
+  const auto drained = status_of(7);
   EXPECT_EQ(drained.shard_position, 0u);
   for (const auto& b : drained.buckets) {
     EXPECT_FALSE(b.drain.known);
@@ -63,19 +64,19 @@ TEST_F(gate_status, a_shard_beyond_the_daily_budget_is_estimated_at_the_reset) {
   ASSERT_TRUE(granted(1));
   ASSERT_TRUE(granted(4));
 
-  const auto before = status_of(*this, 4);
+  const auto before = status_of(4);
   ASSERT_TRUE(before.ledger.limits_known);
   EXPECT_EQ(before.shard_position, 2u);
   ASSERT_TRUE(before.shard_eta.known) << before.shard_eta.reason;
   const auto reset_at = before.ledger.limits.reset_at;
   EXPECT_EQ(before.shard_eta.at, reset_at) << "held by the budget until the reset";
-  const auto second = status_of(*this, 2);
+  const auto second = status_of(2);
   EXPECT_EQ(second.shard_eta.at, k_wall_start + 1000);
 
   advance_by_steps(1000ms, 1ms);
   ASSERT_TRUE(granted(2));
   EXPECT_FALSE(granted(3));
-  const auto held = status_of(*this, 4);
+  const auto held = status_of(4);
   EXPECT_EQ(held.shard_position, 1u) << "its permit is held by the ledger: still waiting, next";
   EXPECT_EQ(held.shard_eta.at, reset_at);
 
@@ -91,7 +92,7 @@ TEST_F(gate_status, a_shard_beyond_the_daily_budget_is_estimated_at_the_reset) {
 TEST_F(gate_status, without_known_limits_a_waiting_shard_has_no_estimate_but_a_reason) {
   start(std::nullopt, 1000ms);
   enqueue(1, 5);
-  const auto status = status_of(*this, 5);
+  const auto status = status_of(5);
   EXPECT_EQ(status.shard_position, 1u);
   EXPECT_FALSE(status.shard_eta.known);
   EXPECT_NE(status.shard_eta.reason.find("limits not known"), std::string::npos);

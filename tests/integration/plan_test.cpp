@@ -43,7 +43,7 @@ TEST(plan, more_shards_than_remaining_warn_wait_for_the_reset_and_exit_3) {
                          {});
   EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
   EXPECT_NE(run.out.find("WARNING: 40 shards exceed the remaining 30: 10 wait for the daily "
-                         "reset in 1 h 0 min"),
+                         "reset in 1 h 0 min 0.0 s"),
             std::string::npos)
       << run.out;
   auto body = plan_json({"--shards", "40", "--max-concurrency", "4", "--interval-ms", "200",
