@@ -89,6 +89,28 @@ TEST_F(gate_status, a_shard_beyond_the_daily_budget_is_estimated_at_the_reset) {
   EXPECT_NEAR(static_cast<double>(anchor_.to_unix(v->at)), static_cast<double>(reset_at), 1.0);
 }
 
+TEST_F(gate_status, a_grant_on_its_way_to_the_client_takes_the_next_slot) {
+  start(configured(1000, 1), 1000ms);
+  enqueue(1, 0);
+  enqueue(2, 1);
+  enqueue(3, 2);
+  ASSERT_TRUE(granted(1));
+  // Within k_permit_lead of +1000 shard 1's grant is journaled and held by the edge until due:
+  // it no longer waits, and shard 2 comes one interval after it.
+  advance_by_steps(950ms, 1ms);
+  ASSERT_FALSE(granted(2));
+  const auto status = status_of(2);
+  EXPECT_EQ(status.buckets[0].waiting, 1u);
+  EXPECT_EQ(status.shard_position, 1u);
+  ASSERT_TRUE(status.shard_eta.known);
+  EXPECT_EQ(status.shard_eta.at, k_wall_start + 2000);
+  EXPECT_EQ(status.buckets[0].drain.at, k_wall_start + 2000);
+  advance_by_steps(1100ms, 1ms);
+  const auto v = verdict_of(3);
+  ASSERT_TRUE(v && v->result.kind == verdict_kind::granted);
+  EXPECT_NEAR(static_cast<double>(anchor_.to_unix(v->at)), k_wall_start + 2000.0, 1.0);
+}
+
 TEST_F(gate_status, without_known_limits_a_waiting_shard_has_no_estimate_but_a_reason) {
   start(std::nullopt, 1000ms);
   enqueue(1, 5);
