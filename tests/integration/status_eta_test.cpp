@@ -94,7 +94,9 @@ TEST(status_eta, estimates_match_the_real_grant_times) {
   for (int b = 0; b < 2; ++b) {
     ASSERT_TRUE(status["buckets"][b]["drain_at"].is_number_integer()) << status.dump();
     const double drain = status["buckets"][b]["drain_at"].get<double>();
-    if (estimated.count(8 + b)) EXPECT_NEAR(drain, estimated[8 + b], 2.0) << "bucket " << b;
+    if (estimated.count(8 + b)) {
+      EXPECT_NEAR(drain, estimated[8 + b], 2.0) << "bucket " << b;
+    }
   }
 }
 
