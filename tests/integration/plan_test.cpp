@@ -14,6 +14,7 @@
 
 #include "integration/clients.hpp"
 #include "integration/server_process.hpp"
+#include "support/fake_discord.hpp"
 
 namespace gq::integration {
 namespace {
@@ -78,6 +79,38 @@ TEST(plan, limits_come_from_the_configuration_and_bad_values_exit_2) {
     EXPECT_TRUE(r.status.exited_with(2)) << bad.back() << ": " << r.status.describe() << r.err;
     EXPECT_FALSE(r.err.empty());
   }
+}
+
+TEST(plan, reads_the_live_limits_from_discord_and_flags_override_them) {
+  // Discord: 25 of 1000 left, reset in 2 h, max_concurrency 16.
+  testing::fake_discord fake{
+      {.total = 1000, .remaining = 25, .reset_after = 2h, .max_concurrency = 16}};
+  const env_map env{{"DISCORD_TOKEN", "plan-test-token"}, {"DISCORD_API_URL", fake.api_url()}};
+  auto run = run_to_exit({"plan", "--shards", "48", "--interval-ms", "5000", "--json"}, env);
+  EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
+  auto body = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << run.out;
+  EXPECT_EQ(body["limits_source"], "discord");
+  EXPECT_EQ(body["max_concurrency"], 16);
+  EXPECT_EQ(body["remaining"], 25);
+  EXPECT_EQ(body["total"], 1000);
+  EXPECT_NEAR(body["reset_after_ms"].get<double>(), 7'200'000.0, 5'000.0);
+  EXPECT_EQ(body["after_reset"], 23) << "25 of the 48 shards fit before the reset";
+  EXPECT_EQ(run.out.find("plan-test-token"), std::string::npos);
+
+  auto overridden = run_to_exit(
+      {"plan", "--shards", "48", "--max-concurrency", "4", "--remaining", "100", "--json"}, env);
+  EXPECT_TRUE(overridden.status.exited_with(0)) << overridden.err;
+  body = nlohmann::json::parse(overridden.out, nullptr, false);
+  EXPECT_EQ(body["max_concurrency"], 4);
+  EXPECT_EQ(body["remaining"], 100);
+  EXPECT_EQ(body["duration_ms"], 11 * 5000) << "12 shards per bucket, default interval";
+
+  fake.set_expected_token("plan-test-token");
+  auto rejected = run_to_exit({"plan", "--shards", "1"},
+                              {{"DISCORD_TOKEN", "wrong"}, {"DISCORD_API_URL", fake.api_url()}});
+  EXPECT_TRUE(rejected.status.exited_with(1)) << rejected.status.describe();
+  EXPECT_NE(rejected.err.find("token was rejected"), std::string::npos) << rejected.err;
 }
 
 // One boot of 40 shards through a fresh server (max_concurrency 4, 200 ms): from the first
