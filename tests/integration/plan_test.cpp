@@ -153,7 +153,7 @@ double measure_boot() {
 // idle bucket grants at once. A real boot is never shorter (no grant is early), but on a loaded
 // 2-core machine a boot can be longer by what other processes take: the first grant's journal
 // commit (an fsync; 80 ms stalls seen on this virtual disk) and the networking thread's
-// wake-ups. That noise only adds, so the best of up to 3 boots is the queue's own figure; every
+// wake-ups. That noise only adds, so the best of up to 5 boots is the queue's own figure; every
 // boot is printed.
 TEST(plan, agrees_with_a_measured_boot_within_one_percent) {
   auto plan = plan_json({"--shards", "40", "--max-concurrency", "4", "--interval-ms", "200"});
@@ -161,7 +161,7 @@ TEST(plan, agrees_with_a_measured_boot_within_one_percent) {
   const double planned = plan["duration_ms"].get<double>();
   ASSERT_EQ(planned, 1800.0);
   double best = 0;
-  for (int attempt = 1; attempt <= 3; ++attempt) {
+  for (int attempt = 1; attempt <= 5; ++attempt) {
     const double measured = measure_boot();
     std::printf("plan: %.0f ms, measured boot %d: %.2f ms (%+.3f %%)\n", planned, attempt, measured,
                 100.0 * (measured - planned) / planned);
