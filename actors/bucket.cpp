@@ -159,11 +159,34 @@ void bucket_state::release(caf::timespan not_before) {
   try_grant();
 }
 
-bucket_status bucket_state::status() const {
+bucket_status bucket_state::status(std::uint64_t shard) const {
   const bool head_waiting = current_ && phase_ == phase::asking && !current_left_;
-  const auto now = config_.anchor.to_unix(self_->clock().now());
-  return {config_.index, queue_.size() + (head_waiting ? 1 : 0),
-          std::max(now, config_.anchor.to_unix(pacer_->next_grant_at()))};
+  const auto next = std::max(self_->clock().now(), pacer_->next_grant_at());
+  bucket_status result;
+  result.bucket = config_.index;
+  result.waiting = queue_.size() + (head_waiting ? 1 : 0);
+  result.next_grant_at = config_.anchor.to_unix(next);
+  // A grant on its way to the edge (or one whose client left while it was asked for) takes the
+  // next slot; the first waiter comes one interval after it.
+  result.head_at =
+      config_.anchor.to_unix(current_ && !head_waiting ? next + config_.interval : next);
+  if (shard == k_no_shard) return result;
+  std::uint64_t place = 0;
+  if (head_waiting) {
+    ++place;
+    if (current_->ticket.shard == shard) {
+      result.shard_position = place;
+      return result;
+    }
+  }
+  for (const auto& [id, w] : queue_) {
+    ++place;
+    if (w.ticket.shard == shard) {
+      result.shard_position = place;
+      break;
+    }
+  }
+  return result;
 }
 
 void bucket_state::shut_down() {
@@ -191,6 +214,7 @@ bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config con
       },
       [self](release_atom, caf::timespan not_before) { self->state.release(not_before); },
       [self](status_atom) { return self->state.status(); },
+      [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }

@@ -43,7 +43,10 @@ using bucket_actor = caf::typed_actor<
     caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
     // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
-    caf::replies_to<status_atom>::with<bucket_status>, caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom>::with<bucket_status>,
+    // The status, with the place in line of the first waiter of this shard.
+    caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<bucket_status>,
+    caf::reacts_to<shutdown_atom>>;
 
 struct bucket_config {
   std::uint32_t index = 0;
@@ -67,7 +70,9 @@ struct bucket_state {
   void on_tick();
   caf::result<caf::timespan> drain(std::vector<caf::actor> targets);
   void release(caf::timespan not_before);
-  bucket_status status() const;
+  // `shard` (k_no_shard: none) is looked up on request, by walking the line: a waiter stores
+  // nothing for it.
+  bucket_status status(std::uint64_t shard = k_no_shard) const;
   void shut_down();
 
   static constexpr const char* name = "bucket";

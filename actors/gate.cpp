@@ -5,7 +5,38 @@
 #include <caf/all.hpp>
 #include <memory>
 
+#include "actors/pacing/eta.hpp"
+
 namespace gq {
+
+namespace {
+
+grant_estimate to_message(const eta_estimate& e) {
+  return e.at ? grant_estimate{true, *e.at, {}} : grant_estimate{false, 0, e.reason};
+}
+
+// Fills in the estimates of a gathered status: the buckets' drain times and the asked shard's
+// grant. Runs here, on a scheduler thread, not on the networking thread that answers.
+void estimate(queue_status& status, unix_ms interval_ms) {
+  const auto& ledger = status.ledger;
+  const eta_budget budget{ledger.limits_known, ledger.limits.remaining, ledger.limits.total,
+                          ledger.limits.reset_at, ledger.reject_when_exhausted};
+  std::vector<eta_bucket> line;
+  for (const auto& b : status.buckets) line.push_back({b.head_at, b.waiting});
+  std::optional<eta_place> place;
+  if (status.shard != k_no_shard && !status.buckets.empty()) {
+    const auto bucket = static_cast<std::uint32_t>(status.shard % status.buckets.size());
+    status.shard_position = status.buckets[bucket].shard_position;
+    // Position 0 (not waiting) is not a place: estimate_grants answers "not waiting".
+    place = eta_place{bucket, status.shard_position};
+  }
+  const auto result = estimate_grants(line, interval_ms, budget, place);
+  for (std::size_t i = 0; i < status.buckets.size(); ++i)
+    status.buckets[i].drain = to_message(result.drain_at[i]);
+  if (place) status.shard_eta = to_message(result.place);
+}
+
+}  // namespace
 
 void gate_state::init(gate_config config) {
   config_ = std::move(config);
@@ -100,7 +131,7 @@ void gate_state::finish_resize() {
   }
 }
 
-caf::result<queue_status> gate_state::status() {
+caf::result<queue_status> gate_state::status(std::uint64_t shard) {
   struct collector {
     queue_status result;
     std::size_t pending = 0;
@@ -110,11 +141,17 @@ caf::result<queue_status> gate_state::status() {
   shared->result.max_concurrency = config_.max_concurrency;
   shared->result.identify_interval_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.interval).count();
+  shared->result.shard = shard;
   shared->result.buckets.resize(buckets_.size());
   shared->pending = buckets_.size() + 1;
-  auto done = [promise, shared]() mutable {
-    if (--shared->pending == 0) promise.deliver(shared->result);
+  const auto interval_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.interval).count();
+  auto done = [promise, shared, interval_ms]() mutable {
+    if (--shared->pending != 0) return;
+    estimate(shared->result, interval_ms);
+    promise.deliver(shared->result);
   };
+  const auto asked_bucket = shard == k_no_shard ? buckets_.size() : shard % buckets_.size();
   self_->request(config_.ledger, caf::infinite, status_atom::value)
       .then(
           [shared, done](ledger_status s) mutable {
@@ -124,7 +161,8 @@ caf::result<queue_status> gate_state::status() {
           [done](caf::error&) mutable { done(); });
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     shared->result.buckets[i].bucket = static_cast<std::uint32_t>(i);
-    self_->request(buckets_[i], caf::infinite, status_atom::value)
+    const auto shard_here = i == asked_bucket ? shard : k_no_shard;
+    self_->request(buckets_[i], caf::infinite, status_atom::value, shard_here)
         .then(
             [shared, done, i](bucket_status s) mutable {
               shared->result.buckets[i] = s;
@@ -151,6 +189,7 @@ gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
       },
       [self](resize_atom, std::uint32_t max_concurrency) { self->state.resize(max_concurrency); },
       [self](status_atom) { return self->state.status(); },
+      [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }

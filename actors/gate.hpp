@@ -25,7 +25,10 @@ using gate_actor = caf::typed_actor<
     // The waiter's client hung up.
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, std::uint64_t /*shard*/>,
     caf::reacts_to<resize_atom, std::uint32_t /*max_concurrency*/>,
-    caf::replies_to<status_atom>::with<queue_status>, caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom>::with<queue_status>,
+    // The status with where this shard stands (its place in line, its estimated grant).
+    caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<queue_status>,
+    caf::reacts_to<shutdown_atom>>;
 
 struct gate_config {
   ledger_actor ledger;
@@ -44,7 +47,9 @@ struct gate_state {
   caf::result<verdict> enqueue(const waiter_ticket& ticket);
   void cancel(std::uint64_t waiter_id, std::uint64_t shard);
   void resize(std::uint32_t max_concurrency);
-  caf::result<queue_status> status();
+  // Gathers the ledger's and every bucket's status, then estimates each bucket's drain time and,
+  // for `shard` (k_no_shard: none), its grant time (actors/pacing/eta.hpp).
+  caf::result<queue_status> status(std::uint64_t shard = k_no_shard);
   void shut_down();
 
   static constexpr const char* name = "gate";

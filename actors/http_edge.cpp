@@ -8,6 +8,7 @@
 
 #include "actors/socket_io.hpp"
 #include "src/http/authorization.hpp"
+#include "src/http/dashboard.hpp"
 #include "src/http/query.hpp"
 
 namespace gq {
@@ -198,14 +199,25 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
     if (shutting_down_) return respond(hdl, conn, json_response(503, {{"status", "stopping"}}));
     return respond(hdl, conn, json_response(200, {{"status", "ready"}}));
   }
+  // The page holds no queue data and a browser cannot attach a bearer token to a navigation: it
+  // is served without one and asks the user for it (docs/HTTP_API.md).
+  if (request.path == "/dashboard") return answer_dashboard(hdl, conn);
   if (!authorized(request)) {
     counters_.count(rejection::auth);
     auto r = http::json_error(401, "missing or wrong bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return respond(hdl, conn, r);
   }
-  if (request.path == "/status" || request.path == "/metrics") {
-    answer_status(hdl, conn, request.path == "/metrics");
+  if (request.path == "/metrics") {
+    answer_status(hdl, conn, true, k_no_shard);
+    return true;
+  }
+  if (request.path == "/status") {
+    auto shard = http::parse_shard(request.query);
+    if (auto* error = std::get_if<http::query_error>(&shard))
+      return respond(hdl, conn, http::json_error(400, error->message));
+    answer_status(hdl, conn, false,
+                  std::get<std::optional<std::uint64_t>>(shard).value_or(k_no_shard));
     return true;
   }
   if (request.path == "/history") return answer_history(hdl, conn, request.query);
@@ -266,11 +278,11 @@ void edge_state::finish_async(handle hdl, std::uint64_t serial, const http::resp
   }
 }
 
-void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
+void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;
-  self_->request(config_.gate, caf::infinite, status_atom::value)
+  self_->request(config_.gate, caf::infinite, status_atom::value, shard)
       .then(
           [self, hdl, serial, as_metrics](const queue_status& status) {
             auto& st = self->state;
@@ -286,6 +298,20 @@ void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics) {
           [self, hdl, serial](caf::error&) {
             self->state.finish_async(hdl, serial, http::json_error(503, "status unavailable"));
           });
+}
+
+bool edge_state::answer_dashboard(handle hdl, connection& conn) {
+  http::response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string{http::dashboard_html()};
+  // Everything is inline; the page may talk to this queue only.
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return respond(hdl, conn, r);
 }
 
 bool edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {

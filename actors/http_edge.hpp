@@ -113,7 +113,9 @@ struct edge_state {
   bool dispatch(handle hdl, connection& conn, const http::request& request);
   bool authorized(const http::request& request) const;
   void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
-  void answer_status(handle hdl, connection& conn, bool as_metrics);
+  // /status (with where `shard` stands, k_no_shard: none) or /metrics.
+  void answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
+  bool answer_dashboard(handle hdl, connection& conn);
   bool answer_history(handle hdl, connection& conn, std::string_view query);
   void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
   // Writes the response; closes the connection unless keep-alive. False when closed.

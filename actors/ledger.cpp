@@ -271,6 +271,7 @@ ledger_status ledger_state::status() const {
   result.grants_total = grants_total_;
   result.journal_failures = journal_failures_;
   result.held = held_.size();
+  result.reject_when_exhausted = config_.reject_when_exhausted;
   result.wait_counts = wait_counts_;
   result.wait_count_inf = wait_count_inf_;
   result.wait_sum_seconds = wait_sum_seconds_;

@@ -81,15 +81,34 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using resize_atom = caf::atom_constant<caf::atom("resize")>;
 
+// An estimated grant time (actors/pacing/eta.hpp), or why there is none.
+struct grant_estimate {
+  bool known = false;
+  unix_ms at = 0;      // when known
+  std::string reason;  // when not known: "empty", "not waiting", "limits not known yet: ..."
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, grant_estimate& x) {
+  return f(caf::meta::type_name("grant_estimate"), x.known, x.at, x.reason);
+}
+
 struct bucket_status {
   std::uint32_t bucket = 0;
   std::uint64_t waiting = 0;
   unix_ms next_grant_at = 0;
+  // When its first waiter may be granted by spacing alone: next_grant_at, or one interval later
+  // while a grant is on its way to the edge.
+  unix_ms head_at = 0;
+  // Asked about a shard: its place in line (1 = next), 0 when it does not wait here.
+  std::uint64_t shard_position = 0;
+  grant_estimate drain;  // when its last current waiter is granted; filled in by the gate
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
-  return f(caf::meta::type_name("bucket_status"), x.bucket, x.waiting, x.next_grant_at);
+  return f(caf::meta::type_name("bucket_status"), x.bucket, x.waiting, x.next_grant_at, x.head_at,
+           x.shard_position, x.drain);
 }
 
 // -- ledger (daily budget and journal) -----------------------------------------------------------
@@ -190,6 +209,7 @@ struct ledger_status {
   discord_refreshes refreshes;
   // Limits come from the configuration (no token), or the last read of Discord succeeded.
   bool discord_up = false;
+  bool reject_when_exhausted = false;  // QUEUE_ON_EXHAUSTED=reject
 };
 
 template <class Inspector>
@@ -197,7 +217,7 @@ typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
   return f(caf::meta::type_name("ledger_status"), x.limits_known, x.limits, x.last_refresh,
            x.discord_stopped, x.grants_total, x.journal_failures, x.held, x.wait_counts,
            x.wait_count_inf, x.wait_sum_seconds, x.commit_seconds, x.last_grant_at, x.refreshes,
-           x.discord_up);
+           x.discord_up, x.reject_when_exhausted);
 }
 
 // -- limits scheduler -----------------------------------------------------------------------------
@@ -219,12 +239,16 @@ struct queue_status {
   std::vector<bucket_status> buckets;
   std::uint32_t max_concurrency = 1;
   std::int64_t identify_interval_ms = 0;
+  // GET /status?shard=N: where that shard stands (k_no_shard: not asked).
+  std::uint64_t shard = k_no_shard;
+  std::uint64_t shard_position = 0;  // 1 = next in its bucket, 0 = not waiting
+  grant_estimate shard_eta;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_status& x) {
   return f(caf::meta::type_name("queue_status"), x.ledger, x.buckets, x.max_concurrency,
-           x.identify_interval_ms);
+           x.identify_interval_ms, x.shard, x.shard_position, x.shard_eta);
 }
 
 }  // namespace gq

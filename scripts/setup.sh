@@ -20,6 +20,7 @@ if [ -d "$root/tests" ]; then
     python3-discord python3-aiohttp  # the discord.py end-to-end test (tests/e2e)
     prometheus                       # promtool: /metrics and the alert rules
     systemd strace                   # systemd-analyze and the unit's system-call filter
+    chromium                         # the dashboard test loads GET /dashboard headless
   )
   # Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a
   # node and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with

@@ -351,6 +351,25 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& probe_port = add(*probe, "PORT", "--port", "PORT", "5000", "Server port, 1..65535");
   auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS", "2000",
                             "Limit for connecting and for the answer, each; 1..600000 ms");
+
+  auto* plan = app.add_subcommand("plan", "Print how long a boot of N shards takes, and exit");
+  plan->allow_extras();
+  auto& plan_shards = add(*plan, nullptr, "--shards", "N", nullptr,
+                          "Shards to boot (0..N-1, all asking at once), 1..10000000");
+  auto& plan_concurrency = add(*plan, "QUEUE_MAX_CONCURRENCY", "--max-concurrency", "N", nullptr,
+                               "Buckets, 1..65536 (default: Discord's, else 1)");
+  auto& plan_total = add(*plan, "QUEUE_DAILY_LIMIT", "--daily-limit", "N", nullptr,
+                         "Session starts per 24 h (default: Discord's total, else 1000)");
+  auto& plan_remaining = add(*plan, nullptr, "--remaining", "N", nullptr,
+                             "Session starts left now (default: Discord's, else the daily limit)");
+  auto& plan_reset = add(*plan, nullptr, "--reset-after-ms", "MS", nullptr,
+                         "Time until the daily reset (default: Discord's, else 24 h)");
+  auto& plan_interval = add(*plan, "QUEUE_IDENTIFY_INTERVAL_MS", "--interval-ms", "MS", "5000",
+                            "Spacing of grants within one bucket, 1..86400000 ms");
+  auto& plan_exhausted = add(*plan, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
+                             "Daily limit used up: hold (wait for the reset) or reject");
+  bool plan_json = false;
+  plan->add_flag("--json", plan_json, "Print the plan as JSON");
   app.require_subcommand(0, 1);
 
   try {
@@ -396,6 +415,36 @@ command parse_command_line(int argc, const char* const* argv) {
       read_integer(port.from_flag() && !probe_port.from_flag() ? port : probe_port, result.port, 1,
                    65535);
       read_duration(probe_timeout, result.timeout, 1, 600'000);
+      return result;
+    }
+
+    if (plan->parsed()) {
+      plan_command result;
+      if (!plan_shards.raw()) throw bad_value{"invalid --shards: a value is required"};
+      read_integer(plan_shards, result.shards, 1, 10'000'000);
+      // A flag beats Discord's value; the environment only stands in for the configuration.
+      auto flag_or_config = [](const setting& s, std::optional<std::uint32_t>& flag,
+                               std::uint32_t& config, std::uint64_t min, std::uint64_t max) {
+        if (s.from_flag())
+          flag = static_cast<std::uint32_t>(integer_in(s, *s.raw(), min, max));
+        else
+          read_integer(s, config, min, max);
+      };
+      flag_or_config(plan_concurrency, result.max_concurrency_flag, result.max_concurrency_config,
+                     1, 65536);
+      flag_or_config(plan_total, result.total_flag, result.total_config, 1, 10'000'000);
+      if (auto raw = plan_remaining.raw())
+        result.remaining_flag =
+            static_cast<std::uint32_t>(integer_in(plan_remaining, *raw, 0, 10'000'000));
+      if (auto raw = plan_reset.raw())
+        result.reset_after_ms_flag =
+            static_cast<std::int64_t>(integer_in(plan_reset, *raw, 0, 30LL * 86'400'000));
+      read_duration(plan_interval, result.interval, 1, 86'400'000);
+      read_choice(plan_exhausted, result.on_exhausted,
+                  {{"hold", exhausted_policy::hold}, {"reject", exhausted_policy::reject}});
+      result.json = plan_json;
+      read_secret(discord_token, result.discord_token, "Bot ");
+      read_api_url(api_url, result.discord_api_url);
       return result;
     }
 

@@ -50,13 +50,31 @@ struct probe_command {
   std::chrono::milliseconds timeout{2000};  // --timeout-ms: connect and read, each
 };
 
+// `gateway-queue plan`: how long a boot of N shards takes (src/plan_command.hpp). Each limit is
+// taken from its flag, else from Discord (with a token), else from the configuration.
+struct plan_command {
+  std::uint64_t shards = 0;                                // --shards, required
+  std::optional<std::uint32_t> max_concurrency_flag;       // --max-concurrency
+  std::uint32_t max_concurrency_config = 1;                // QUEUE_MAX_CONCURRENCY
+  std::optional<std::uint32_t> total_flag;                 // --daily-limit
+  std::uint32_t total_config = 1000;                       // QUEUE_DAILY_LIMIT
+  std::optional<std::uint32_t> remaining_flag;             // --remaining (else: a fresh window)
+  std::optional<std::int64_t> reset_after_ms_flag;         // --reset-after-ms (else: 24 h)
+  std::chrono::milliseconds interval{5000};                // --interval-ms, QUEUE_IDENTIFY_...
+  exhausted_policy on_exhausted = exhausted_policy::hold;  // --on-exhausted, QUEUE_ON_EXHAUSTED
+  bool json = false;                                       // --json
+  std::optional<std::string> discord_token;                // secret: never logged or echoed
+  std::string discord_api_url = "https://discord.com/api/v10";
+};
+
 // What the command line asks for. `exit` means: print `message` (to stdout when code is 0,
 // as for --help; to stderr otherwise) and exit with `code` (2 for a bad value).
 struct exit_request {
   int code = 0;
   std::string message;
 };
-using command = std::variant<server_config, history_command, probe_command, exit_request>;
+using command =
+    std::variant<server_config, history_command, probe_command, plan_command, exit_request>;
 
 // Parses argv and the environment (getenv). A bad value yields exit_request{2, "<one line naming
 // the variable and the flag, and what is allowed>"}; the line never contains a secret's value.

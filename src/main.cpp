@@ -6,6 +6,7 @@
 #include "src/config.hpp"
 #include "src/history_command.hpp"
 #include "src/probe_command.hpp"
+#include "src/plan_command.hpp"
 #include "src/server.hpp"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
           return gq::run_history_command(c);
         } else if constexpr (std::is_same_v<T, gq::probe_command>) {
           return gq::run_probe_command(c);
+        } else if constexpr (std::is_same_v<T, gq::plan_command>) {
+          return gq::run_plan_command(c);
         } else {
           return gq::run_server(c);
         }

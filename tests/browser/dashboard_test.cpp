@@ -1,0 +1,136 @@
+// GET /dashboard in headless Chromium (Debian's `chromium`, installed by scripts/setup.sh): the
+// page is loaded while shards wait, its rendered DOM is compared with /status, and a screenshot
+// is left in the build directory (dashboard.png) for people to look at.
+//
+// Without Chromium this test fails: it is part of the suite, not optional.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "integration/clients.hpp"
+#include "integration/server_process.hpp"
+
+namespace gq::integration {
+namespace {
+
+// Runs Chromium headless on `url` with `extra` flags; returns its stdout ("" when it failed).
+// A fresh profile each time; killed by PID after 60 s.
+std::string run_chromium(const std::string& url, const std::vector<std::string>& extra) {
+  scratch_dir profile;
+  std::vector<std::string> args{GQ_CHROMIUM,
+                                "--headless",
+                                "--no-sandbox",
+                                "--disable-gpu",
+                                "--disable-quic",
+                                "--no-first-run",
+                                "--disable-background-networking",
+                                "--disable-component-update",
+                                "--disable-sync",
+                                "--user-data-dir=" + profile.file("profile"),
+                                "--virtual-time-budget=6000"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(url);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const std::string out = profile.file("stdout.txt");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, profile.file("stderr.txt").c_str(),
+                                   O_WRONLY | O_CREAT, 0644);
+  pid_t pid = -1;
+  const int error = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) return {};
+  auto status = wait_for_exit(pid, 60s);
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ADD_FAILURE() << "chromium did not finish within 60 s";
+    return {};
+  }
+  EXPECT_TRUE(status->exited_with(0)) << status->describe() << "\n"
+                                      << read_text_file(profile.file("stderr.txt"));
+  return read_text_file(out);
+}
+
+// The text of the element with this id in the dumped DOM ("" when absent).
+std::string text_of(const std::string& dom, const std::string& id) {
+  std::smatch m;
+  if (std::regex_search(dom, m, std::regex("id=\"" + id + "\"[^>]*>([^<]*)<"))) return m[1];
+  return {};
+}
+
+// The waiting count shown in the row of bucket `b` ("" when absent).
+std::string bucket_waiting_of(const std::string& dom, int b) {
+  std::smatch m;
+  const std::regex row("<tr id=\"bucket-" + std::to_string(b) +
+                       "\"><td>[0-9]+</td><td class=\"waiting\">([0-9]+)</td>");
+  if (std::regex_search(dom, m, row)) return m[1];
+  return {};
+}
+
+TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
+  ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM))
+      << "chromium not found (" << GQ_CHROMIUM << "): scripts/setup.sh installs it";
+  // A 10-minute interval: after the first grant of each bucket nothing moves during the check.
+  server_process server{{"QUEUE_MAX_CONCURRENCY", "3"},
+                        {"QUEUE_IDENTIFY_INTERVAL_MS", "600000"},
+                        {"QUEUE_DAILY_LIMIT", "100"}};
+  ASSERT_TRUE(server.start());
+  std::vector<std::string> targets;
+  for (int shard = 0; shard < 11; ++shard) targets.push_back("/?shard=" + std::to_string(shard));
+  auto requests = fire_concurrently(server.port(), targets);
+  ASSERT_TRUE(wait_for_waiting(server.port(), 8, 5s));  // shards 0-2 granted at once
+
+  const auto before = http_get(server.port(), "/status").json();
+  const std::string url = server.base_url() + "/dashboard";
+  const auto dom = run_chromium(url, {"--dump-dom"});
+  const auto after = http_get(server.port(), "/status").json();
+  ASSERT_EQ(before["waiting"], after["waiting"]) << "the queue moved during the check";
+  ASSERT_EQ(before["remaining"], after["remaining"]);
+
+  ASSERT_FALSE(dom.empty());
+  EXPECT_EQ(text_of(dom, "waiting"), after["waiting"].dump()) << dom;
+  EXPECT_EQ(text_of(dom, "remaining"), after["remaining"].dump());
+  EXPECT_EQ(text_of(dom, "total"), after["total"].dump());
+  EXPECT_EQ(text_of(dom, "max-concurrency"), "3");
+  EXPECT_EQ(after["waiting"], 8);
+  EXPECT_EQ(after["remaining"], 97);
+  for (int b = 0; b < 3; ++b)
+    EXPECT_EQ(bucket_waiting_of(dom, b), after["buckets"][b]["waiting"].dump()) << "bucket " << b;
+  EXPECT_NE(text_of(dom, "state").find("updated"), std::string::npos)
+      << "the page polled /status: " << text_of(dom, "state");
+  EXPECT_NE(dom.find("shard 0 (bucket 0)"), std::string::npos)
+      << "the timeline lists the grants from /history";
+
+  const std::string shot = std::string(GQ_SCREENSHOT_DIR) + "/dashboard.png";
+  std::filesystem::remove(shot);
+  run_chromium(url, {"--screenshot=" + shot, "--window-size=1280,1000", "--hide-scrollbars"});
+  ASSERT_TRUE(std::filesystem::exists(shot));
+  EXPECT_GT(std::filesystem::file_size(shot), 10'000u) << "an empty screenshot";
+}
+
+TEST(dashboard, asks_for_the_token_when_the_queue_requires_one) {
+  ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM)) << "chromium not found: run scripts/setup.sh";
+  server_process server{{"QUEUE_AUTH_TOKEN", "dashboard-test-token"}};
+  ASSERT_TRUE(server.start());
+  const auto dom = run_chromium(server.base_url() + "/dashboard", {"--dump-dom"});
+  EXPECT_NE(dom.find("id=\"auth\" class=\"wide shown\""), std::string::npos) << dom;
+  EXPECT_EQ(text_of(dom, "state"), "token required");
+  EXPECT_EQ(text_of(dom, "remaining"), "–") << "no data without the token";
+}
+
+}  // namespace
+}  // namespace gq::integration
