@@ -21,7 +21,13 @@ queue_status sample_status() {
   queue_status status;
   status.max_concurrency = 2;
   status.identify_interval_ms = 5250;
-  status.buckets = {{0, 3, k_now + 5000}, {1, 1, k_now}};
+  status.buckets.resize(2);
+  status.buckets[0].bucket = 0;
+  status.buckets[0].waiting = 3;
+  status.buckets[0].next_grant_at = k_now + 5000;
+  status.buckets[1].bucket = 1;
+  status.buckets[1].waiting = 1;
+  status.buckets[1].next_grant_at = k_now;
   auto& ledger = status.ledger;
   ledger.limits_known = true;
   ledger.limits = {1000, 998, 1'795'930'000'123, 2, limits_source::discord, k_now};
