@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libcpp-httplib-dev libhttp-parser-dev libssl-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev python3
+  clang libclang-rt-14-dev
 )
 
 missing=()
