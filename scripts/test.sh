@@ -3,13 +3,15 @@
 #   BUILD_DIR   build directory (default: build)
 #   CMAKE_ARGS  extra CMake arguments, e.g. "-DGQ_SANITIZERS=address,undefined"
 #   CTEST_ARGS  extra ctest arguments, e.g. "-LE integration" (skip the tests that start the server)
+#   BUILD_TARGETS  targets to build instead of all, e.g. "gateway-queue integration_tests"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 build="${BUILD_DIR:-build}"
 # shellcheck disable=SC2086
 cmake -S . -B "$build" ${CMAKE_ARGS:-}
-cmake --build "$build" -j"$(nproc)"
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 # Unit and actor tests run in parallel; integration tests are marked RUN_SERIAL.
 # shellcheck disable=SC2086
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ${CTEST_ARGS:-}
