@@ -56,6 +56,7 @@ class grants_log:
         self.rows = []
         self.other_statuses = {}
         self.next_shard = 0
+        self.run = 0  # which server process is up (0, 1, ...): a 200 belongs to the run it arrived in
 
     def new_shard(self, bucket, buckets):
         with self.lock:
@@ -66,7 +67,11 @@ class grants_log:
 
     def add(self, shard, bucket, received_ns):
         with self.lock:
-            self.rows.append((shard, bucket, received_ns))
+            self.rows.append((shard, bucket, received_ns, self.run))
+
+    def next_run(self):
+        with self.lock:
+            self.run += 1
 
     def count_status(self, status):
         with self.lock:
@@ -144,6 +149,7 @@ def free_port():
 
 def main():
     args = parse_args()
+    args.binary = os.path.abspath(args.binary)
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="gq-crash-soak-")
     db_path = os.path.join(work, "gateway-queue.db")
@@ -193,6 +199,7 @@ def main():
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             proc = None
+            log.next_run()
             kills += 1
             served_runs += served
             check = integrity(db_path)
@@ -233,20 +240,26 @@ def main():
     violations = []
     min_gap_ms = None
     by_bucket = {}
-    for shard, bucket, received_ns in log.rows:
-        by_bucket.setdefault(bucket, []).append((received_ns, shard))
+    min_gap_across_ms = None
+    for shard, bucket, received_ns, run in log.rows:
+        by_bucket.setdefault(bucket, []).append((received_ns, shard, run))
     for bucket, rows in by_bucket.items():
         rows.sort()
-        for (a, sa), (b, sb) in zip(rows, rows[1:]):
+        for (a, sa, ra), (b, sb, rb) in zip(rows, rows[1:]):
             gap_ms = (b - a) / 1e6
             min_gap_ms = gap_ms if min_gap_ms is None else min(min_gap_ms, gap_ms)
+            if ra != rb:
+                min_gap_across_ms = (gap_ms if min_gap_across_ms is None
+                                     else min(min_gap_across_ms, gap_ms))
             if b - a < interval_ns:
-                violations.append({"bucket": bucket, "shards": [sa, sb], "gap_ms": gap_ms})
+                violations.append({"bucket": bucket, "shards": [sa, sb], "gap_ms": gap_ms,
+                                   "runs": [ra, rb], "journal": [journal.get(sa), journal.get(sb)],
+                                   "received_ms": [a / 1e6, b / 1e6]})
 
     # Every 200 seen has its row: same shard, released_at (the due instant, stamped before the
     # 200 is sent) no later than the receive time and not long before it.
     missing = []
-    for shard, bucket, received_ns in log.rows:
+    for shard, bucket, received_ns, _ in log.rows:
         received_ms = received_ns / 1e6
         rows = journal.get(shard, [])
         if not any(received_ms - 10_000 <= r <= received_ms + 5 for r in rows):
@@ -258,6 +271,8 @@ def main():
         "clients": len(threads), "grants_seen": len(log.rows), "journal_rows": journal_rows,
         "other_statuses": log.other_statuses, "interval_violations": len(violations),
         "min_gap_ms": round(min_gap_ms, 3) if min_gap_ms is not None else None,
+        "min_gap_across_restart_ms":
+            round(min_gap_across_ms, 3) if min_gap_across_ms is not None else None,
         "seen_without_journal_row": len(missing),
         "failures": failures, "final_integrity": final_integrity,
         "examples": {"violations": violations[:5], "missing": missing[:5]},
