@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -45,14 +46,50 @@ constexpr const char* k_variables[] = {
 };
 // Arguments the input can pick by index, so the fuzzer reaches every option quickly.
 constexpr const char* k_flags[] = {
-    "--host",         "--port",          "--discord-token", "--discord-api-url",
-    "--db",           "--identify-interval-ms", "--max-concurrency", "--daily-limit",
-    "--refresh-interval-s", "--on-exhausted", "--max-waiting",   "--auth-token",
-    "--retention-days", "--log-format",  "--log-level",     "history",
-    "--shard",        "--since",         "--until",         "--limit",
-    "--help",         "--version",       "--discord-tokn",  "--help-all",
+    "--host",
+    "--port",
+    "--discord-token",
+    "--discord-api-url",
+    "--db",
+    "--identify-interval-ms",
+    "--max-concurrency",
+    "--daily-limit",
+    "--refresh-interval-s",
+    "--on-exhausted",
+    "--max-waiting",
+    "--auth-token",
+    "--retention-days",
+    "--log-format",
+    "--log-level",
+    "history",
+    "--shard",
+    "--since",
+    "--until",
+    "--limit",
+    "--help",
+    "--version",
+    "--discord-tokn",
+    "--help-all",
 };
 constexpr char k_secret_tag[] = "\x7f<token>";
+
+// GQ_FUZZ_VERBOSE=1 (read before the first run clears the environment) prints each run's
+// command line, environment and result: what reproducing a saved input needs.
+const bool k_verbose = std::getenv("GQ_FUZZ_VERBOSE") != nullptr;
+
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 bool has_non_printable(const std::string& text) {
   for (unsigned char c : text) {
@@ -108,6 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // setenv refuses nothing but a NUL inside, which a real environment cannot hold either.
     ::setenv(name, value.c_str(), 1);
+    if (k_verbose) std::fprintf(stderr, "env %s=%s\n", name, escaped(value).c_str());
   }
 
   std::vector<std::string> args{"gateway-queue"};
@@ -137,6 +175,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& arg : args) argv.push_back(arg.c_str());
   argv.push_back(nullptr);
   const auto parsed = gq::parse_command_line(static_cast<int>(args.size()), argv.data());
+  if (k_verbose) {
+    for (const auto& arg : args) std::fprintf(stderr, "arg %s\n", escaped(arg).c_str());
+    if (const auto* exit = std::get_if<gq::exit_request>(&parsed)) {
+      std::fprintf(stderr, "exit %d: %s\n", exit->code, escaped(exit->message).c_str());
+    }
+  }
 
   if (const auto* exit = std::get_if<gq::exit_request>(&parsed)) {
     GQ_FUZZ_CHECK(exit->code == 0 || exit->code == 2, "exit code is 0 or 2");

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define GQ_FUZZ_CHECK(condition, what)                                              \
-  do {                                                                              \
-    if (!(condition)) {                                                             \
+#define GQ_FUZZ_CHECK(condition, what)                                                    \
+  do {                                                                                    \
+    if (!(condition)) {                                                                   \
       std::fprintf(stderr, "invariant violated: %s (%s:%d)\n", what, __FILE__, __LINE__); \
-      std::abort();                                                                 \
-    }                                                                               \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (false)

@@ -18,8 +18,8 @@ constexpr int k_statuses[] = {200, 200, 200, 401, 429, 429, 500, 502, 503, 404};
 std::string render(const gq::session_limits& limits, gq::unix_ms now) {
   return R"({"url":"wss://gateway.discord.gg","shards":1,"session_start_limit":{"total":)" +
          std::to_string(limits.total) + R"(,"remaining":)" + std::to_string(limits.remaining) +
-         R"(,"reset_after":)" + std::to_string(limits.reset_at - now) +
-         R"(,"max_concurrency":)" + std::to_string(limits.max_concurrency) + "}}";
+         R"(,"reset_after":)" + std::to_string(limits.reset_at - now) + R"(,"max_concurrency":)" +
+         std::to_string(limits.max_concurrency) + "}}";
 }
 
 }  // namespace

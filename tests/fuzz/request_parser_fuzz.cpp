@@ -46,9 +46,9 @@ void check_request(const request_parser& parser, const request_limits& limits) {
   GQ_FUZZ_CHECK(!r.path.empty() && r.path.front() == '/', "a complete request is in origin form");
   GQ_FUZZ_CHECK(r.path.size() + r.query.size() <= limits.max_url, "URL within max_url");
   GQ_FUZZ_CHECK(r.authorization.size() <= limits.max_header_bytes, "headers within the limit");
-  GQ_FUZZ_CHECK(r.authorization.empty() ||
-                    (r.authorization.back() != ' ' && r.authorization.back() != '\t'),
-                "Authorization has no trailing whitespace");
+  GQ_FUZZ_CHECK(
+      r.authorization.empty() || (r.authorization.back() != ' ' && r.authorization.back() != '\t'),
+      "Authorization has no trailing whitespace");
 }
 
 std::string describe(const request_parser& parser) {
