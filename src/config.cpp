@@ -83,8 +83,9 @@ std::string quote_value(std::string_view value) {
   return out + "\"";
 }
 
-// CLI11's own messages quote arguments raw; a value holding a newline or an escape sequence
-// would split the error over lines or drive the terminal. Escapes what quote_value escapes.
+// CLI11's own messages, and the names of unknown flags, quote arguments raw; a newline or an
+// escape sequence in one would split the error over lines or drive the terminal. Escapes what
+// quote_value escapes; every exit-2 message goes through it.
 std::string one_printable_line(std::string_view message) {
   std::string out;
   for (const char ch : message) {
@@ -365,7 +366,7 @@ command parse_command_line(int argc, const char* const* argv) {
                         one_printable_line(scrub_secrets(explain(e.what(), settings), argc, argv))};
   }
   if (auto extras = app.remaining(true); !extras.empty()) {
-    return exit_request{2, unexpected_arguments(extras)};
+    return exit_request{2, one_printable_line(unexpected_arguments(extras))};
   }
 
   try {
@@ -413,7 +414,7 @@ command parse_command_line(int argc, const char* const* argv) {
                  {"error", log_level::error}});
     return config;
   } catch (const bad_value& e) {
-    return exit_request{2, e.message};
+    return exit_request{2, one_printable_line(e.message)};
   }
 }
 
