@@ -3,6 +3,7 @@
 #   BUILD_DIR   build directory (default: build)
 #   CMAKE_ARGS  extra CMake arguments, e.g. "-DGQ_SANITIZERS=address,undefined"
 #   CTEST_ARGS  extra ctest arguments, e.g. "-LE integration" (skip the tests that start the server)
+#   BUILD_TARGETS  targets to build instead of all, e.g. "gateway-queue integration_tests"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,7 +11,8 @@ build="${BUILD_DIR:-build}"
 # Tests on explicitly: a directory configured without them keeps GQ_BUILD_TESTS=OFF in its cache.
 # shellcheck disable=SC2086
 cmake -S . -B "$build" -DGQ_BUILD_TESTS=ON ${CMAKE_ARGS:-}
-cmake --build "$build" -j"$(nproc)"
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 # Unit and actor tests run in parallel; integration tests are marked RUN_SERIAL.
 # --no-tests=error: a run that found no tests is a failure, not a pass.
 # shellcheck disable=SC2086

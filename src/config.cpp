@@ -83,6 +83,24 @@ std::string quote_value(std::string_view value) {
   return out + "\"";
 }
 
+// CLI11's own messages, and the names of unknown flags, quote arguments raw; a newline or an
+// escape sequence in one would split the error over lines or drive the terminal. Escapes what
+// quote_value escapes; every exit-2 message goes through it.
+std::string one_printable_line(std::string_view message) {
+  std::string out;
+  for (const char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 [[noreturn]] void fail(const setting& s, const std::string& what) {
   throw bad_value{"invalid " + s.label() + ": " + what};
 }
@@ -381,10 +399,11 @@ command parse_command_line(int argc, const char* const* argv) {
   } catch (const CLI::CallForVersion& e) {
     return exit_request{0, std::string("gateway-queue ") + e.what()};
   } catch (const CLI::ParseError& e) {
-    return exit_request{2, scrub_secrets(explain(e.what(), settings), argc, argv)};
+    return exit_request{2,
+                        one_printable_line(scrub_secrets(explain(e.what(), settings), argc, argv))};
   }
   if (auto extras = app.remaining(true); !extras.empty()) {
-    return exit_request{2, unexpected_arguments(extras)};
+    return exit_request{2, one_printable_line(unexpected_arguments(extras))};
   }
 
   try {
@@ -474,7 +493,7 @@ command parse_command_line(int argc, const char* const* argv) {
                  {"error", log_level::error}});
     return config;
   } catch (const bad_value& e) {
-    return exit_request{2, e.message};
+    return exit_request{2, one_printable_line(e.message)};
   }
 }
 

@@ -315,5 +315,20 @@ TEST_F(config_test, version_exits_0) {
   EXPECT_THAT(exit.message, HasSubstr("gateway-queue "));
 }
 
+// Found by tests/fuzz/config_fuzz.cpp: CLI11's own message for a value given to a flag that
+// takes none, and the list of unknown flags, quoted them raw, newline and control bytes
+// included, so the error spanned lines.
+TEST_F(config_test, cli11_errors_are_one_printable_line_whatever_the_argument_holds) {
+  for (const std::string arg : {"--version=\x02\x02\x01\n", "--version=a\nb", "--version=\x1b[2J",
+                                "--si\n]&)", "--unknown\x1b[2J"}) {
+    const auto exit = parse_exit({arg});
+    EXPECT_EQ(exit.code, 2) << exit.message;
+    EXPECT_EQ(exit.message.find('\n'), std::string::npos) << exit.message;
+    for (const unsigned char c : exit.message) {
+      EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "control byte " << int(c) << " in: " << exit.message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gq
