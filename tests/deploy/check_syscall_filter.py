@@ -108,14 +108,15 @@ def exercise(binary, workdir):
     try:
         deadline = time.monotonic() + 20
         while True:
+            if server_pid is None and trace.exists() and trace.stat().st_size > 0:
+                server_pid = int(trace.read_text().split(None, 1)[0])  # first line: its execve
             try:
                 status = json.loads(get(port, "/status", timeout=2))
-                if status.get("limits_source") == "discord":
+                # Serving means the trace has its first line: the pid is known by now.
+                if server_pid is not None and status.get("limits_source") == "discord":
                     break
             except OSError:
                 pass
-            if server_pid is None and trace.exists() and trace.stat().st_size > 0:
-                server_pid = int(trace.read_text().split(None, 1)[0])  # first line: its execve
             if time.monotonic() > deadline or tracer.poll() is not None:
                 raise RuntimeError("the server did not come up with limits from the fake Discord API")
             time.sleep(0.1)
