@@ -84,13 +84,14 @@ std::string quote_value(std::string_view value) {
 }
 
 // CLI11's own messages, and the names of unknown flags, quote arguments raw; a newline or an
-// escape sequence in one would split the error over lines or drive the terminal. Escapes what
-// quote_value escapes; every exit-2 message goes through it.
+// escape sequence in one would split the error over lines or drive the terminal, and bytes
+// beyond ASCII could be a mistyped secret. Escapes what quote_value escapes; every exit-2 message
+// goes through it.
 std::string one_printable_line(std::string_view message) {
   std::string out;
   for (const char ch : message) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
+    if (c < 0x20 || c >= 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;

@@ -70,6 +70,16 @@ constexpr const char* k_flags[] = {
     "--version",
     "--discord-tokn",
     "--help-all",
+    "--request-timeout-s",
+    "--idle-timeout-s",
+    "probe",
+    "--timeout-ms",
+    "plan",
+    "--shards",
+    "--remaining",
+    "--reset-after-ms",
+    "--interval-ms",
+    "--json",
 };
 constexpr char k_secret_tag[] = "\x7f<token>";
 
@@ -193,8 +203,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } else if (const auto* config = std::get_if<gq::server_config>(&parsed)) {
     check_config(*config);
+  } else if (const auto* history = std::get_if<gq::history_command>(&parsed)) {
+    check_history(*history);
+  } else if (const auto* probe = std::get_if<gq::probe_command>(&parsed)) {
+    GQ_FUZZ_CHECK(probe->port >= 1 && !probe->host.empty(), "probe address is whole");
+    GQ_FUZZ_CHECK(probe->timeout.count() >= 1 && probe->timeout.count() <= 600'000,
+                  "probe timeout in bounds");
   } else {
-    check_history(std::get<gq::history_command>(parsed));
+    const auto& plan = std::get<gq::plan_command>(parsed);
+    GQ_FUZZ_CHECK(plan.shards >= 1 && plan.shards <= 10'000'000, "plan shards in bounds");
+    GQ_FUZZ_CHECK(plan.interval.count() >= 1 && plan.interval.count() <= 86'400'000,
+                  "plan interval in bounds");
   }
   ::clearenv();
   return 0;
