@@ -150,6 +150,14 @@ def exercise(binary, workdir):
         fail(str(error))
     finally:
         discord.shutdown()
+        if tracer.poll() is None:  # whatever went wrong, nothing is left running
+            if server_pid is not None:
+                try:
+                    os.kill(server_pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            tracer.kill()
+            tracer.wait()
     return trace.read_text()
 
 
