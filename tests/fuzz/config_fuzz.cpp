@@ -20,30 +20,13 @@
 #include <vector>
 
 #include "src/config.hpp"
+#include "tests/support/env_guard.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
-// The variables the parser reads, and two it does not.
-constexpr const char* k_variables[] = {
-    "HOST",
-    "PORT",
-    "DISCORD_TOKEN",
-    "DISCORD_API_URL",
-    "QUEUE_DB",
-    "QUEUE_IDENTIFY_INTERVAL_MS",
-    "QUEUE_MAX_CONCURRENCY",
-    "QUEUE_DAILY_LIMIT",
-    "QUEUE_REFRESH_INTERVAL_S",
-    "QUEUE_ON_EXHAUSTED",
-    "QUEUE_MAX_WAITING",
-    "QUEUE_AUTH_TOKEN",
-    "QUEUE_RETENTION_DAYS",
-    "QUEUE_LOG_FORMAT",
-    "QUEUE_LOG_LEVEL",
-    "QUEUE_UNKNOWN",
-    "SHELL",
-};
+// Two variables the parser does not read, beside those it does (gq::testing::k_config_variables).
+constexpr const char* k_foreign_variables[] = {"QUEUE_UNKNOWN", "SHELL"};
 // Arguments the input can pick by index, so the fuzzer reaches every option quickly.
 constexpr const char* k_flags[] = {
     "--host",
@@ -146,7 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ::clearenv();
   const auto variables = in.ConsumeIntegralInRange<int>(0, 6);
   for (int i = 0; i < variables; ++i) {
-    const char* name = in.PickValueInArray(k_variables);
+    const char* name = in.ConsumeBool() ? in.PickValueInArray(gq::testing::k_config_variables)
+                                        : in.PickValueInArray(k_foreign_variables);
     std::string value = in.ConsumeRandomLengthString(64);
     const std::string_view n = name;
     if (n == "DISCORD_TOKEN" || n == "QUEUE_AUTH_TOKEN") {

@@ -33,29 +33,12 @@ TEST(journal_lock, a_second_server_on_the_same_journal_exits_1_and_the_first_kee
   EXPECT_TRUE(first.alive()) << first.output();
 }
 
-// A journal of the previous schema version, which any server of this version would migrate.
-void make_version_1_journal(const std::string& path) {
-  storage::testing::raw_db db(path);
-  db.exec(R"sql(
-    CREATE TABLE releases (
-      id INTEGER PRIMARY KEY,
-      released_at INTEGER NOT NULL,
-      shard INTEGER NULL,
-      bucket INTEGER NOT NULL
-    );
-    CREATE INDEX releases_by_released_at ON releases(released_at);
-    CREATE INDEX releases_by_shard ON releases(shard, released_at);
-    INSERT INTO releases (released_at, shard, bucket) VALUES (1000, 3, 0);
-    PRAGMA user_version = 1;
-  )sql");
-}
-
 // The running queue is the lock's holder here (an older release would hold it the same way);
 // the server under test must leave the file exactly as it found it.
 TEST(journal_lock, a_server_refused_by_the_lock_neither_migrates_nor_writes_the_journal) {
   scratch_dir dir;
   const auto path = dir.file("old.db");
-  make_version_1_journal(path);
+  storage::testing::make_version_1_journal(path);
   const auto before = read_text_file(path);
   const int holder = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(holder, 0);

@@ -17,25 +17,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::raw_db;
 using testing::temp_dir;
-
-// Written out by hand rather than taken from schema.cpp: this is what the previous release left
-// on disk, and it must not change when the migration list does.
-void make_version_1_journal(const std::string& path) {
-  raw_db db(path);
-  db.exec(R"sql(
-    PRAGMA journal_mode = WAL;
-    CREATE TABLE releases (
-      id INTEGER PRIMARY KEY,
-      released_at INTEGER NOT NULL,
-      shard INTEGER NULL,
-      bucket INTEGER NOT NULL
-    );
-    CREATE INDEX releases_by_released_at ON releases(released_at);
-    CREATE INDEX releases_by_shard ON releases(shard, released_at);
-    INSERT INTO releases (released_at, shard, bucket) VALUES (1000, 3, 0), (2000, NULL, 0);
-    PRAGMA user_version = 1;
-  )sql");
-}
+using testing::make_version_1_journal;
 
 std::vector<std::vector<std::string>> columns(raw_db& db, const std::string& table) {
   return db.rows("SELECT name, type, \"notnull\", pk FROM pragma_table_info('" + table + "')");

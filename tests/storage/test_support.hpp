@@ -102,4 +102,23 @@ class raw_db {
   sqlite3* db_ = nullptr;
 };
 
+// Written out by hand rather than taken from schema.cpp: this is what the previous release left
+// on disk, and it must not change when the migration list does.
+inline void make_version_1_journal(const std::string& path) {
+  raw_db db(path);
+  db.exec(R"sql(
+    PRAGMA journal_mode = WAL;
+    CREATE TABLE releases (
+      id INTEGER PRIMARY KEY,
+      released_at INTEGER NOT NULL,
+      shard INTEGER NULL,
+      bucket INTEGER NOT NULL
+    );
+    CREATE INDEX releases_by_released_at ON releases(released_at);
+    CREATE INDEX releases_by_shard ON releases(shard, released_at);
+    INSERT INTO releases (released_at, shard, bucket) VALUES (1000, 3, 0), (2000, NULL, 0);
+    PRAGMA user_version = 1;
+  )sql");
+}
+
 }  // namespace gq::storage::testing
