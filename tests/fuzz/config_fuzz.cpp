@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "src/config.hpp"
-#include "tests/support/env_guard.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/support/env_guard.hpp"
 
 namespace {
 

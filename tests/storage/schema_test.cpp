@@ -15,9 +15,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::make_version_1_journal;
 using testing::raw_db;
 using testing::temp_dir;
-using testing::make_version_1_journal;
 
 std::vector<std::vector<std::string>> columns(raw_db& db, const std::string& table) {
   return db.rows("SELECT name, type, \"notnull\", pk FROM pragma_table_info('" + table + "')");
