@@ -34,11 +34,15 @@ constexpr int k_buckets = 16;
 constexpr auto k_interval = 200ms;
 constexpr unsigned k_server_files = 2048;
 // Kernel receive stamps on loopback are taken when the segment is handed to the loopback device.
-// With the machine saturated by the attack, the kernel may hand over a segment some microseconds
-// after the server's send() returned (TCP small queues and softirq work deferred to a later
-// moment), and the server times its interval from that return. Seen here: up to 16 us. A gap
-// shorter than the interval by more than this is a pacing error.
-constexpr auto k_stamp_jitter = 100us;
+// With the machine saturated by the attack, the kernel may hand over a segment after the server's
+// send() returned (TCP small queues, softirq work deferred to ksoftirqd), and the server times its
+// interval from that return. Seen: up to 40 us on a 2-core VM with both cores busy, 3.5 ms once
+// on a CI machine (one gap of 196.5 ms). A gap shorter than the interval by more than this is a
+// pacing error. Without an attack, edge_test, discord_test and crash_test check the interval with
+// no tolerance; under attack this test catches pacing from the wrong instant (the decision, the
+// due time, an unconfirmed write), which is off by the grant's lateness: several ms for some of
+// these 1,000 grants.
+constexpr auto k_stamp_jitter = 5ms;
 
 // One waiting request per shard, all on one thread: sockets polled together, each answer's
 // status and the kernel's receive time of its first byte (SO_TIMESTAMPNS; on loopback, the
@@ -181,9 +185,18 @@ TEST(attack, shards_are_granted_in_time_and_the_server_accepts_while_it_is_attac
     for (std::size_t i = 1; i < times.size(); ++i) {
       if (times[i] - times[i - 1] < k_interval - k_stamp_jitter) {
         ++early;
-        ADD_FAILURE() << "bucket " << bucket << ": grants "
-                      << std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count()
-                      << " ms apart";
+        // The neighbouring gaps tell a late stamp (the gap before is as much longer) from an
+        // early grant (the gap after is as much longer: the next grant is timed from it).
+        const auto ms = [&](std::size_t j) {
+          return j == 0 || j >= times.size()
+                     ? std::string("-")
+                     : std::to_string(
+                           std::chrono::duration<double, std::milli>(times[j] - times[j - 1])
+                               .count());
+        };
+        ADD_FAILURE() << "bucket " << bucket << ": grants " << ms(i)
+                      << " ms apart (gap before: " << ms(i - 1) << " ms, after: " << ms(i + 1)
+                      << " ms)";
       }
     }
   }
