@@ -94,4 +94,5 @@ void check_journal(load_run& run, const connection_pool& cl) {
   }
   run.out["journal"] = j;
 }
+
 }  // namespace gq::bench

@@ -270,4 +270,5 @@ void record_outcomes(load_run& run, const connection_pool& cl) {
     if (code != 200)
       problems.push_back(std::to_string(n) + " responses with status " + std::to_string(code));
 }
+
 }  // namespace gq::bench

@@ -82,4 +82,5 @@ void print_summary(const load_run& run, std::ostream& to) {
   if (problems.empty()) e << "   OK\n";
   for (const auto& p : problems) e << "   PROBLEM: " << p << "\n";
 }
+
 }  // namespace gq::bench
