@@ -1,291 +1,30 @@
 #include "src/config.hpp"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cctype>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <deque>
 #include <limits>
-#include <stdexcept>
-#include <string_view>
+#include <string>
 #include <vector>
 
-#include "src/discord_client.hpp"
+#include "src/config_messages.hpp"
+#include "src/config_setting.hpp"
 
 #ifndef GQ_VERSION
 #define GQ_VERSION "0.0.0"
 #endif
 
+// The table of settings (names, types, defaults shown, help) and how each command reads them.
+// The validators: src/config_setting.hpp; CLI11's own refusals: src/config_messages.hpp.
+
 namespace gq {
 namespace {
 
 constexpr std::uint64_t k_max_int63 = std::numeric_limits<std::int64_t>::max();
-constexpr std::string_view k_redacted = "[redacted]";
-
-// Thrown by the validators below and turned into exit_request{2, message}; never leaves this file.
-struct bad_value {
-  std::string message;
-};
-
-// One command-line option with an (optional) environment fallback.
-struct setting {
-  const char* env = nullptr;  // nullptr for flags without an environment variable
-  const char* flag = nullptr;
-  bool secret = false;
-  std::string value;
-  CLI::Option* option = nullptr;
-
-  // A value equal to the environment's may have come from either; then it does not matter.
-  bool from_flag() const {
-    const char* from_env = env ? std::getenv(env) : nullptr;
-    return option->count() > 0 && (!from_env || value != from_env);
-  }
-
-  std::string label() const {
-    return env ? std::string(env) + " (" + flag + ")" : std::string(flag);
-  }
-
-  // The value to validate, or nullopt for "use the default". CLI11 ignores an empty environment
-  // variable; we do not, so that `PORT=` is an error instead of a silent default. An empty secret
-  // counts as unset: docker-compose's `DISCORD_TOKEN=${DISCORD_TOKEN}` yields one when unset.
-  std::optional<std::string> raw() const {
-    std::optional<std::string> result;
-    if (option->count() > 0) {
-      result = value;
-    } else if (env) {
-      if (const char* from_env = std::getenv(env)) result = from_env;
-    }
-    if (secret && result && result->empty()) result.reset();
-    return result;
-  }
-};
-
-// Quotes a value for an error line: printable ASCII as is, everything else escaped, so the
-// message stays one line whatever the value holds.
-std::string quote_value(std::string_view value) {
-  constexpr std::size_t k_max_shown = 80;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < value.size() && i < k_max_shown; ++i) {
-    const auto c = static_cast<unsigned char>(value[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (value.size() > k_max_shown) out += "...";
-  return out + "\"";
-}
-
-// CLI11's own messages, and the names of unknown flags, quote arguments raw; a newline or an
-// escape sequence in one would split the error over lines or drive the terminal, and bytes
-// beyond ASCII could be a mistyped secret. Escapes what quote_value escapes; every exit-2 message
-// goes through it.
-std::string one_printable_line(std::string_view message) {
-  std::string out;
-  for (const char ch : message) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-[[noreturn]] void fail(const setting& s, const std::string& what) {
-  throw bad_value{"invalid " + s.label() + ": " + what};
-}
-
-// Digits only: no sign, no spaces, no exponent; leading zeros are allowed ("007" is 7).
-std::optional<std::uint64_t> parse_decimal(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (result > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-    result = result * 10 + digit;
-  }
-  return result;
-}
-
-std::uint64_t integer_in(const setting& s, const std::string& text, std::uint64_t min,
-                         std::uint64_t max) {
-  const auto parsed = parse_decimal(text);
-  if (!parsed || *parsed < min || *parsed > max) {
-    fail(s, quote_value(text) + " is not an integer between " + std::to_string(min) + " and " +
-                std::to_string(max));
-  }
-  return *parsed;
-}
-
-template <class T>
-void read_integer(const setting& s, T& target, std::uint64_t min, std::uint64_t max) {
-  if (auto raw = s.raw()) target = static_cast<T>(integer_in(s, *raw, min, max));
-}
-
-template <class Duration>
-void read_duration(const setting& s, Duration& target, std::uint64_t min, std::uint64_t max) {
-  if (auto raw = s.raw())
-    target = Duration{static_cast<typename Duration::rep>(integer_in(s, *raw, min, max))};
-}
-
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-// Matches case-insensitively: `INFO` in an environment file means what `info` means.
-template <class Enum>
-void read_choice(const setting& s, Enum& target,
-                 std::initializer_list<std::pair<std::string_view, Enum>> choices) {
-  auto raw = s.raw();
-  if (!raw) return;
-  const std::string wanted = lowercase(*raw);
-  std::string names;
-  for (const auto& [name, choice] : choices) {
-    if (wanted == name) {
-      target = choice;
-      return;
-    }
-    names += names.empty() ? "" : ", ";
-    names += name;
-  }
-  fail(s, quote_value(*raw) + " is not one of " + names);
-}
-
-bool has_space_or_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
-}
-
-// Never echoes the value: the line goes to stderr and into whatever collects it.
-void read_secret(const setting& s, std::optional<std::string>& target, std::string_view scheme) {
-  auto raw = s.raw();
-  if (!raw) return;
-  if (has_space_or_control(*raw)) {
-    std::string what = "must not contain whitespace or control characters";
-    if (raw->starts_with(scheme)) {
-      what += "; give it without the \"" + std::string(scheme) + "\" prefix";
-    }
-    fail(s, what);
-  }
-  target = std::move(*raw);
-}
-
-// Deliberately loose: an IPv4/IPv6 literal or a host name; the bind reports anything subtler.
-void read_host(const setting& s, std::string& target) {
-  auto raw = s.raw();
-  if (!raw) return;
-  const bool plausible = !raw->empty() && std::all_of(raw->begin(), raw->end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-           c == '_' || c == '%';
-  });
-  if (!plausible) fail(s, quote_value(*raw) + " is not an IP address or host name");
-  target = std::move(*raw);
-}
-
-void read_api_url(const setting& s, std::string& target) {
-  auto raw = s.raw();
-  if (!raw) return;
-  // user:password@ would be echoed below and sent nowhere useful: refuse it without echoing.
-  if (raw->find('@') != std::string::npos) fail(s, "must not contain credentials (user@host)");
-  try {
-    discord_client probe(*raw, "validation-only");  // the client's own parser is the rule
-  } catch (const std::invalid_argument&) {
-    fail(s, quote_value(*raw) + " is not a URL of the form http(s)://host[:port][/path]");
-  }
-  target = std::move(*raw);
-}
-
-void read_path(const setting& s, std::string& target) {
-  auto raw = s.raw();
-  if (!raw) return;
-  if (raw->empty()) fail(s, "must not be empty");
-  target = std::move(*raw);
-}
-
-// CLI11's own messages can quote arguments verbatim (`--discord-tokn=SECRET` is "not expected").
-// Blank out everything that looks like a secret before the line is printed.
-std::string scrub_secrets(std::string message, int argc, const char* const* argv) {
-  std::vector<std::string> secrets;
-  for (const char* env : {"DISCORD_TOKEN", "QUEUE_AUTH_TOKEN"}) {
-    if (const char* value = std::getenv(env)) secrets.emplace_back(value);
-  }
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (!arg.starts_with("-") || lowercase(std::string(arg)).find("token") == std::string::npos) {
-      continue;
-    }
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      secrets.emplace_back(arg.substr(eq + 1));
-    } else if (i + 1 < argc) {
-      secrets.emplace_back(argv[i + 1]);
-    }
-  }
-  std::sort(secrets.begin(), secrets.end(),
-            [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  for (const auto& secret : secrets) {
-    if (secret.empty()) continue;
-    for (auto at = message.find(secret); at != std::string::npos;
-         at = message.find(secret, at + k_redacted.size())) {
-      message.replace(at, secret.size(), k_redacted);
-    }
-  }
-  return message;
-}
-
-// Every message is printed the same way, with one newline added by the caller.
-std::string without_final_newline(std::string text) {
-  while (text.ends_with('\n')) text.pop_back();
-  return text;
-}
-
-// CLI11 says "--port: 1 required PORT missing" for `--port=`; name the variable as well.
-std::string explain(std::string message, const std::deque<setting>& settings) {
-  for (const auto& s : settings) {
-    const std::string prefix = std::string(s.flag) + ":";
-    if (!message.starts_with(prefix)) continue;
-    if (message.ends_with("missing")) return "invalid " + s.label() + ": a value is required";
-    return "invalid " + s.label() + ":" + message.substr(prefix.size());
-  }
-  return message;
-}
-
-// Unknown flags are named; values are only counted, since `--discord-tokn SECRET` puts a token
-// among them.
-std::string unexpected_arguments(const std::vector<std::string>& extras) {
-  std::string flags;
-  std::size_t values = 0;
-  for (const auto& extra : extras) {
-    if (extra.starts_with("-")) {
-      flags += (flags.empty() ? "" : ", ") + extra.substr(0, extra.find('='));
-      if (extra.find('=') != std::string::npos) ++values;
-    } else {
-      ++values;
-    }
-  }
-  std::string message = "unexpected arguments:";
-  if (!flags.empty()) message += " unknown option " + flags;
-  if (values > 0) {
-    message += (flags.empty() ? " " : " and ") + std::to_string(values) +
-               (values == 1 ? " value" : " values") + " (not shown)";
-  }
-  return message + "; see --help";
-}
 
 }  // namespace
+
+using namespace config_detail;
 
 command parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"gateway-queue: paces Discord gateway IDENTIFYs for bots sharded across processes.",

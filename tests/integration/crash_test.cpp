@@ -1,5 +1,5 @@
 // The crash-safe journal through the real binary: kill -9 at many points, reopen the same file,
-// and check what the contract promises (SPEC.md "Journal", docs/JOURNAL.md):
+// and check what the contract promises (docs/JOURNAL.md):
 //   - the first grant of a bucket after a restart comes no sooner than the interval after that
 //     bucket's last journaled grant, and the daily count continues from the journal;
 //   - PRAGMA integrity_check is "ok" after every crash;

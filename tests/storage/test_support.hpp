@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the storage tests: a temporary directory and a raw SQLite connection for
+// Shared by the storage tests: a temporary directory and a raw SQLite connection for
 // arranging and inspecting files behind the journal's back.
 
 #include <sqlite3.h>
