@@ -2,16 +2,17 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <limits>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
 
 #include "src/discord_client.hpp"
+#include "src/http/query.hpp"
 
 #ifndef GQ_VERSION
 #define GQ_VERSION "0.0.0"
@@ -20,7 +21,6 @@
 namespace gq {
 namespace {
 
-constexpr std::uint64_t k_max_int63 = std::numeric_limits<std::int64_t>::max();
 constexpr std::string_view k_redacted = "[redacted]";
 
 // Thrown by the validators below and turned into exit_request{2, message}; never leaves this file.
@@ -106,22 +106,12 @@ std::string one_printable_line(std::string_view message) {
   throw bad_value{"invalid " + s.label() + ": " + what};
 }
 
-// Digits only: no sign, no spaces, no exponent; leading zeros are allowed ("007" is 7).
-std::optional<std::uint64_t> parse_decimal(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (result > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-    result = result * 10 + digit;
-  }
-  return result;
-}
-
+// The query string's parser is the one rule for a decimal integer: digits only, leading zeros
+// allowed, at most k_max_stored_integer (every bound here is below it).
 std::uint64_t integer_in(const setting& s, const std::string& text, std::uint64_t min,
                          std::uint64_t max) {
-  const auto parsed = parse_decimal(text);
+  assert(max <= k_max_stored_integer);
+  const auto parsed = http::parse_non_negative(text);
   if (!parsed || *parsed < min || *parsed > max) {
     fail(s, quote_value(text) + " is not an integer between " + std::to_string(min) + " and " +
                 std::to_string(max));
@@ -326,16 +316,19 @@ command parse_command_line(int argc, const char* const* argv) {
                           "Buckets when no token is set, 1..65536");
   auto& daily = add(app, "QUEUE_DAILY_LIMIT", "--daily-limit", "N", "1000",
                     "Session starts per 24 h when no token is set, 1..10000000");
-  auto& refresh = add(app, "QUEUE_REFRESH_INTERVAL_S", "--refresh-interval-s", "SECONDS", "300",
-                      "How often limits are re-read from Discord, 1..86400 s");
+  const server_config defaults;
+  const auto refresh_default = std::to_string(defaults.refresh_interval.count());
+  auto& refresh =
+      add(app, "QUEUE_REFRESH_INTERVAL_S", "--refresh-interval-s", "SECONDS",
+          refresh_default.c_str(), "How often limits are re-read from Discord, 1..86400 s");
   auto& exhausted = add(app, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
                         "Daily limit used up: hold (waiters wait for the reset) or reject (429)");
-  auto& waiting = add(app, "QUEUE_MAX_WAITING", "--max-waiting", "N", "100000",
+  const auto waiting_default = std::to_string(defaults.max_waiting);
+  auto& waiting = add(app, "QUEUE_MAX_WAITING", "--max-waiting", "N", waiting_default.c_str(),
                       "Waiters held at once, 1..10000000; more get 503");
   auto& auth_token =
       add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
           "When set, requests need 'Authorization: Bearer <it>' (/health, /ready excepted)", true);
-  const server_config defaults;
   const auto request_timeout_default = std::to_string(defaults.request_timeout.count());
   auto& request_timeout =
       add(app, "QUEUE_REQUEST_TIMEOUT_S", "--request-timeout-s", "SECONDS",
@@ -345,8 +338,10 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& idle_timeout =
       add(app, "QUEUE_IDLE_TIMEOUT_S", "--idle-timeout-s", "SECONDS", idle_timeout_default.c_str(),
           "A keep-alive connection with no request closes after this, 1..86400 s");
-  auto& retention = add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", "30",
-                        "Journal rows older than this are pruned, 1..36500 days");
+  const auto retention_default = std::to_string(defaults.retention_days);
+  auto& retention =
+      add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", retention_default.c_str(),
+          "Journal rows older than this are pruned, 1..36500 days");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
                      "text, or json (one object per line)");
   auto& level =
@@ -413,12 +408,12 @@ command parse_command_line(int argc, const char* const* argv) {
       // Both `history --db x` and `--db x history` work; either flag beats QUEUE_DB.
       read_path(db.from_flag() && !history_db.from_flag() ? db : history_db, result.db_path);
       auto& filter = result.filter;
-      if (auto raw = shard.raw()) filter.shard = integer_in(shard, *raw, 0, k_max_int63);
+      if (auto raw = shard.raw()) filter.shard = integer_in(shard, *raw, 0, k_max_stored_integer);
       if (auto raw = since.raw()) {
-        filter.since = static_cast<unix_ms>(integer_in(since, *raw, 0, k_max_int63));
+        filter.since = static_cast<unix_ms>(integer_in(since, *raw, 0, k_max_stored_integer));
       }
       if (auto raw = until.raw()) {
-        filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_int63));
+        filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_stored_integer));
       }
       read_integer(limit, filter.limit, 1, storage::history_filter::k_max_limit);
       if (filter.since && filter.until && *filter.since > *filter.until) {

@@ -8,7 +8,10 @@
 #include <string>
 #include <variant>
 
+#include "actors/archive.hpp"
 #include "actors/connection_deadlines.hpp"
+#include "actors/http_edge.hpp"
+#include "actors/limits_scheduler.hpp"
 #include "storage/history.hpp"
 
 namespace gq {
@@ -26,11 +29,11 @@ struct server_config {
   std::chrono::milliseconds identify_interval{5000};
   std::uint32_t max_concurrency = 1;
   std::uint32_t daily_limit = 1000;
-  std::chrono::seconds refresh_interval{300};
+  std::chrono::seconds refresh_interval = k_default_refresh_interval;
   exhausted_policy on_exhausted = exhausted_policy::hold;
-  std::uint64_t max_waiting = 100000;
+  std::uint64_t max_waiting = k_default_max_waiting;
   std::optional<std::string> auth_token;  // secret: never logged or echoed
-  std::uint32_t retention_days = 30;
+  std::uint32_t retention_days = k_default_retention.count();
   std::chrono::seconds request_timeout = k_default_request_timeout;  // whole request, else 408
   std::chrono::seconds idle_timeout = k_default_idle_timeout;        // keep-alive between requests
   log_format log_format_ = log_format::text;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/contract_death.hpp"
+
 namespace gq {
 namespace {
 
@@ -47,6 +49,32 @@ TEST(daily_budget, effective_remaining_is_capped_by_the_journaled_window) {
   // Discord lags: it still says 900 left, but the journal holds 998 grants of this window.
   budget.apply(limits_of(1000, 900, t0 + hour), 0, 998);
   EXPECT_EQ(budget.available(), 2u);
+}
+
+// The ledger takes a grant, the window resets before its batch commits, a grant of the new
+// window joins the batch, and the commit fails: both are refunded.
+TEST(daily_budget, refund_of_a_grant_taken_before_the_reset_leaves_the_new_window_whole) {
+  daily_budget budget;
+  budget.apply(limits_of(10, 10, t0 + hour), 0, 0);
+  budget.consume();
+  ASSERT_TRUE(budget.roll(t0 + hour));
+  budget.consume();
+  budget.refund();
+  budget.refund();
+  EXPECT_EQ(budget.available(), 10u);
+}
+
+TEST(daily_budget_contract, consume_without_budget_is_refused) {
+  daily_budget budget;
+  GQ_EXPECT_CONTRACT_VIOLATION(budget.consume(), "consume without budget");
+  budget.apply(limits_of(10, 1, t0 + hour), 0, 0);
+  budget.consume();
+  GQ_EXPECT_CONTRACT_VIOLATION(budget.consume(), "consume without budget");
+}
+
+TEST(daily_budget_contract, refund_without_a_consume_is_refused) {
+  daily_budget budget;
+  GQ_EXPECT_CONTRACT_VIOLATION(budget.refund(), "refund without a consume");
 }
 
 TEST(daily_budget, refund_returns_a_grant_that_was_not_committed) {
