@@ -300,23 +300,28 @@ command parse_command_line(int argc, const char* const* argv) {
     return s;
   };
 
-  auto& host = add(app, "HOST", "--host", "ADDRESS", "127.0.0.1",
+  const server_config defaults;
+  auto& host = add(app, "HOST", "--host", "ADDRESS", defaults.host.c_str(),
                    "Bind address: an IP literal (no brackets) or a host name");
-  auto& port = add(app, "PORT", "--port", "PORT", "5000", "Bind port, 1..65535");
+  auto& port = add(app, "PORT", "--port", "PORT", std::to_string(defaults.port).c_str(),
+                   "Bind port, 1..65535");
   auto& discord_token =
       add(app, "DISCORD_TOKEN", "--discord-token", "TOKEN", nullptr,
           "Bot token (without \"Bot \"); when set, limits come from Discord", true);
   auto& api_url =
-      add(app, "DISCORD_API_URL", "--discord-api-url", "URL", "https://discord.com/api/v10",
+      add(app, "DISCORD_API_URL", "--discord-api-url", "URL", defaults.discord_api_url.c_str(),
           "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
-  auto& db = add(app, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
-  auto& interval = add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS", "5000",
-                       "Spacing of grants within one bucket, 1..86400000 ms");
-  auto& concurrency = add(app, "QUEUE_MAX_CONCURRENCY", "--max-concurrency", "N", "1",
+  auto& db = add(app, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
+  const auto interval_default = std::to_string(defaults.identify_interval.count());
+  auto& interval =
+      add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS",
+          interval_default.c_str(), "Spacing of grants within one bucket, 1..86400000 ms");
+  auto& concurrency = add(app, "QUEUE_MAX_CONCURRENCY", "--max-concurrency", "N",
+                          std::to_string(defaults.max_concurrency).c_str(),
                           "Buckets when no token is set, 1..65536");
-  auto& daily = add(app, "QUEUE_DAILY_LIMIT", "--daily-limit", "N", "1000",
+  auto& daily = add(app, "QUEUE_DAILY_LIMIT", "--daily-limit", "N",
+                    std::to_string(defaults.daily_limit).c_str(),
                     "Session starts per 24 h when no token is set, 1..10000000");
-  const server_config defaults;
   const auto refresh_default = std::to_string(defaults.refresh_interval.count());
   auto& refresh =
       add(app, "QUEUE_REFRESH_INTERVAL_S", "--refresh-interval-s", "SECONDS",
@@ -350,20 +355,24 @@ command parse_command_line(int argc, const char* const* argv) {
   auto* history = app.add_subcommand("history", "Print journal rows as JSON and exit");
   history->allow_extras();
   auto& history_db =
-      add(*history, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
+      add(*history, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
   auto& shard = add(*history, nullptr, "--shard", "N", nullptr, "Only grants of this shard");
   auto& since = add(*history, nullptr, "--since", "UNIX_MS", nullptr,
                     "Only grants released at or after this time");
   auto& until = add(*history, nullptr, "--until", "UNIX_MS", nullptr,
                     "Only grants released at or before this time");
-  auto& limit = add(*history, nullptr, "--limit", "N", "100", "At most this many rows, 1..10000");
+  auto& limit = add(*history, nullptr, "--limit", "N",
+                    std::to_string(storage::history_filter::k_default_limit).c_str(),
+                    "At most this many rows, 1..10000");
   auto* probe = app.add_subcommand(
       "probe", "GET /health of the server at HOST:PORT; exit 0 on 200, else 1 (health checks)");
   probe->allow_extras();
-  auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", "127.0.0.1",
+  auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", defaults.host.c_str(),
                          "Server address; 0.0.0.0 or :: (a wildcard bind) probes loopback");
-  auto& probe_port = add(*probe, "PORT", "--port", "PORT", "5000", "Server port, 1..65535");
-  auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS", "2000",
+  auto& probe_port = add(*probe, "PORT", "--port", "PORT", std::to_string(defaults.port).c_str(),
+                         "Server port, 1..65535");
+  auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS",
+                            std::to_string(probe_command{}.timeout.count()).c_str(),
                             "Limit for connecting and for the answer, each; 1..600000 ms");
 
   auto* plan = app.add_subcommand("plan", "Print how long a boot of N shards takes, and exit");
@@ -378,8 +387,9 @@ command parse_command_line(int argc, const char* const* argv) {
                              "Session starts left now (default: Discord's, else the daily limit)");
   auto& plan_reset = add(*plan, nullptr, "--reset-after-ms", "MS", nullptr,
                          "Time until the daily reset (default: Discord's, else 24 h)");
-  auto& plan_interval = add(*plan, "QUEUE_IDENTIFY_INTERVAL_MS", "--interval-ms", "MS", "5000",
-                            "Spacing of grants within one bucket, 1..86400000 ms");
+  auto& plan_interval =
+      add(*plan, "QUEUE_IDENTIFY_INTERVAL_MS", "--interval-ms", "MS", interval_default.c_str(),
+          "Spacing of grants within one bucket, 1..86400000 ms");
   auto& plan_exhausted = add(*plan, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
                              "Daily limit used up: hold (wait for the reset) or reject");
   bool plan_json = false;
