@@ -29,8 +29,6 @@ class bucket_pacer {
     return !in_flight_ && now + lead >= next_grant_at_;
   }
 
-  bool in_flight() const { return in_flight_; }
-
   // A grant was decided and is on its way (journal commit, then the socket).
   // Precondition: none is in flight (checked in debug builds).
   void begin_grant() {
@@ -56,8 +54,6 @@ class bucket_pacer {
   void not_before(time_point t) {
     if (t > next_grant_at_) next_grant_at_ = t;
   }
-
-  duration interval() const { return interval_; }
 
  private:
   duration interval_;

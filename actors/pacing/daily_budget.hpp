@@ -97,7 +97,6 @@ class daily_budget {
   }
 
   unix_ms reset_at() const { return limits_.reset_at; }
-  unix_ms window_start() const { return limits_.reset_at - k_day_ms; }
 
  private:
   bool known_ = false;
