@@ -37,12 +37,12 @@ void prune_batch(archive_pointer self) {
       now - std::chrono::duration_cast<std::chrono::milliseconds>(st.config.retention).count();
   std::uint64_t deleted = 0;
   try {
-    deleted = st.history->prune_before(cutoff, archive_state::k_prune_batch);
+    deleted = st.history->prune_before(cutoff, k_prune_batch);
   } catch (const storage::journal_error& e) {
     spdlog::error("retention: pruning failed, will retry: {}", e.what());
   }
   if (deleted > 0) spdlog::debug("retention: pruned {} grants older than {}", deleted, cutoff);
-  if (deleted == archive_state::k_prune_batch)
+  if (deleted == k_prune_batch)
     self->send(self, prune_atom::value);  // behind any history query already waiting
   else
     self->delayed_send(self, st.config.prune_every, prune_atom::value);

@@ -17,6 +17,13 @@
 
 namespace gq {
 
+// The default of QUEUE_RETENTION_DAYS: journal rows older than this are pruned.
+inline constexpr std::chrono::days k_default_retention{30};
+// How often the archive looks for rows past the retention.
+inline constexpr std::chrono::minutes k_prune_interval{60};
+// Rows deleted per pruning transaction: each holds the journal's write lock, so keep it short.
+inline constexpr std::uint32_t k_prune_batch = 1000;
+
 // storage::history_filter as a message: absent values use sentinels.
 struct history_query {
   std::uint64_t shard = k_no_shard;
@@ -39,13 +46,12 @@ using archive_actor = caf::typed_actor<
 
 struct archive_config {
   std::string db_path;
-  std::chrono::hours retention{30 * 24};
-  std::chrono::minutes prune_every{60};
+  std::chrono::hours retention = k_default_retention;
+  std::chrono::minutes prune_every = k_prune_interval;
   clock_anchor anchor;
 };
 
 struct archive_state {
-  static constexpr std::uint32_t k_prune_batch = 1000;
   static constexpr const char* name = "archive";
 
   std::unique_ptr<storage::history> history;

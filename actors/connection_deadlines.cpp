@@ -1,5 +1,7 @@
 #include "actors/connection_deadlines.hpp"
 
+#include <cassert>
+
 namespace gq {
 
 // Per connection, 19,000 times over (docs/BENCHMARKS.md, memory per waiter).
@@ -23,6 +25,7 @@ void connection_deadlines::set(deadline_link& link, deadline_kind kind, time_poi
   unlink(link);
   if (kind == deadline_kind::none) return;
   auto& list = list_of(kind);
+  assert((!list.last || list.last->since_ <= now) && "connection_deadlines::set: time went back");
   link.kind_ = kind;
   link.since_ = now;
   link.prev_ = list.last;

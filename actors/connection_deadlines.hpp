@@ -15,6 +15,7 @@
 // list never allocates. Plain C++, unit-tested with a fake clock.
 
 #include <caf/actor_clock.hpp>
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 
@@ -74,10 +75,13 @@ class connection_deadlines {
   // Moves `link` to the back of the list for `kind` from `now` (none: out of every list).
   // Entering the kind it already has changes nothing, and fresh -> reading keeps the time of the
   // connect: a request's deadline runs from its first byte (or the connect), not its last.
+  // Precondition: `now` is no earlier than any earlier call's (checked in debug builds).
   void set(deadline_link& link, deadline_kind kind, time_point now);
 
-  // Only before the first set(): the lists are in deadline order because the timeouts never change.
+  // Only while no connection is in a list (checked in debug builds): the lists are in deadline
+  // order because the timeouts never change.
   void set_timeouts(duration request_timeout, duration idle_timeout) {
+    assert(empty() && "connection_deadlines::set_timeouts with connections in the lists");
     request_timeout_ = request_timeout;
     idle_timeout_ = idle_timeout;
   }

@@ -232,9 +232,9 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   }
   if (counters_.waiting >= config_.max_waiting) {
     counters_.count(rejection::full);
-    return respond(
-        hdl, conn,
-        http::with_retry_after(http::json_error(503, "too many waiters, retry later"), 5));
+    return respond(hdl, conn,
+                   http::with_retry_after(http::json_error(503, "too many waiters, retry later"),
+                                          k_queue_full_retry_after_s));
   }
   enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard));
   return true;

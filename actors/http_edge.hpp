@@ -39,6 +39,11 @@
 
 namespace gq {
 
+// The default of QUEUE_MAX_WAITING: waiters held at once before new ones get 503.
+inline constexpr std::uint64_t k_default_max_waiting = 100'000;
+// The Retry-After (seconds) of that 503: a slot frees at the next grant, seconds away at worst.
+inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
+
 // -- messages to the edge: listen (from main), shutdown (from main) -------------------------------
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
 // Timers the edge sets for itself: the next due grant, the batched `sent` reports.
@@ -50,8 +55,8 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 struct http_edge_config {
   gate_actor gate;
   archive_actor archive;
-  std::optional<std::string> auth_token;  // QUEUE_AUTH_TOKEN
-  std::uint64_t max_waiting = 100000;     // QUEUE_MAX_WAITING
+  std::optional<std::string> auth_token;              // QUEUE_AUTH_TOKEN
+  std::uint64_t max_waiting = k_default_max_waiting;  // QUEUE_MAX_WAITING
   // At this many open connections the oldest one without a request being answered is closed
   // for each new one; when there is none, accepting pauses.
   std::size_t max_connections = 19000;

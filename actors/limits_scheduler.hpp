@@ -25,6 +25,9 @@
 
 namespace gq {
 
+// The default of QUEUE_REFRESH_INTERVAL_S: how often limits are re-read from Discord.
+inline constexpr std::chrono::seconds k_default_refresh_interval{300};
+
 using limits_scheduler_actor =
     caf::typed_actor<caf::reacts_to<refresh_atom>,  // read limits now (unless waiting out a
                                                     // 429/backoff)
@@ -34,7 +37,7 @@ struct limits_scheduler_config {
   limits_fetcher fetch;  // blocking; the Discord client in production
   ledger_actor ledger;
   gate_actor gate;
-  std::chrono::seconds refresh_interval{300};
+  std::chrono::seconds refresh_interval = k_default_refresh_interval;
   clock_anchor anchor;
   // Called once when Discord rejects the token before any fetch succeeded.
   std::function<void(const std::string& reason)> token_rejected_at_start;

@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <deque>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -18,11 +17,7 @@
 // The validators: src/config_setting.hpp; CLI11's own refusals: src/config_messages.hpp.
 
 namespace gq {
-namespace {
-
-constexpr std::uint64_t k_max_int63 = std::numeric_limits<std::int64_t>::max();
-
-}  // namespace
+namespace {}  // namespace
 
 using namespace config_detail;
 
@@ -49,32 +44,40 @@ command parse_command_line(int argc, const char* const* argv) {
     return s;
   };
 
-  auto& host = add(app, "HOST", "--host", "ADDRESS", "127.0.0.1",
+  const server_config defaults;
+  auto& host = add(app, "HOST", "--host", "ADDRESS", defaults.host.c_str(),
                    "Bind address: an IP literal (no brackets) or a host name");
-  auto& port = add(app, "PORT", "--port", "PORT", "5000", "Bind port, 1..65535");
+  auto& port = add(app, "PORT", "--port", "PORT", std::to_string(defaults.port).c_str(),
+                   "Bind port, 1..65535");
   auto& discord_token =
       add(app, "DISCORD_TOKEN", "--discord-token", "TOKEN", nullptr,
           "Bot token (without \"Bot \"); when set, limits come from Discord", true);
   auto& api_url =
-      add(app, "DISCORD_API_URL", "--discord-api-url", "URL", "https://discord.com/api/v10",
+      add(app, "DISCORD_API_URL", "--discord-api-url", "URL", defaults.discord_api_url.c_str(),
           "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
-  auto& db = add(app, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
-  auto& interval = add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS", "5000",
-                       "Spacing of grants within one bucket, 1..86400000 ms");
-  auto& concurrency = add(app, "QUEUE_MAX_CONCURRENCY", "--max-concurrency", "N", "1",
+  auto& db = add(app, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
+  const auto interval_default = std::to_string(defaults.identify_interval.count());
+  auto& interval =
+      add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS",
+          interval_default.c_str(), "Spacing of grants within one bucket, 1..86400000 ms");
+  auto& concurrency = add(app, "QUEUE_MAX_CONCURRENCY", "--max-concurrency", "N",
+                          std::to_string(defaults.max_concurrency).c_str(),
                           "Buckets when no token is set, 1..65536");
-  auto& daily = add(app, "QUEUE_DAILY_LIMIT", "--daily-limit", "N", "1000",
+  auto& daily = add(app, "QUEUE_DAILY_LIMIT", "--daily-limit", "N",
+                    std::to_string(defaults.daily_limit).c_str(),
                     "Session starts per 24 h when no token is set, 1..10000000");
-  auto& refresh = add(app, "QUEUE_REFRESH_INTERVAL_S", "--refresh-interval-s", "SECONDS", "300",
-                      "How often limits are re-read from Discord, 1..86400 s");
+  const auto refresh_default = std::to_string(defaults.refresh_interval.count());
+  auto& refresh =
+      add(app, "QUEUE_REFRESH_INTERVAL_S", "--refresh-interval-s", "SECONDS",
+          refresh_default.c_str(), "How often limits are re-read from Discord, 1..86400 s");
   auto& exhausted = add(app, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
                         "Daily limit used up: hold (waiters wait for the reset) or reject (429)");
-  auto& waiting = add(app, "QUEUE_MAX_WAITING", "--max-waiting", "N", "100000",
+  const auto waiting_default = std::to_string(defaults.max_waiting);
+  auto& waiting = add(app, "QUEUE_MAX_WAITING", "--max-waiting", "N", waiting_default.c_str(),
                       "Waiters held at once, 1..10000000; more get 503");
   auto& auth_token =
       add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
           "When set, requests need 'Authorization: Bearer <it>' (/health, /ready excepted)", true);
-  const server_config defaults;
   const auto request_timeout_default = std::to_string(defaults.request_timeout.count());
   auto& request_timeout =
       add(app, "QUEUE_REQUEST_TIMEOUT_S", "--request-timeout-s", "SECONDS",
@@ -84,8 +87,10 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& idle_timeout =
       add(app, "QUEUE_IDLE_TIMEOUT_S", "--idle-timeout-s", "SECONDS", idle_timeout_default.c_str(),
           "A keep-alive connection with no request closes after this, 1..86400 s");
-  auto& retention = add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", "30",
-                        "Journal rows older than this are pruned, 1..36500 days");
+  const auto retention_default = std::to_string(defaults.retention_days);
+  auto& retention =
+      add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", retention_default.c_str(),
+          "Journal rows older than this are pruned, 1..36500 days");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
                      "text, or json (one object per line)");
   auto& level =
@@ -94,20 +99,24 @@ command parse_command_line(int argc, const char* const* argv) {
   auto* history = app.add_subcommand("history", "Print journal rows as JSON and exit");
   history->allow_extras();
   auto& history_db =
-      add(*history, "QUEUE_DB", "--db", "PATH", "gateway-queue.db", "SQLite journal file");
+      add(*history, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
   auto& shard = add(*history, nullptr, "--shard", "N", nullptr, "Only grants of this shard");
   auto& since = add(*history, nullptr, "--since", "UNIX_MS", nullptr,
                     "Only grants released at or after this time");
   auto& until = add(*history, nullptr, "--until", "UNIX_MS", nullptr,
                     "Only grants released at or before this time");
-  auto& limit = add(*history, nullptr, "--limit", "N", "100", "At most this many rows, 1..10000");
+  auto& limit = add(*history, nullptr, "--limit", "N",
+                    std::to_string(storage::history_filter::k_default_limit).c_str(),
+                    "At most this many rows, 1..10000");
   auto* probe = app.add_subcommand(
       "probe", "GET /health of the server at HOST:PORT; exit 0 on 200, else 1 (health checks)");
   probe->allow_extras();
-  auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", "127.0.0.1",
+  auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", defaults.host.c_str(),
                          "Server address; 0.0.0.0 or :: (a wildcard bind) probes loopback");
-  auto& probe_port = add(*probe, "PORT", "--port", "PORT", "5000", "Server port, 1..65535");
-  auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS", "2000",
+  auto& probe_port = add(*probe, "PORT", "--port", "PORT", std::to_string(defaults.port).c_str(),
+                         "Server port, 1..65535");
+  auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS",
+                            std::to_string(probe_command{}.timeout.count()).c_str(),
                             "Limit for connecting and for the answer, each; 1..600000 ms");
 
   auto* plan = app.add_subcommand("plan", "Print how long a boot of N shards takes, and exit");
@@ -122,8 +131,9 @@ command parse_command_line(int argc, const char* const* argv) {
                              "Session starts left now (default: Discord's, else the daily limit)");
   auto& plan_reset = add(*plan, nullptr, "--reset-after-ms", "MS", nullptr,
                          "Time until the daily reset (default: Discord's, else 24 h)");
-  auto& plan_interval = add(*plan, "QUEUE_IDENTIFY_INTERVAL_MS", "--interval-ms", "MS", "5000",
-                            "Spacing of grants within one bucket, 1..86400000 ms");
+  auto& plan_interval =
+      add(*plan, "QUEUE_IDENTIFY_INTERVAL_MS", "--interval-ms", "MS", interval_default.c_str(),
+          "Spacing of grants within one bucket, 1..86400000 ms");
   auto& plan_exhausted = add(*plan, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
                              "Daily limit used up: hold (wait for the reset) or reject");
   bool plan_json = false;
@@ -152,12 +162,12 @@ command parse_command_line(int argc, const char* const* argv) {
       // Both `history --db x` and `--db x history` work; either flag beats QUEUE_DB.
       read_path(db.from_flag() && !history_db.from_flag() ? db : history_db, result.db_path);
       auto& filter = result.filter;
-      if (auto raw = shard.raw()) filter.shard = integer_in(shard, *raw, 0, k_max_int63);
+      if (auto raw = shard.raw()) filter.shard = integer_in(shard, *raw, 0, k_max_stored_integer);
       if (auto raw = since.raw()) {
-        filter.since = static_cast<unix_ms>(integer_in(since, *raw, 0, k_max_int63));
+        filter.since = static_cast<unix_ms>(integer_in(since, *raw, 0, k_max_stored_integer));
       }
       if (auto raw = until.raw()) {
-        filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_int63));
+        filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_stored_integer));
       }
       read_integer(limit, filter.limit, 1, storage::history_filter::k_max_limit);
       if (filter.since && filter.until && *filter.since > *filter.until) {

@@ -2,13 +2,14 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <stdexcept>
 
 #include "src/discord_client.hpp"
+#include "src/http/query.hpp"
 
 namespace gq::config_detail {
 namespace {
@@ -85,21 +86,12 @@ std::string lowercase(std::string text) {
   return text;
 }
 
-std::optional<std::uint64_t> parse_decimal(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (result > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-    result = result * 10 + digit;
-  }
-  return result;
-}
-
+// The query string's parser is the one rule for a decimal integer: digits only, leading zeros
+// allowed, at most k_max_stored_integer (every bound here is below it).
 std::uint64_t integer_in(const setting& s, const std::string& text, std::uint64_t min,
                          std::uint64_t max) {
-  const auto parsed = parse_decimal(text);
+  assert(max <= k_max_stored_integer);
+  const auto parsed = http::parse_non_negative(text);
   if (!parsed || *parsed < min || *parsed > max) {
     fail(s, quote_value(text) + " is not an integer between " + std::to_string(min) + " and " +
                 std::to_string(max));

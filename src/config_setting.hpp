@@ -60,10 +60,8 @@ std::string one_printable_line(std::string_view message);
 
 std::string lowercase(std::string text);
 
-// Digits only: no sign, no spaces, no exponent; leading zeros are allowed ("007" is 7).
-std::optional<std::uint64_t> parse_decimal(std::string_view text);
-
-// `text` as an integer in [min, max]; otherwise fails naming `s`.
+// `text` as an integer in [min, max] (digits only, leading zeros allowed, as in the query
+// string); otherwise fails naming `s`.
 std::uint64_t integer_in(const setting& s, const std::string& text, std::uint64_t min,
                          std::uint64_t max);
 

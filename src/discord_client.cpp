@@ -116,8 +116,7 @@ std::variant<std::int64_t, std::string> limit_field(const json& limits, const ch
   if (!limits.contains(name)) return field + " is missing";
   const json& value = limits[name];
   if (!value.is_number_integer()) return field + " is not an integer";
-  if (value.is_number_unsigned() &&
-      value.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max())) {
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > k_max_stored_integer) {
     return field + " is too large";
   }
   const auto number = value.get<std::int64_t>();

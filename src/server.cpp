@@ -30,6 +30,11 @@ namespace {
 // WAL), the epoll and pipe descriptors, the HTTPS client, logging.
 constexpr rlim_t k_reserved_fds = 64;
 
+// How long start-up waits for the edge to listen, and a stop for it to answer its waiters.
+constexpr std::chrono::seconds k_edge_answer_timeout{5};
+// Per socket operation of the Discord client: a stop waits at most this long for a read.
+constexpr std::chrono::seconds k_discord_socket_timeout{5};
+
 // Raises the soft file limit to the hard one and returns how many connections fit under it.
 std::size_t connection_capacity() {
   rlimit limit{};
@@ -108,10 +113,9 @@ int run_server(const server_config& config) {
                         resume_times(recovered, max_concurrency, config.identify_interval)});
   archive_actor archive_handle;
   try {
-    archive_handle = spawn_archive(system,
-                                   {config.db_path, std::chrono::hours{24} * config.retention_days,
-                                    std::chrono::minutes{60}, anchor},
-                                   true);
+    archive_handle = spawn_archive(
+        system,
+        {config.db_path, std::chrono::days{config.retention_days}, k_prune_interval, anchor}, true);
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal for history, not starting: {}", e.what());
     caf::anon_send_exit(gate_handle, caf::exit_reason::user_shutdown);
@@ -139,7 +143,7 @@ int run_server(const server_config& config) {
 
   caf::scoped_actor self{system};
   int exit_code = 0;
-  self->request(edge, std::chrono::seconds{5}, listen_atom::value, config.host, config.port)
+  self->request(edge, k_edge_answer_timeout, listen_atom::value, config.host, config.port)
       .receive(
           [&](std::uint16_t port) {
             spdlog::info("gateway-queue {} listening on {}:{} (journal {}, limits from {})",
@@ -157,9 +161,8 @@ int run_server(const server_config& config) {
 
   limits_scheduler_actor scheduler;
   if (config.discord_token) {
-    // 5 s per socket operation: a stop waits at most that long for a read in progress.
     auto client = std::make_shared<discord_client>(config.discord_api_url, *config.discord_token,
-                                                   std::chrono::seconds{5});
+                                                   k_discord_socket_timeout);
     limits_scheduler_config scheduler_config;
     scheduler_config.fetch = [client] { return client->fetch(); };
     scheduler_config.ledger = ledger;
@@ -175,7 +178,7 @@ int run_server(const server_config& config) {
 
   exit_code = stop.wait();
   spdlog::info("stopping ({}): answering waiters with 503", stop.reason());
-  self->request(edge, std::chrono::seconds{5}, shutdown_atom::value)
+  self->request(edge, k_edge_answer_timeout, shutdown_atom::value)
       .receive(
           [](bool all_answered) {
             if (!all_answered) spdlog::warn("some waiters were still waiting at exit");

@@ -1,6 +1,5 @@
 #include "storage/journal.hpp"
 
-#include <limits>
 #include <string>
 
 #include "storage/connection.hpp"
@@ -77,9 +76,6 @@ constexpr std::string_view k_newest_by_bucket =
     "WHERE max_concurrency = ?1 AND bucket >= 0 AND bucket < ?1 GROUP BY bucket";
 constexpr std::string_view k_count_since = "SELECT count(*) FROM releases WHERE released_at >= ?1";
 
-constexpr auto k_max_stored_shard =
-    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-
 // Checked before the transaction begins: a batch with one bad record is refused whole and
 // nothing is written. The queue never produces these; recover() relies on them never being stored.
 void check_record(const detail::connection& db, const release_record& record) {
@@ -89,7 +85,7 @@ void check_record(const detail::connection& db, const release_record& record) {
                                     " is not below max_concurrency " +
                                     std::to_string(record.max_concurrency));
   }
-  if (record.shard && *record.shard > k_max_stored_shard) {
+  if (record.shard && *record.shard > k_max_stored_integer) {
     db.fail("recording grants", "shard " + std::to_string(*record.shard) + " exceeds 2^63 - 1");
   }
 }

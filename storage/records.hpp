@@ -3,6 +3,7 @@
 // Format on disk: docs/JOURNAL.md.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -10,6 +11,10 @@ namespace gq {
 
 // Wall-clock time as unix epoch milliseconds: the unit of the journal, Discord and the HTTP API.
 using unix_ms = std::int64_t;
+
+// The largest shard and the largest time the queue accepts, 2^63 - 1: the journal stores both as
+// SQLite INTEGER, a signed 64-bit number, and unix_ms is one too.
+inline constexpr std::uint64_t k_max_stored_integer = std::numeric_limits<std::int64_t>::max();
 
 enum class limits_source { config, discord };
 

@@ -1,11 +1,14 @@
 #include "actors/pacing/boot_plan.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace gq {
 
 boot_plan plan_boot(std::uint64_t shards, std::uint32_t max_concurrency, unix_ms interval_ms,
                     const eta_budget& budget, unix_ms start) {
+  assert(max_concurrency > 0 && "plan_boot needs at least one bucket");
+  assert(interval_ms > 0 && "plan_boot needs a positive interval");
   std::vector<eta_bucket> line(max_concurrency);
   for (std::uint32_t b = 0; b < max_concurrency; ++b) {
     line[b].head_at = start;

@@ -26,8 +26,8 @@ struct boot_plan {
   bool refused = false;               // some shards are refused (reject)
 };
 
-// Preconditions: max_concurrency > 0, interval_ms > 0. Every bucket is idle at `start`, so its
-// first grant is immediate.
+// Preconditions (checked in debug builds): max_concurrency > 0, interval_ms > 0. Every bucket is
+// idle at `start`, so its first grant is immediate.
 boot_plan plan_boot(std::uint64_t shards, std::uint32_t max_concurrency, unix_ms interval_ms,
                     const eta_budget& budget, unix_ms start);
 

@@ -5,6 +5,7 @@
 // runs from when a grant was sent (reported by the HTTP edge), not from when it was decided,
 // because delivery between actors jitters by a millisecond or two.
 
+#include <cassert>
 #include <chrono>
 
 namespace gq {
@@ -14,13 +15,13 @@ class bucket_pacer {
   using time_point = std::chrono::steady_clock::time_point;
   using duration = std::chrono::steady_clock::duration;
 
-  explicit bucket_pacer(duration interval) : interval_(interval) {}
+  // Precondition: interval > 0 (checked in debug builds).
+  explicit bucket_pacer(duration interval) : interval_(interval) {
+    assert(interval > duration::zero() && "bucket_pacer needs a positive interval");
+  }
 
   // Earliest instant at which the next grant may be decided.
   time_point next_grant_at() const { return next_grant_at_; }
-
-  // True when no grant is in flight and the interval since the last one has passed.
-  bool ready(time_point now) const { return !in_flight_ && now >= next_grant_at_; }
 
   // True when no grant is in flight and the next one is due within `lead`: time to ask for its
   // permit, so that the journal commit is done by the time it is due.
@@ -28,26 +29,31 @@ class bucket_pacer {
     return !in_flight_ && now + lead >= next_grant_at_;
   }
 
-  bool in_flight() const { return in_flight_; }
-
   // A grant was decided and is on its way (journal commit, then the socket).
-  void begin_grant() { in_flight_ = true; }
+  // Precondition: none is in flight (checked in debug builds).
+  void begin_grant() {
+    assert(!in_flight_ && "bucket_pacer: two grants in flight");
+    in_flight_ = true;
+  }
 
   // The grant in flight reached the client's socket at `sent_at`.
+  // Precondition: a grant is in flight (checked in debug builds), as for grant_abandoned().
   void grant_sent(time_point sent_at) {
+    assert(in_flight_ && "bucket_pacer::grant_sent without a grant in flight");
     in_flight_ = false;
     not_before(sent_at + interval_);
   }
 
   // The grant in flight was not made (refused, withdrawn, journal failure): no interval is used.
-  void grant_abandoned() { in_flight_ = false; }
+  void grant_abandoned() {
+    assert(in_flight_ && "bucket_pacer::grant_abandoned without a grant in flight");
+    in_flight_ = false;
+  }
 
   // Pushes the next grant to no sooner than `t` (recovery after a restart, re-bucketing).
   void not_before(time_point t) {
     if (t > next_grant_at_) next_grant_at_ = t;
   }
-
-  duration interval() const { return interval_; }
 
  private:
   duration interval_;

@@ -9,6 +9,7 @@
 // identifies only after its grant), hence both terms and the ratchet.
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 
 #include "storage/records.hpp"
@@ -61,16 +62,20 @@ class daily_budget {
     return std::min(source_left_, window_left);
   }
 
-  // Takes one grant. Precondition: available() > 0.
+  // Takes one grant. Precondition: available() > 0 (checked in debug builds).
   void consume() {
+    assert(available() > 0 && "daily_budget::consume without budget");
     --source_left_;
     ++window_grants_;
   }
 
   // Gives back a grant taken by consume() that was never made (its journal commit failed).
+  // Precondition: consume() was called (checked in debug builds). A grant taken before a roll()
+  // is not in the new window's count: giving it back leaves that count alone.
   void refund() {
+    assert(known_ && "daily_budget::refund without a consume");
     ++source_left_;
-    --window_grants_;
+    if (window_grants_ > 0) --window_grants_;
   }
 
   // The limits in force, with `remaining` replaced by the effective remaining.
@@ -92,7 +97,6 @@ class daily_budget {
   }
 
   unix_ms reset_at() const { return limits_.reset_at; }
-  unix_ms window_start() const { return limits_.reset_at - k_day_ms; }
 
  private:
   bool known_ = false;

@@ -1,5 +1,6 @@
 #include "actors/pacing/eta.hpp"
 
+#include <cassert>
 #include <functional>
 #include <queue>
 #include <tuple>
@@ -21,6 +22,7 @@ eta_estimate none(const char* reason) { return {std::nullopt, reason}; }
 
 eta_result estimate_grants(const std::vector<eta_bucket>& buckets, unix_ms interval_ms,
                            const eta_budget& budget, std::optional<eta_place> place) {
+  assert(interval_ms > 0 && "estimate_grants needs a positive interval");
   eta_result result;
   result.drain_at.assign(buckets.size(), none("empty"));
   result.remaining_after = budget.remaining;

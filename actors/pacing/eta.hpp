@@ -64,8 +64,8 @@ struct eta_result {
 };
 
 // Estimates the grant times of every waiter of `buckets` (index = bucket number).
-// Precondition: interval_ms > 0. With `place`, also that waiter's time (no time when the bucket
-// or position does not exist: reason "not waiting").
+// Precondition: interval_ms > 0 (checked in debug builds). With `place`, also that waiter's time
+// (no time when the bucket or position does not exist: reason "not waiting").
 eta_result estimate_grants(const std::vector<eta_bucket>& buckets, unix_ms interval_ms,
                            const eta_budget& budget, std::optional<eta_place> place = {});
 

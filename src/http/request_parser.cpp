@@ -117,6 +117,16 @@ int request_parser::fail(int status, std::string_view reason) {
   return -1;
 }
 
+// Checked before adding, so that the count never passes the limit (nor wraps).
+bool request_parser::count_header_bytes(std::size_t length) {
+  if (length > limits_.max_header_bytes - header_bytes_) {
+    fail(431, "request header fields too large");
+    return false;
+  }
+  header_bytes_ += length;
+  return true;
+}
+
 int request_parser::on_message_begin(http_parser*) { return 0; }
 
 int request_parser::on_url(http_parser* parser, const char* at, std::size_t length) {
@@ -129,10 +139,7 @@ int request_parser::on_url(http_parser* parser, const char* at, std::size_t leng
 
 int request_parser::on_header_field(http_parser* parser, const char* at, std::size_t length) {
   auto& p = self(parser);
-  if (length > p.limits_.max_header_bytes - p.header_bytes_) {
-    return p.fail(431, "request header fields too large");
-  }
-  p.header_bytes_ += length;
+  if (!p.count_header_bytes(length)) return -1;
   // http_parser (built non-strict) lets spaces into names; RFC 9112 5.1 requires a 400 for
   // "Name : value", which proxies read differently (request smuggling).
   if (std::string_view(at, length).find_first_of(" \t") != std::string_view::npos) {
@@ -150,10 +157,7 @@ int request_parser::on_header_field(http_parser* parser, const char* at, std::si
 
 int request_parser::on_header_value(http_parser* parser, const char* at, std::size_t length) {
   auto& p = self(parser);
-  if (length > p.limits_.max_header_bytes - p.header_bytes_) {
-    return p.fail(431, "request header fields too large");
-  }
-  p.header_bytes_ += length;
+  if (!p.count_header_bytes(length)) return -1;
   if (!p.request_.path.empty()) return 0;
   // http_parser reports every header value, an empty one with length 0, so a non-empty field_
   // means this is the first piece of the value of the name in field_.

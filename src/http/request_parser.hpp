@@ -3,12 +3,12 @@
 // Keeps only what the queue needs of a request (method, path, query, Authorization), so an
 // idle or waiting connection costs a few hundred bytes. The contract: docs/HTTP_API.md.
 
+#include <http_parser.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <http_parser.h>
 
 namespace gq::http {
 
@@ -22,9 +22,9 @@ struct request {
 
 // Limits on what a client may send; beyond them the request is refused with the given status.
 struct request_limits {
-  std::size_t max_url = 8 * 1024;             // 414 URI Too Long
-  std::size_t max_header_bytes = 16 * 1024;   // 431 Request Header Fields Too Large
-  std::size_t max_body = 64 * 1024;           // 413 Content Too Large (bodies are ignored)
+  std::size_t max_url = 8 * 1024;            // 414 URI Too Long
+  std::size_t max_header_bytes = 16 * 1024;  // 431 Request Header Fields Too Large
+  std::size_t max_body = 64 * 1024;          // 413 Content Too Large (bodies are ignored)
 };
 
 class request_parser {
@@ -69,11 +69,14 @@ class request_parser {
   static int on_message_complete(http_parser* parser);
 
   int fail(int status, std::string_view reason);
+  // Counts `length` more bytes of header names and values; false (after fail(431)) when they
+  // would pass max_header_bytes.
+  bool count_header_bytes(std::size_t length);
 
   http_parser parser_;
   request_limits limits_;
   request request_;
-  std::string url_;             // raw URL while it arrives, split into path/query at headers end
+  std::string url_;  // raw URL while it arrives, split into path/query at headers end
   std::size_t header_bytes_ = 0;
   std::size_t body_bytes_ = 0;
   bool in_authorization_ = false;  // the header value being read belongs to Authorization

@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "support/contract_death.hpp"
+
 namespace gq {
 namespace {
 
@@ -102,6 +104,23 @@ TEST(connection_deadlines, leaving_and_reentering_a_list_goes_to_its_back) {
   deadlines.set(*b, deadline_kind::none, t0 + 61s);
   EXPECT_EQ(deadlines.first_expired(t0 + 62s), nullptr);
   EXPECT_EQ(deadlines.first_expired(t0 + 63s), a.get());
+}
+
+TEST(connection_deadlines_contract, timeouts_change_only_while_the_lists_are_empty) {
+  connection_deadlines deadlines(10s, 60s);
+  auto a = link_for(1);
+  deadlines.set(*a, deadline_kind::idle, t0);
+  GQ_EXPECT_CONTRACT_VIOLATION(deadlines.set_timeouts(1s, 1s), "with connections in the lists");
+  deadlines.set(*a, deadline_kind::none, t0);
+}
+
+TEST(connection_deadlines_contract, a_list_is_entered_in_time_order) {
+  connection_deadlines deadlines(10s, 60s);
+  auto a = link_for(1);
+  auto b = link_for(2);
+  deadlines.set(*a, deadline_kind::idle, t0 + 1s);
+  GQ_EXPECT_CONTRACT_VIOLATION(deadlines.set(*b, deadline_kind::idle, t0), "time went back");
+  deadlines.set(*a, deadline_kind::none, t0 + 1s);
 }
 
 }  // namespace

@@ -48,6 +48,18 @@ TEST_F(config_history_test, reads_every_filter) {
   EXPECT_EQ(history.filter.limit, 10000u);
 }
 
+// The query string's rule for a decimal integer, shared: leading zeros are allowed, and the
+// largest is 2^63 - 1, which SQLite can store.
+TEST_F(config_history_test, integers_follow_the_rule_of_the_query_string) {
+  EXPECT_EQ(parse_history({"history", "--shard", "0009223372036854775807"}).filter.shard,
+            9223372036854775807ull);
+  for (const char* too_large : {"9223372036854775808", "18446744073709551616"}) {
+    const auto exit = parse_exit({"history", "--shard", too_large});
+    EXPECT_EQ(exit.code, 2) << too_large;
+    EXPECT_THAT(exit.message, HasSubstr("is not an integer between 0 and 9223372036854775807"));
+  }
+}
+
 TEST_F(config_history_test, db_comes_from_flag_env_or_the_parent_flag) {
   env_.set("QUEUE_DB", "env.db");
   EXPECT_EQ(parse_history({"history"}).db_path, "env.db");

@@ -4,6 +4,7 @@
 
 #include "actors/pacing/boot_plan.hpp"
 #include "actors/pacing/daily_budget.hpp"
+#include "support/contract_death.hpp"
 
 namespace gq {
 namespace {
@@ -141,6 +142,15 @@ TEST(boot_plan, more_shards_than_remaining_wait_for_the_reset) {
   EXPECT_EQ(plan.buckets[3].last_grant.at, t0 + 3'600'000 + 2 * 200);
   EXPECT_EQ(plan.last_grant.at, t0 + 3'600'000 + 400);
   EXPECT_EQ(plan.remaining_after, 990u);
+}
+
+TEST(eta_contract, a_zero_interval_is_refused) {
+  GQ_EXPECT_CONTRACT_VIOLATION(estimate_grants({eta_bucket{}}, 0, plenty()), "positive interval");
+  GQ_EXPECT_CONTRACT_VIOLATION(plan_boot(1, 1, 0, plenty(), t0), "positive interval");
+}
+
+TEST(eta_contract, a_plan_without_buckets_is_refused) {
+  GQ_EXPECT_CONTRACT_VIOLATION(plan_boot(1, 0, 5000, plenty(), t0), "at least one bucket");
 }
 
 }  // namespace
