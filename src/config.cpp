@@ -420,7 +420,7 @@ command parse_command_line(int argc, const char* const* argv) {
       if (auto raw = until.raw()) {
         filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_int63));
       }
-      read_integer(limit, filter.limit, 1, storage::history_filter::k_max_limit);
+      read_integer(limit, filter.limit, 1, history_filter::k_max_limit);
       if (filter.since && filter.until && *filter.since > *filter.until) {
         throw bad_value{"invalid --since/--until: since (" + std::to_string(*filter.since) +
                         ") is after until (" + std::to_string(*filter.until) + ")"};

@@ -9,7 +9,7 @@
 #include <variant>
 
 #include "actors/connection_deadlines.hpp"
-#include "storage/history.hpp"
+#include "storage/records.hpp"
 
 namespace gq {
 
@@ -40,7 +40,7 @@ struct server_config {
 // `gateway-queue history`: prints journal rows without a running server.
 struct history_command {
   std::string db_path = "gateway-queue.db";  // --db, else QUEUE_DB
-  storage::history_filter filter;            // --shard --since --until --limit
+  history_filter filter;            // --shard --since --until --limit
 };
 
 // `gateway-queue probe`: GET /health of a running server (the container health check).

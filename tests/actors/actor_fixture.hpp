@@ -22,7 +22,7 @@
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
 #include "storage/history.hpp"
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 
 namespace gq::testing {
 
@@ -80,7 +80,7 @@ class actor_fixture : public ::testing::Test {
   // Starts ledger, gate and buckets. `limits` nullopt: limits come from Discord (none known yet).
   void start(std::optional<session_limits> limits, std::chrono::milliseconds interval = 5000ms,
              bool reject = false, std::vector<unix_ms> resume_at = {}) {
-    auto journal = std::make_unique<storage::journal>(db_path_, storage::durability::normal);
+    auto journal = std::make_unique<storage::sqlite_journal>(db_path_, storage::durability::normal);
     ledger_config lcfg{anchor_, reject, limits};
     ledger_ = spawn_ledger(system_, std::move(journal), lcfg, false);
     gate_config gcfg{ledger_, anchor_, interval, limits ? limits->max_concurrency : 1,
@@ -128,8 +128,8 @@ class actor_fixture : public ::testing::Test {
 
   std::vector<release_record> journal_rows() {
     storage::history reader{db_path_};
-    storage::history_filter all;
-    all.limit = storage::history_filter::k_max_limit;
+    history_filter all;
+    all.limit = history_filter::k_max_limit;
     return reader.query(all);
   }
 
