@@ -17,10 +17,10 @@ class archive_flow : public actor_fixture {
     journal.record_releases(rows);
   }
 
-  void start_archive(std::chrono::hours retention) {
+  void start_archive(std::chrono::hours retention, bool prune_at_start = true) {
     auto journal = std::make_shared<storage::sqlite_journal>(db_path_, storage::durability::normal);
-    archive_ =
-        spawn_archive(system_, {journal, retention, std::chrono::minutes{60}, anchor_}, false);
+    archive_ = spawn_archive(
+        system_, {journal, retention, std::chrono::minutes{60}, anchor_, prune_at_start}, false);
     sched_.run();
   }
 
@@ -48,6 +48,19 @@ TEST_F(archive_flow, prunes_again_every_interval) {
   EXPECT_EQ(journal_rows().size(), 1u);
   advance(std::chrono::minutes{60});
   EXPECT_EQ(journal_rows().size(), 0u) << "an hour later the grant is past the retention";
+}
+
+// The server starts retention only once the journal passed its integrity check: pruning writes.
+TEST_F(archive_flow, without_prune_at_start_retention_waits_for_the_first_prune_message) {
+  journal_grants({{k_wall_start - 3 * k_day, 1}, {k_wall_start - 1000, 2}});
+  start_archive(std::chrono::hours{48}, false);
+  advance(std::chrono::minutes{90});
+  EXPECT_EQ(journal_rows().size(), 2u) << "nothing pruned before the prune message";
+  caf::anon_send(archive_, prune_atom::value);
+  sched_.run();
+  const auto rows = journal_rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].shard, 2u);
 }
 
 TEST_F(archive_flow, answers_history_queries_newest_first_with_filters) {

@@ -106,8 +106,12 @@ TEST_F(history_test, since_and_until_are_inclusive) {
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200, 100));
   filter.since = 200;
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200));
-  filter.since = 301;
+  filter.since = 201;
+  filter.until = 299;
   EXPECT_TRUE(history_.query(filter).empty());
+  filter.since = 301;
+  filter.until = 300;
+  EXPECT_THROW(history_.query(filter), journal_error) << "since after until, as GET /history says";
 }
 
 TEST_F(history_test, filters_combine) {

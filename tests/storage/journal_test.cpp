@@ -35,10 +35,10 @@ class journal_test : public ::testing::Test {
 TEST_F(journal_test, new_file_is_created_in_wal_mode_at_the_current_schema_version) {
   sqlite_journal j(path_);
   EXPECT_EQ(j.schema_version(), sqlite_journal::k_schema_version);
-  EXPECT_EQ(j.path(), path_);
+  EXPECT_EQ(j.location(), path_);
   raw_db raw(path_);
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "3");
 }
 
 TEST_F(journal_test, grants_round_trip_with_every_column) {
