@@ -3,11 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 
 namespace gq {
 
-history_query history_query::from(const storage::history_filter& filter) {
+history_query history_query::from(const history_filter& filter) {
   history_query query;
   if (filter.shard) query.shard = *filter.shard;
   if (filter.since) query.since = *filter.since;
@@ -16,8 +15,8 @@ history_query history_query::from(const storage::history_filter& filter) {
   return query;
 }
 
-storage::history_filter history_query::to_filter() const {
-  storage::history_filter filter;
+history_filter history_query::to_filter() const {
+  history_filter filter;
   if (shard != k_no_shard) filter.shard = shard;
   if (since >= 0) filter.since = since;
   if (until >= 0) filter.until = until;
@@ -37,7 +36,7 @@ void prune_batch(archive_pointer self) {
       now - std::chrono::duration_cast<std::chrono::milliseconds>(st.config.retention).count();
   std::uint64_t deleted = 0;
   try {
-    deleted = st.history->prune_before(cutoff, k_prune_batch);
+    deleted = st.config.journal->prune_before(cutoff, k_prune_batch);
   } catch (const storage::journal_error& e) {
     spdlog::error("retention: pruning failed, will retry: {}", e.what());
   }
@@ -48,16 +47,13 @@ void prune_batch(archive_pointer self) {
     self->delayed_send(self, st.config.prune_every, prune_atom::value);
 }
 
-archive_actor::behavior_type archive(archive_pointer self,
-                                     std::shared_ptr<storage::history> history,
-                                     archive_config config) {
-  self->state.history.reset(new storage::history(std::move(*history)));
+archive_actor::behavior_type archive(archive_pointer self, archive_config config) {
   self->state.config = std::move(config);
-  self->send(self, prune_atom::value);
+  if (self->state.config.prune_at_start) self->send(self, prune_atom::value);
   return {
-      [self](history_atom, const history_query& query) -> caf::result<std::string> {
+      [self](history_atom, const history_query& query) -> caf::result<std::vector<release_record>> {
         try {
-          return storage::releases_to_json(self->state.history->query(query.to_filter())).dump();
+          return self->state.config.journal->history(query.to_filter());
         } catch (const storage::journal_error& e) {
           spdlog::error("history: query failed: {}", e.what());
           return caf::make_error(caf::sec::runtime_error, "history query failed");
@@ -70,9 +66,8 @@ archive_actor::behavior_type archive(archive_pointer self,
 }  // namespace
 
 archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached) {
-  auto history = std::make_shared<storage::history>(config.db_path);
-  if (detached) return system.spawn<caf::detached>(archive, history, std::move(config));
-  return system.spawn(archive, history, std::move(config));
+  if (detached) return system.spawn<caf::detached>(archive, std::move(config));
+  return system.spawn(archive, std::move(config));
 }
 
 }  // namespace gq

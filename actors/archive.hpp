@@ -1,7 +1,8 @@
 #pragma once
-// The archive: the read side of the journal (GET /history) and its retention. It has a SQLite
-// connection of its own, so neither a large history query nor pruning waits in the ledger's
-// mailbox or holds the writer for long: pruning deletes in small batches, one message each.
+// The archive: the read side of the journal (GET /history) and its retention. The journal serves
+// its calls on a connection of their own (storage/journal.hpp), so neither a large history query
+// nor pruning waits in the ledger's mailbox or holds the writer for long: pruning deletes in
+// small batches, one message each. It answers with records; the HTTP side renders them.
 
 #include <caf/actor_system.hpp>
 #include <caf/replies_to.hpp>
@@ -9,11 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "actors/pacing/clock_anchor.hpp"
-#include "storage/history.hpp"
+#include "storage/journal.hpp"
 
 namespace gq {
 
@@ -24,15 +25,15 @@ inline constexpr std::chrono::minutes k_prune_interval{60};
 // Rows deleted per pruning transaction: each holds the journal's write lock, so keep it short.
 inline constexpr std::uint32_t k_prune_batch = 1000;
 
-// storage::history_filter as a message: absent values use sentinels.
+// history_filter as a message: absent values use sentinels.
 struct history_query {
   std::uint64_t shard = k_no_shard;
   unix_ms since = -1;
   unix_ms until = -1;
-  std::uint32_t limit = storage::history_filter::k_default_limit;
+  std::uint32_t limit = history_filter::k_default_limit;
 
-  static history_query from(const storage::history_filter& filter);
-  storage::history_filter to_filter() const;
+  static history_query from(const history_filter& filter);
+  history_filter to_filter() const;
 };
 
 template <class Inspector>
@@ -41,26 +42,29 @@ typename Inspector::result_type inspect(Inspector& f, history_query& x) {
 }
 
 using archive_actor = caf::typed_actor<
-    // The body of GET /history: {"releases": [...]}, newest first.
-    caf::replies_to<history_atom, history_query>::with<std::string>, caf::reacts_to<prune_atom>>;
+    // The grants GET /history shows, newest first.
+    caf::replies_to<history_atom, history_query>::with<std::vector<release_record>>,
+    caf::reacts_to<prune_atom>>;
 
 struct archive_config {
-  std::string db_path;
+  // Shared with the ledger: the archive makes only the reader calls (history, prune_before).
+  std::shared_ptr<storage::journal> journal;
   std::chrono::hours retention = k_default_retention;
   std::chrono::minutes prune_every = k_prune_interval;
   clock_anchor anchor;
+  // false: retention starts with the first `prune` message instead of at spawn; the server sends
+  // it once the journal is verified, since pruning writes.
+  bool prune_at_start = true;
 };
 
 struct archive_state {
   static constexpr const char* name = "archive";
 
-  std::unique_ptr<storage::history> history;
   archive_config config;
 };
 
-// Opens the journal for reading (throws storage::journal_error) and spawns the archive.
-// `detached` gives it a thread of its own, which production wants since its queries block on
-// SQLite; tests under CAF's test coordinator pass false.
+// Spawns the archive. `detached` gives it a thread of its own, which production wants since its
+// queries block on the journal; tests under CAF's test coordinator pass false.
 archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached);
 
 }  // namespace gq

@@ -9,6 +9,7 @@
 #include "actors/socket_io.hpp"
 #include "src/http/authorization.hpp"
 #include "src/http/dashboard.hpp"
+#include "src/http/history_json.hpp"
 #include "src/http/query.hpp"
 
 namespace gq {
@@ -325,11 +326,11 @@ bool edge_state::answer_history(handle hdl, connection& conn, std::string_view q
   auto self = self_;
   self_
       ->request(config_.archive, caf::infinite, history_atom::value,
-                history_query::from(std::get<storage::history_filter>(filter)))
+                history_query::from(std::get<history_filter>(filter)))
       .then(
-          [self, hdl, serial](const std::string& body) {
+          [self, hdl, serial](const std::vector<release_record>& releases) {
             http::response r;
-            r.body = body;
+            r.body = http::history_json(releases).dump();
             self->state.finish_async(hdl, serial, r);
           },
           [self, hdl, serial](caf::error&) {

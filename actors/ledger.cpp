@@ -14,7 +14,21 @@ void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config
   wait_counts_.assign(wait_histogram_bounds().size(), 0);
   commit_seconds_.counts.assign(commit_histogram_bounds().size(), 0);
   discord_up_ = config_.configured.has_value();  // no token: Discord is not needed
+  if (!config_.await_verified) on_verified();
+}
+
+// Everything that touches the journal starts here: before it, permits wait in held_ (no limits
+// are known) and fetched limits wait in early_limits_, so a damaged journal never grants.
+void ledger_state::on_verified() {
+  if (verified_) return;
+  verified_ = true;
   restore();
+  if (early_limits_) {
+    const auto limits = *early_limits_;
+    early_limits_.reset();
+    on_limits(limits);
+  }
+  admit_held();
 }
 
 unix_ms ledger_state::now() const { return config_.anchor.to_unix(self_->clock().now()); }
@@ -170,6 +184,10 @@ void ledger_state::on_withdraw(std::uint64_t waiter_id) {
 }
 
 void ledger_state::on_limits(const session_limits& limits) {
+  if (!verified_) {
+    early_limits_ = limits;
+    return;
+  }
   last_refresh_ = now();
   apply(limits, grants_admitted_ - fetch_mark_);
   spdlog::info("limits: total {}, remaining {} (effective {}), max_concurrency {}, reset in {} s",
@@ -304,17 +322,17 @@ ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledge
       [self](status_atom) { return self->state.status(); },
       [self](flush_atom) { self->state.commit_batch(); },
       [self](tick_atom) { self->state.on_window_end(); },
+      [self](verified_atom) { self->state.on_verified(); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }
 
 }  // namespace
 
-ledger_actor spawn_ledger(caf::actor_system& system, std::unique_ptr<storage::journal> journal,
+ledger_actor spawn_ledger(caf::actor_system& system, std::shared_ptr<storage::journal> journal,
                           ledger_config config, bool detached) {
-  std::shared_ptr<storage::journal> shared{std::move(journal)};
-  if (detached) return system.spawn<caf::detached>(ledger_behavior, shared, std::move(config));
-  return system.spawn(ledger_behavior, shared, std::move(config));
+  if (detached) return system.spawn<caf::detached>(ledger_behavior, journal, std::move(config));
+  return system.spawn(ledger_behavior, journal, std::move(config));
 }
 
 }  // namespace gq

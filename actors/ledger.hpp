@@ -7,6 +7,8 @@
 // (one fsync): the ledger batches everything in its mailbox before it commits.
 // Without budget (or before limits are known) permits are held, in arrival order, until the
 // window resets or limits arrive; under reject-when-exhausted they are refused instead.
+// With a journal whose integrity check is deferred (ledger_config::await_verified) it touches the
+// journal only after `verified`: permits are held and fetched limits kept until then.
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -41,6 +43,8 @@ using ledger_actor = caf::typed_actor<
     caf::reacts_to<refreshed_atom, refresh_result>,
     // Whom to send `refresh` when remaining reaches 0.
     caf::reacts_to<watch_atom, caf::actor>, caf::replies_to<status_atom>::with<ledger_status>,
+    // The journal passed its integrity check (only with ledger_config::await_verified).
+    caf::reacts_to<verified_atom>,
     caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
     caf::reacts_to<tick_atom>,   // the window ends (sent to itself)
     caf::reacts_to<shutdown_atom>>;
@@ -51,6 +55,9 @@ struct ledger_config {
   // Limits when no token is set: total = QUEUE_DAILY_LIMIT, max_concurrency from the config.
   // nullopt: limits come from Discord (journaled ones serve until the first fetch).
   std::optional<session_limits> configured;
+  // true: the journal's integrity check runs after start (storage::integrity_check::deferred);
+  // the ledger restores the window and grants only after a `verified` message.
+  bool await_verified = false;
 };
 
 struct ledger_state {
@@ -70,6 +77,7 @@ struct ledger_state {
   void on_permit(pending_permit permit);
   void on_withdraw(std::uint64_t waiter_id);
   void on_limits(const session_limits& limits);
+  void on_verified();
   void commit_batch();
   void admit_held();
   void on_window_end();
@@ -101,6 +109,8 @@ struct ledger_state {
   std::vector<pending_permit> batch_;  // admitted, awaiting one commit
   std::deque<pending_permit> held_;    // no budget or no limits yet, in arrival order
   bool flush_scheduled_ = false;
+  bool verified_ = false;                       // see ledger_config::await_verified
+  std::optional<session_limits> early_limits_;  // fetched before verified_, applied then
   bool shutting_down_ = false;
   caf::actor watcher_;
   std::uint64_t grants_total_ = 0;     // grants committed by this process
@@ -121,7 +131,7 @@ struct ledger_state {
 
 // Spawns the ledger. `detached` gives it a thread of its own, which production wants because
 // every commit blocks on fsync; tests under CAF's test coordinator pass false.
-ledger_actor spawn_ledger(caf::actor_system& system, std::unique_ptr<storage::journal> journal,
+ledger_actor spawn_ledger(caf::actor_system& system, std::shared_ptr<storage::journal> journal,
                           ledger_config config, bool detached);
 
 }  // namespace gq

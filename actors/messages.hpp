@@ -4,11 +4,14 @@
 
 #include <caf/actor_clock.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,6 +128,8 @@ using limits_atom = caf::atom_constant<caf::atom("limits")>;
 using fetching_atom = caf::atom_constant<caf::atom("fetching")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+// The journal passed its deferred integrity check (storage::journal::verify): grants may go.
+using verified_atom = caf::atom_constant<caf::atom("verified")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_limits& x) {
@@ -231,6 +236,18 @@ using refreshed_atom = caf::atom_constant<caf::atom("refreshed")>;
 
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
+
+// A grant as GET /history shows it; an absent shard travels as k_no_shard.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_record& x) {
+  std::uint64_t shard = x.shard.value_or(k_no_shard);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.shard = shard == k_no_shard ? std::nullopt : std::optional<std::uint64_t>{shard};
+    return caf::none;
+  });
+  return f(caf::meta::type_name("release_record"), x.released_at, shard, x.bucket,
+           x.max_concurrency, x.waited_ms, load);
+}
 
 // -- the whole queue, as /status and /metrics show it ---------------------------------------------
 

@@ -1,6 +1,6 @@
 // bench/journal_bench: grants per second the journal commits, through the storage API the ledger
-// uses (gq::storage::journal::record_releases), for batches of 1 and 256 rows and durability
-// full (synchronous=FULL, the server) and normal (synchronous=NORMAL).
+// uses (gq::storage::journal::record_releases, SQLite backend), for batches of 1 and 256 rows and
+// durability full (synchronous=FULL, the server) and normal (synchronous=NORMAL).
 //
 //   journal_bench [--dir DIR] [--seconds S] [--batches 1,256] [--json]
 //
@@ -8,6 +8,7 @@
 // afterwards) for S seconds (default 3) and reports commits/s, rows/s and the latency of one
 // record_releases call (p50, p99, max). Results: docs/BENCHMARKS.md.
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,13 +16,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 
 namespace {
 
@@ -73,7 +72,7 @@ int main(int argc, char** argv) {
                                              std::to_string(batch) + ".db");
       std::error_code ec;
       for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix, ec);
-      gq::storage::journal journal(path.string(), mode);
+      gq::storage::sqlite_journal journal(path.string(), mode);
       const auto max_concurrency = static_cast<std::uint32_t>(std::max<std::size_t>(batch, 1));
       std::vector<gq::release_record> records(batch);
       std::vector<double> latencies;

@@ -4,11 +4,13 @@
 # (QUEUE_DB in a mktemp -d directory), drives it with bench/load, and stops it by PID.
 #
 #   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup journal
-#                                   attack (default: all, in that order)
+#                                   attack startup (default: all, in that order)
 #
 # Environment:
 #   BUILD    build directory (default: <repo>/build-bench, configured with
 #            -DCMAKE_BUILD_TYPE=Release -DGQ_BUILD_TESTS=OFF)
+#   BIN      the server binary (default: $BUILD/gateway-queue), e.g. an older build to compare
+#   STARTUP_ROWS  journal rows seeded for the startup scenario (default 1000000)
 #   PORT     first port to use (default 5810; scenario i uses PORT+i)
 #   OUT      directory for logs and JSON results (default: a new mktemp -d)
 #   KEEP=1   keep the journals and server logs
@@ -25,16 +27,17 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 BUILD="${BUILD:-$repo/build-bench}"
-BIN="$BUILD/gateway-queue"
+BIN="${BIN:-$BUILD/gateway-queue}"
 LOAD="$BUILD/bench/load"
 JBENCH="$BUILD/bench/journal_bench"
 HICCUP="$BUILD/bench/hiccup"
 ATTACK="$BUILD/bench/attack"
+STARTUP="$BUILD/bench/startup"
 PORT="${PORT:-5810}"
 OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
 mkdir -p "$OUT"
 
-for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK"; do
+for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK" "$STARTUP"; do
   [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
 done
 command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
@@ -279,6 +282,35 @@ scenario_journal() {
   [[ $rc -eq 0 ]] || failures=$((failures + 1))
 }
 
+# (g) startup: a restart on a journal of STARTUP_ROWS grants (1,000,000: 30 days of a bot that
+# identifies every 2.6 s; 4,096 shards over 16 buckets, the newest an hour old, the oldest an
+# hour past the 30-day retention so the first prune has work). Three restarts, each timed by
+# bench/startup from the fork: the first /health 200, the first grant (a bucket that is free at
+# once), the first /history's latency and the next one's. The file is in the page cache (it was
+# just written), as after a crash-restart on a busy machine.
+scenario_startup() {
+  local port=$((PORT + 7)) rows="${STARTUP_ROWS:-1000000}" rc=0
+  local env=(QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=5000)
+  start_server startup "$port" "${env[@]}"
+  stop_server
+  local now span=$(((30 * 24 + 1) * 3600 * 1000))
+  now=$(date +%s%3N)
+  sqlite3 "$SERVER_DIR/queue.db" "
+    WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $rows - 1)
+    INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms)
+    SELECT $((now - 3600 * 1000 - span)) + i * $span / $rows, (i * 7919) % 4096,
+           ((i * 7919) % 4096) % 16, 16, 5000 FROM s;"
+  echo "   journal: $(sqlite3 "$SERVER_DIR/queue.db" 'SELECT count(*) FROM releases') rows," \
+    "$(du -k "$SERVER_DIR/queue.db" | cut -f1) KiB"
+  for run in 1 2 3; do
+    env QUEUE_DB="$SERVER_DIR/queue.db" QUEUE_DAILY_LIMIT=10000000 QUEUE_LOG_LEVEL=warn \
+      "${env[@]}" "$STARTUP" --bin "$BIN" --port "$port" --shard "$run" \
+      >>"$OUT/startup.json" 2>"$OUT/startup.$run.txt" || rc=$?
+    sed 's/^/   /' "$OUT/startup.$run.txt"
+  done
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
+}
+
 wait_quiet() {
   [[ -n "${QUIET:-}" ]] || return 0
   local deadline=$((SECONDS + 900))
@@ -292,7 +324,7 @@ wait_quiet() {
 }
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal attack)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal attack startup)
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
   wait_quiet
@@ -306,6 +338,7 @@ for s in "${scenarios[@]}"; do
     hangup) scenario_hangup ;;
     journal) scenario_journal ;;
     attack) scenario_attack ;;
+    startup) scenario_startup ;;
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;;
   esac
 done

@@ -106,7 +106,7 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& until = add(*history, nullptr, "--until", "UNIX_MS", nullptr,
                     "Only grants released at or before this time");
   auto& limit = add(*history, nullptr, "--limit", "N",
-                    std::to_string(storage::history_filter::k_default_limit).c_str(),
+                    std::to_string(history_filter::k_default_limit).c_str(),
                     "At most this many rows, 1..10000");
   auto* probe = app.add_subcommand(
       "probe", "GET /health of the server at HOST:PORT; exit 0 on 200, else 1 (health checks)");
@@ -169,7 +169,7 @@ command parse_command_line(int argc, const char* const* argv) {
       if (auto raw = until.raw()) {
         filter.until = static_cast<unix_ms>(integer_in(until, *raw, 0, k_max_stored_integer));
       }
-      read_integer(limit, filter.limit, 1, storage::history_filter::k_max_limit);
+      read_integer(limit, filter.limit, 1, history_filter::k_max_limit);
       if (filter.since && filter.until && *filter.since > *filter.until) {
         throw bad_value{"invalid --since/--until: since (" + std::to_string(*filter.since) +
                         ") is after until (" + std::to_string(*filter.until) + ")"};

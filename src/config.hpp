@@ -13,7 +13,7 @@
 #include "actors/connection_deadlines.hpp"
 #include "actors/http_edge.hpp"
 #include "actors/limits_scheduler.hpp"
-#include "storage/history.hpp"
+#include "storage/records.hpp"
 
 namespace gq {
 
@@ -54,7 +54,7 @@ struct server_config {
 // `gateway-queue history`: prints journal rows without a running server.
 struct history_command {
   std::string db_path{k_default_db_path};  // --db, else QUEUE_DB
-  storage::history_filter filter;          // --shard --since --until --limit
+  history_filter filter;                   // --shard --since --until --limit
 };
 
 // `gateway-queue probe`: GET /health of a running server (the container health check).

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "src/http/history_json.hpp"
 #include "storage/history.hpp"
 
 namespace gq {
@@ -10,7 +11,7 @@ namespace gq {
 int run_history_command(const history_command& request) {
   try {
     storage::history reader{request.db_path};
-    std::cout << storage::releases_to_json(reader.query(request.filter)).dump(2) << '\n';
+    std::cout << http::history_json(reader.query(request.filter)).dump(2) << '\n';
     return 0;
   } catch (const storage::journal_error& e) {
     std::cerr << "gateway-queue history: " << e.what() << '\n';

@@ -67,6 +67,27 @@ std::optional<session_limits> configured_limits(const server_config& config) {
   return limits;
 }
 
+// The integrity check open_journal deferred, on this thread while the actors serve. The queue
+// answers /health, /status and /history meanwhile; the ledger holds every permit until
+// `verified`, so a damaged journal never grants: the process stops with exit code 1 instead.
+void verify_journal(storage::journal& journal, const ledger_actor& ledger,
+                    const archive_actor& archive, stop_signal& stop) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    journal.verify();
+  } catch (const storage::journal_error& e) {
+    spdlog::error("the journal failed its integrity check, granting nothing: {}", e.what());
+    stop.trigger(1, "the journal failed its integrity check");
+    return;
+  }
+  spdlog::debug("journal: integrity check passed in {} ms",
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count());
+  caf::anon_send(ledger, verified_atom::value);
+  caf::anon_send(archive, prune_atom::value);
+}
+
 }  // namespace
 
 int run_server(const server_config& config) {
@@ -79,12 +100,15 @@ int run_server(const server_config& config) {
   if (config.auth_token) add_log_redaction(*config.auth_token);
   if (auto warning = exposure_warning(config)) spdlog::warn("{}", *warning);
 
-  std::unique_ptr<storage::journal> journal;
+  std::shared_ptr<storage::journal> journal;
   std::optional<journal_lock> lock;
-  storage::recovery_state recovered;
+  recovery_state recovered;
   try {
     lock.emplace(config.db_path);  // before the journal is opened (and maybe migrated)
-    journal = std::make_unique<storage::journal>(config.db_path);
+    // The full integrity check runs once the queue listens (below), so that start-up does not
+    // grow with the journal; until it passes nothing is written and nothing granted.
+    journal = storage::open_journal(
+        config.db_path, {storage::durability::full, storage::integrity_check::deferred});
     recovered = journal->recover();
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
@@ -105,23 +129,16 @@ int run_server(const server_config& config) {
   system_config caf_config;
   caf::actor_system system{caf_config};
 
-  auto ledger =
-      spawn_ledger(system, std::move(journal),
-                   {anchor, config.on_exhausted == exhausted_policy::reject, configured}, true);
+  auto ledger = spawn_ledger(
+      system, journal, {anchor, config.on_exhausted == exhausted_policy::reject, configured, true},
+      true);
   auto gate_handle = system.spawn(
       gate, gate_config{ledger, anchor, config.identify_interval, max_concurrency,
                         resume_times(recovered, max_concurrency, config.identify_interval)});
-  archive_actor archive_handle;
-  try {
-    archive_handle = spawn_archive(
-        system,
-        {config.db_path, std::chrono::days{config.retention_days}, k_prune_interval, anchor}, true);
-  } catch (const storage::journal_error& e) {
-    spdlog::error("cannot open the journal for history, not starting: {}", e.what());
-    caf::anon_send_exit(gate_handle, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
-    return 1;
-  }
+  // Retention starts once the journal is verified: pruning writes.
+  auto archive_handle = spawn_archive(
+      system, {journal, std::chrono::days{config.retention_days}, k_prune_interval, anchor, false},
+      true);
 
   http_edge_config edge_config;
   edge_config.gate = gate_handle;
@@ -176,6 +193,7 @@ int run_server(const server_config& config) {
     caf::anon_send(ledger, watch_atom::value, caf::actor_cast<caf::actor>(scheduler));
   }
 
+  verify_journal(*journal, ledger, archive_handle, stop);
   exit_code = stop.wait();
   spdlog::info("stopping ({}): answering waiters with 503", stop.reason());
   self->request(edge, k_edge_answer_timeout, shutdown_atom::value)

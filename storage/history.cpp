@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -61,12 +59,9 @@ constexpr std::string_view k_prune =
 
 struct history::impl {
   explicit impl(const std::string& path)
-      : db(open_history(path)), transactions(db), prune(db, k_prune, "pruning old grants") {}
-
-  detail::statement& query_for(unsigned shape) {
-    auto& slot = queries[shape];
-    if (!slot) slot.emplace(db, query_sql(shape), "querying grants");
-    return *slot;
+      : db(open_history(path)), transactions(db), prune(db, k_prune, "pruning old grants") {
+    for (unsigned shape = 0; shape < k_shapes; ++shape)
+      queries[shape].emplace(db, query_sql(shape), "querying grants");
   }
 
   // One connection serves every caller (HTTP handler threads): calls take turns.
@@ -75,7 +70,7 @@ struct history::impl {
   detail::connection db;
   detail::transaction_statements transactions;
   detail::statement prune;
-  // Prepared on first use, then reused.
+  // Prepared at open, one per shape of filter.
   std::array<std::optional<detail::statement>, k_shapes> queries;
 };
 
@@ -85,16 +80,11 @@ history::history(history&&) noexcept = default;
 history& history::operator=(history&&) noexcept = default;
 
 std::vector<release_record> history::query(const history_filter& filter) {
+  if (auto problem = history_filter_problem(filter)) impl_->db.fail("querying grants", *problem);
   std::vector<release_record> releases;
-  // Shards are stored as signed 64-bit; a larger one cannot have been journaled.
-  if (filter.shard &&
-      *filter.shard > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return releases;
-  }
-  const std::uint32_t limit = std::min(filter.limit, history_filter::k_max_limit);
+  const std::uint32_t limit = filter.limit;
   const std::lock_guard lock(impl_->mutex);
-  const unsigned shape = shape_of(filter);
-  auto read = impl_->query_for(shape).use();
+  auto read = impl_->queries[shape_of(filter)]->use();
   if (filter.shard) read.bind_int(":shard", static_cast<std::int64_t>(*filter.shard));
   if (filter.since) read.bind_int(":since", *filter.since);
   if (filter.until) read.bind_int(":until", *filter.until);
@@ -120,20 +110,6 @@ std::uint64_t history::prune_before(unix_ms cutoff, std::uint32_t batch) {
   const auto deleted = static_cast<std::uint64_t>(sqlite3_changes64(impl_->db.get()));
   transaction.commit();
   return deleted;
-}
-
-nlohmann::json releases_to_json(const std::vector<release_record>& releases) {
-  auto rows = nlohmann::json::array();
-  for (const release_record& record : releases) {
-    rows.push_back({
-        {"released_at", record.released_at},
-        {"shard", record.shard ? nlohmann::json(*record.shard) : nlohmann::json(nullptr)},
-        {"bucket", record.bucket},
-        {"max_concurrency", record.max_concurrency},
-        {"waited_ms", record.waited_ms},
-    });
-  }
-  return nlohmann::json{{"releases", std::move(rows)}};
 }
 
 }  // namespace gq::storage

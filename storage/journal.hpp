@@ -1,13 +1,12 @@
 #pragma once
-// The schedule journal: every grant is committed here before its 200 is sent, so a restarted
-// queue still honours the identify interval and the daily budget. Format: docs/JOURNAL.md.
-//
-// Single writer: one journal object per process, used from one thread (the ledger actor).
-// Readers (history, retention) use their own connection: see storage/history.hpp.
+// The schedule journal, as the queue sees it: every grant is committed here before its 200 is
+// sent, so a restarted queue still honours the identify interval and the daily budget; the same
+// journal answers GET /history and forgets grants past retention. This is the one interface the
+// ledger and the archive use; a backend (storage/sqlite_journal.hpp, the default) implements it.
+// It stores and returns records (storage/records.hpp) and renders nothing.
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -17,8 +16,8 @@
 
 namespace gq::storage {
 
-// Every failure to open, read or write the journal. The message names the file and SQLite's
-// reason; it never contains secrets because nothing secret is ever stored.
+// Every failure to open, check, read or write the journal. The message names the journal and the
+// backend's reason; it never contains secrets because nothing secret is ever stored.
 class journal_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -26,59 +25,84 @@ class journal_error : public std::runtime_error {
 
 // How hard a commit tries to reach the disk.
 enum class durability {
-  // WAL + synchronous=FULL: a committed grant survives a process crash and a power loss.
+  // A committed grant survives a process crash and a power loss (SQLite: synchronous=FULL).
   full,
-  // WAL + synchronous=NORMAL: survives a process crash (kill -9), may lose the last commits on
-  // power loss. Only for benchmarks and tests that measure something else.
+  // Survives a process crash (kill -9), may lose the last commits on power loss. Only for
+  // benchmarks and tests that measure something else.
   normal,
 };
 
-// What a restart needs to continue pacing where the previous process stopped.
-struct recovery_state {
-  std::optional<session_limits> limits;  // newest journaled limits, if any
-  // The newest grant of all, and the max_concurrency it was made under.
-  std::optional<unix_ms> last_release_at;
-  std::uint32_t last_max_concurrency = 0;
-  // Newest grant per bucket among the grants made under last_max_concurrency;
-  // index = bucket, nullopt = no grant journaled for that bucket.
-  std::vector<std::optional<unix_ms>> last_release_by_bucket;
+// When the journal's full integrity check runs.
+enum class integrity_check {
+  // Before open returns: open throws for a damaged journal. For tools and tests.
+  at_open,
+  // Later, by verify(), so that a large journal does not delay start-up. Until verify() has
+  // passed the journal refuses every write (journal_error), hence every grant; reads (recover,
+  // history) work. What open still checks at once, and why this keeps a damaged journal from
+  // ever granting: docs/JOURNAL.md, "Opening fails closed". The server's choice.
+  deferred,
 };
 
+struct journal_options {
+  durability mode = durability::full;
+  integrity_check check = integrity_check::at_open;
+};
+
+// Threads: the writer calls (record_*, recover, count_releases_since) come from one thread at a
+// time (the ledger's). history and prune_before may come from one other thread (the archive's)
+// at the same time and never wait for a writer call to finish (they use a connection of their
+// own). verify may run on a third thread meanwhile.
 class journal {
  public:
-  // Current on-disk schema version; older files are migrated on open.
-  static constexpr int k_schema_version = 2;
-
-  // Opens `path`, creating it when it does not exist, and migrates older schemas.
-  // Throws journal_error when the file cannot be opened, is not a SQLite database, is corrupt,
-  // is from a newer version, or is read-only. It never replaces an unreadable file.
-  explicit journal(const std::string& path, durability mode = durability::full);
-  ~journal();
-  journal(journal&&) noexcept;
-  journal& operator=(journal&&) noexcept;
+  virtual ~journal() = default;
+  journal() = default;
+  journal(const journal&) = delete;
+  journal& operator=(const journal&) = delete;
 
   // Commits all records in one transaction (one fsync). Throws journal_error; on throw nothing
   // of this call was committed and the journal stays usable for the next call. Records the
-  // queue cannot produce (max_concurrency 0, bucket >= max_concurrency, shard >= 2^63) are
-  // refused with journal_error before anything is written.
-  void record_releases(std::span<const release_record> records);
+  // queue cannot produce (max_concurrency 0, bucket >= max_concurrency, shard > k_max_stored_integer)
+  // are refused with journal_error before anything is written. Also refused until verified().
+  virtual void record_releases(std::span<const release_record> records) = 0;
 
   // Journals limits as fetched from Discord or taken from the configuration. Throws
-  // journal_error, also for max_concurrency 0.
-  void record_limits(const session_limits& limits);
+  // journal_error, also for max_concurrency 0 and until verified().
+  virtual void record_limits(const session_limits& limits) = 0;
 
-  // Reads what a restart needs (see recovery_state).
-  recovery_state recover();
+  // Reads what a restart needs (see recovery_state) from one consistent state of the journal.
+  // Its cost does not grow with the number of grants journaled (indexed reads only).
+  virtual recovery_state recover() = 0;
 
   // Number of grants with released_at >= since.
-  std::uint64_t count_releases_since(unix_ms since);
+  virtual std::uint64_t count_releases_since(unix_ms since) = 0;
 
-  int schema_version();
-  const std::string& path() const;
+  // Grants matching the filter, newest first (ties: the later journaled first). A filter that
+  // history_filter_problem() objects to is refused with journal_error.
+  virtual std::vector<release_record> history(const history_filter& filter) = 0;
 
- private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  // Deletes grants released before `cutoff`, at most `batch` rows per transaction so that the
+  // writer is never blocked for long. Returns the number of rows deleted by this call; call
+  // again while it returns `batch`. Throws journal_error, also for batch == 0 and until
+  // verified().
+  virtual std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) = 0;
+
+  // Runs the full integrity check that integrity_check::deferred postponed, then proves the
+  // journal writable; afterwards writes are allowed. Returns at once when it already passed.
+  // Throws journal_error naming the damage; the journal is then left as it was found and every
+  // write stays refused. May take time proportional to the journal's size.
+  virtual void verify() = 0;
+  virtual bool verified() const = 0;
+
+  // The on-disk schema version (docs/JOURNAL.md, "Versions and migrations").
+  virtual int schema_version() = 0;
+  // Where the journal is, for log lines: a file path (never a password).
+  virtual const std::string& location() const = 0;
 };
+
+// Opens the journal named by QUEUE_DB: a SQLite file (created when missing, migrated when
+// older). Throws journal_error when it cannot be opened, is not a journal, is from a newer
+// version, is read-only, or (integrity_check::at_open) is damaged. It never replaces an
+// unreadable file.
+std::unique_ptr<journal> open_journal(const std::string& location, journal_options options = {});
 
 }  // namespace gq::storage

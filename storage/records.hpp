@@ -1,11 +1,14 @@
 #pragma once
-// The values the journal stores and the rest of the queue passes around.
-// Format on disk: docs/JOURNAL.md.
+// The values the journal stores and the rest of the queue passes around: plain records with no
+// dependency beyond the standard library, so that pacing math, the HTTP protocol and the actors
+// can use them without seeing any journal backend. Format on disk: docs/JOURNAL.md.
 
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace gq {
 
@@ -44,5 +47,45 @@ struct release_record {
 
   friend bool operator==(const release_record&, const release_record&) = default;
 };
+
+// What a restart needs to continue pacing where the previous process stopped.
+struct recovery_state {
+  std::optional<session_limits> limits;  // newest journaled limits, if any
+  // The newest grant of all, and the max_concurrency it was made under.
+  std::optional<unix_ms> last_release_at;
+  std::uint32_t last_max_concurrency = 0;
+  // Newest grant per bucket among the grants made under last_max_concurrency;
+  // index = bucket, nullopt = no grant journaled for that bucket.
+  std::vector<std::optional<unix_ms>> last_release_by_bucket;
+};
+
+// A question to the journal's history: the filters of GET /history and `gateway-queue history`.
+struct history_filter {
+  static constexpr std::uint32_t k_default_limit = 100;
+  static constexpr std::uint32_t k_max_limit = 10000;
+
+  std::optional<std::uint64_t> shard;     // at most k_max_stored_integer
+  std::optional<unix_ms> since;           // inclusive, non-negative
+  std::optional<unix_ms> until;           // inclusive, non-negative, not before since
+  std::uint32_t limit = k_default_limit;  // 1 to k_max_limit rows, newest first
+};
+
+// The one check of a history filter's bounds, shared by the HTTP parser, the history command's
+// flags and every journal backend: nullopt when the filter is one GET /history accepts, else why
+// not, worded for a 400 body. (Syntax, such as "12x", is the parser's business.)
+inline std::optional<std::string> history_filter_problem(const history_filter& filter) {
+  const auto integer = [](std::string_view key, std::string_view what) {
+    return std::string(key) + " must be " + std::string(what) + "a decimal integer from 0 to " +
+           std::to_string(k_max_stored_integer);
+  };
+  if (filter.shard && *filter.shard > k_max_stored_integer) return integer("shard", "");
+  if (filter.since && *filter.since < 0) return integer("since", "a unix time in milliseconds, ");
+  if (filter.until && *filter.until < 0) return integer("until", "a unix time in milliseconds, ");
+  if (filter.limit < 1 || filter.limit > history_filter::k_max_limit)
+    return "limit must be between 1 and " + std::to_string(history_filter::k_max_limit);
+  if (filter.since && filter.until && *filter.since > *filter.until)
+    return std::string("since must not be after until");
+  return std::nullopt;
+}
 
 }  // namespace gq

@@ -3,7 +3,7 @@
 #include <array>
 #include <string>
 
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 #include "storage/transaction.hpp"
 
 namespace gq::storage::detail {
@@ -38,17 +38,25 @@ CREATE TABLE limits (
 );
 )sql";
 
+// Version 3: an index for recovery's "newest grant of each bucket" (storage/sqlite_journal.cpp),
+// which otherwise reads every row at each start. Building it reads every row once, at the first
+// start on a version-2 file (about 3 s for 1,000,000 rows on a loaded 2-core machine).
+constexpr std::string_view k_version_3 = R"sql(
+CREATE INDEX releases_by_bucket ON releases(max_concurrency, bucket, released_at);
+)sql";
+
 constexpr std::array k_migrations{
     migration{1, k_version_1},
     migration{2, k_version_2},
+    migration{3, k_version_3},
 };
-static_assert(k_migrations.back().version == journal::k_schema_version,
+static_assert(k_migrations.back().version == sqlite_journal::k_schema_version,
               "a new schema version needs its migration in k_migrations");
 
 [[noreturn]] void refuse_newer(connection& db, int version) {
   db.fail("refusing to open",
           "schema version " + std::to_string(version) + " is newer than this build's " +
-              std::to_string(journal::k_schema_version) + "; run a newer gateway-queue");
+              std::to_string(sqlite_journal::k_schema_version) + "; run a newer gateway-queue");
 }
 
 }  // namespace
@@ -67,7 +75,7 @@ file_state inspect(connection& db) {
 }
 
 void check_openable(connection& db, const file_state& state) {
-  if (state.version > journal::k_schema_version) refuse_newer(db, state.version);
+  if (state.version > sqlite_journal::k_schema_version) refuse_newer(db, state.version);
   if (state.version < 0 || (state.version == 0 && !state.empty) ||
       (state.version > 0 && !state.has_releases)) {
     db.fail("refusing to open", "not a gateway-queue journal (schema version " +
@@ -79,9 +87,10 @@ void check_openable(connection& db, const file_state& state) {
 void check_current(connection& db, const file_state& state) {
   check_openable(db, state);
   if (state.version == 0) db.fail("refusing to open", "not a gateway-queue journal (empty)");
-  if (state.version < journal::k_schema_version) {
+  if (state.version < sqlite_journal::k_schema_version) {
     db.fail("refusing to open", "schema version " + std::to_string(state.version) +
-                                    " is older than " + std::to_string(journal::k_schema_version) +
+                                    " is older than " +
+                                    std::to_string(sqlite_journal::k_schema_version) +
                                     "; start gateway-queue on it once to migrate it");
   }
 }
@@ -108,7 +117,7 @@ void migrate(connection& db) {
     if (step.version <= state.version) continue;
     db.exec(std::string(step.sql), "migrating to schema version " + std::to_string(step.version));
   }
-  db.exec("PRAGMA user_version = " + std::to_string(journal::k_schema_version),
+  db.exec("PRAGMA user_version = " + std::to_string(sqlite_journal::k_schema_version),
           "writing the schema version");
   transaction.commit();
 }

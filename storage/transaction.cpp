@@ -5,18 +5,19 @@ namespace gq::storage::detail {
 transaction_statements::transaction_statements(connection& conn)
     : db(&conn),
       begin(conn, "BEGIN IMMEDIATE", "starting a write transaction"),
+      begin_read(conn, "BEGIN", "starting a read transaction"),
       commit(conn, "COMMIT", "committing"),
       rollback(conn, "ROLLBACK", "rolling back") {}
 
-write_transaction::write_transaction(transaction_statements& statements)
+transaction::transaction(transaction_statements& statements, statement& begin)
     : statements_(&statements) {
   // A ROLLBACK that failed in an earlier destructor left its transaction open; end it here so
   // one bad moment does not stop every later write.
   if (sqlite3_get_autocommit(statements_->db->get()) == 0) statements_->rollback.use().run();
-  statements_->begin.use().run();
+  begin.use().run();
 }
 
-write_transaction::~write_transaction() {
+transaction::~transaction() {
   // SQLite may already have rolled back by itself (SQLITE_FULL, some I/O errors); a ROLLBACK
   // without a transaction would fail, so ask first.
   if (committed_ || sqlite3_get_autocommit(statements_->db->get()) != 0) return;
@@ -29,7 +30,7 @@ write_transaction::~write_transaction() {
   }
 }
 
-void write_transaction::commit() {
+void transaction::commit() {
   statements_->commit.use().run();
   committed_ = true;
 }

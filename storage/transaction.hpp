@@ -1,5 +1,5 @@
 #pragma once
-// Write transactions. Every write to the journal file, from either connection, starts with
+// Transactions. Every write to the journal file, from either connection, starts with
 // BEGIN IMMEDIATE: it takes the write lock up front, through the busy timeout, so that a write
 // never fails half-way because another connection committed between its read and its write
 // (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover).
@@ -9,12 +9,13 @@
 
 namespace gq::storage::detail {
 
-// BEGIN IMMEDIATE / COMMIT / ROLLBACK, prepared once per connection.
+// BEGIN IMMEDIATE / BEGIN / COMMIT / ROLLBACK, prepared once per connection.
 struct transaction_statements {
   explicit transaction_statements(connection& db);
 
   connection* db;
   statement begin;
+  statement begin_read;
   statement commit;
   statement rollback;
 };
@@ -22,20 +23,37 @@ struct transaction_statements {
 // Invariant: unless commit() returned, the transaction is rolled back when this is destroyed,
 // so a throw anywhere inside leaves nothing of it in the file and the connection ready for the
 // next transaction.
-class write_transaction {
+class transaction {
  public:
-  // Throws journal_error when the write lock cannot be had (busy timeout, read-only file).
-  explicit write_transaction(transaction_statements& statements);
-  ~write_transaction();
-  write_transaction(const write_transaction&) = delete;
-  write_transaction& operator=(const write_transaction&) = delete;
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
 
   // Throws journal_error; the destructor then rolls back.
   void commit();
 
+ protected:
+  transaction(transaction_statements& statements, statement& begin);
+  ~transaction();
+
  private:
   transaction_statements* statements_;
   bool committed_ = false;
+};
+
+// BEGIN IMMEDIATE: holds the write lock from the start.
+class write_transaction : public transaction {
+ public:
+  // Throws journal_error when the write lock cannot be had (busy timeout, read-only file).
+  explicit write_transaction(transaction_statements& statements)
+      : transaction(statements, statements.begin) {}
+};
+
+// BEGIN (deferred), for reads only: every read inside sees one snapshot of the file (WAL), and no
+// lock is taken that a writer on another connection would wait for.
+class read_transaction : public transaction {
+ public:
+  explicit read_transaction(transaction_statements& statements)
+      : transaction(statements, statements.begin_read) {}
 };
 
 }  // namespace gq::storage::detail

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "storage/journal.hpp"
+#include "storage/records.hpp"
 
 namespace gq {
 
@@ -19,7 +19,7 @@ constexpr std::chrono::milliseconds k_recovery_margin{100};
 // (plus k_recovery_margin) after that bucket's last journaled grant, or, when the journal's last
 // grants were made under another max_concurrency, after the last grant of any bucket.
 // 0 means "at once".
-inline std::vector<unix_ms> resume_times(const storage::recovery_state& recovered,
+inline std::vector<unix_ms> resume_times(const recovery_state& recovered,
                                          std::uint32_t max_concurrency,
                                          std::chrono::milliseconds interval) {
   const auto gap = (interval + k_recovery_margin).count();

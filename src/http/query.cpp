@@ -1,12 +1,10 @@
 #include "src/http/query.hpp"
 
-#include <limits>
-
 namespace gq::http {
 
 namespace {
 
-constexpr std::uint64_t k_max_value = std::numeric_limits<std::int64_t>::max();
+constexpr std::uint64_t k_max_value = k_max_stored_integer;
 // Digits of k_max_value: any longer number (leading zeros stripped) is out of range, and any
 // number this long or shorter fits in a uint64_t while it is accumulated.
 constexpr std::size_t k_max_digits = 19;
@@ -111,8 +109,8 @@ std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_
   return single_integer(query, "shard", integer_message("shard", ""));
 }
 
-std::variant<storage::history_filter, query_error> parse_history_filter(std::string_view query) {
-  storage::history_filter filter;
+std::variant<history_filter, query_error> parse_history_filter(std::string_view query) {
+  history_filter filter;
 
   auto shard = parse_shard(query);
   if (auto* error = std::get_if<query_error>(&shard)) return std::move(*error);
@@ -128,20 +126,19 @@ std::variant<storage::history_filter, query_error> parse_history_filter(std::str
     }
   }
 
-  const std::string limit_message =
-      "limit must be between 1 and " + std::to_string(storage::history_filter::k_max_limit);
+  // A limit that is no number gets the message of one out of range: the shared check's.
+  history_filter no_rows;
+  no_rows.limit = 0;
+  const std::string limit_message = *history_filter_problem(no_rows);
   auto limit = single_integer(query, "limit", limit_message);
   if (auto* error = std::get_if<query_error>(&limit)) return std::move(*error);
   if (const auto value = std::get<std::optional<std::uint64_t>>(limit)) {
-    if (*value < 1 || *value > storage::history_filter::k_max_limit) {
-      return query_error{limit_message};
-    }
-    filter.limit = static_cast<std::uint32_t>(*value);
+    // Out of range values become 0, which the shared check refuses with the same message.
+    filter.limit = *value <= history_filter::k_max_limit ? static_cast<std::uint32_t>(*value) : 0;
   }
 
-  if (filter.since && filter.until && *filter.since > *filter.until) {
-    return query_error{"since must not be after until"};
-  }
+  // The bounds are checked where every reader of the journal checks them.
+  if (auto problem = history_filter_problem(filter)) return query_error{std::move(*problem)};
   return filter;
 }
 

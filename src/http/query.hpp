@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "storage/history.hpp"
+#include "storage/records.hpp"
 
 namespace gq::http {
 
@@ -32,7 +32,8 @@ std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_
 
 // The filters of GET /history: shard, since, until (unix ms, non-negative), limit (1..10000,
 // default 100). Unknown parameters are ignored; malformed or repeated-with-different-values
-// known ones are errors; since > until is an error.
-std::variant<storage::history_filter, query_error> parse_history_filter(std::string_view query);
+// known ones are errors; since > until is an error. The bounds are history_filter_problem()'s,
+// the check every journal backend applies too.
+std::variant<history_filter, query_error> parse_history_filter(std::string_view query);
 
 }  // namespace gq::http

@@ -22,7 +22,7 @@
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
 #include "storage/history.hpp"
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 
 namespace gq::testing {
 
@@ -80,9 +80,11 @@ class actor_fixture : public ::testing::Test {
   // Starts ledger, gate and buckets. `limits` nullopt: limits come from Discord (none known yet).
   void start(std::optional<session_limits> limits, std::chrono::milliseconds interval = 5000ms,
              bool reject = false, std::vector<unix_ms> resume_at = {}) {
-    auto journal = std::make_unique<storage::journal>(db_path_, storage::durability::normal);
-    ledger_config lcfg{anchor_, reject, limits};
-    ledger_ = spawn_ledger(system_, std::move(journal), lcfg, false);
+    journal_ = std::make_shared<storage::sqlite_journal>(
+        db_path_, storage::durability::normal,
+        deferred_check_ ? storage::integrity_check::deferred : storage::integrity_check::at_open);
+    ledger_config lcfg{anchor_, reject, limits, deferred_check_};
+    ledger_ = spawn_ledger(system_, journal_, lcfg, false);
     gate_config gcfg{ledger_, anchor_, interval, limits ? limits->max_concurrency : 1,
                      std::move(resume_at)};
     gate_ = system_.spawn(gate, gcfg);
@@ -128,8 +130,8 @@ class actor_fixture : public ::testing::Test {
 
   std::vector<release_record> journal_rows() {
     storage::history reader{db_path_};
-    storage::history_filter all;
-    all.limit = storage::history_filter::k_max_limit;
+    history_filter all;
+    all.limit = history_filter::k_max_limit;
     return reader.query(all);
   }
 
@@ -152,6 +154,10 @@ class actor_fixture : public ::testing::Test {
   std::filesystem::path dir_;
   std::string db_path_;
   clock_anchor anchor_;
+  // Set before start(): the journal defers its integrity check and the ledger awaits `verified`,
+  // as in the server.
+  bool deferred_check_ = false;
+  std::shared_ptr<storage::journal> journal_;
   ledger_actor ledger_;
   gate_actor gate_;
   caf::actor edge_;

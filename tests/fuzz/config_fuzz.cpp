@@ -113,7 +113,7 @@ void check_config(const gq::server_config& c) {
 void check_history(const gq::history_command& h) {
   const auto& f = h.filter;
   GQ_FUZZ_CHECK(!h.db_path.empty(), "history db is not empty");
-  GQ_FUZZ_CHECK(f.limit >= 1 && f.limit <= gq::storage::history_filter::k_max_limit,
+  GQ_FUZZ_CHECK(f.limit >= 1 && f.limit <= gq::history_filter::k_max_limit,
                 "history limit in bounds");
   GQ_FUZZ_CHECK(!f.shard || *f.shard <= std::uint64_t(std::numeric_limits<std::int64_t>::max()),
                 "history shard below 2^63");

@@ -19,7 +19,7 @@ using namespace gq::http;
 
 constexpr std::uint64_t k_max_int63 = std::numeric_limits<std::int64_t>::max();
 
-std::string render(const gq::storage::history_filter& filter) {
+std::string render(const gq::history_filter& filter) {
   std::string query = "limit=" + std::to_string(filter.limit);
   if (filter.shard) query += "&shard=" + std::to_string(*filter.shard);
   if (filter.since) query += "&since=" + std::to_string(*filter.since);
@@ -58,8 +58,8 @@ void check_history(std::string_view query) {
     GQ_FUZZ_CHECK(!error->message.empty(), "an error has a message");
     return;
   }
-  const auto& filter = std::get<gq::storage::history_filter>(parsed);
-  GQ_FUZZ_CHECK(filter.limit >= 1 && filter.limit <= gq::storage::history_filter::k_max_limit,
+  const auto& filter = std::get<gq::history_filter>(parsed);
+  GQ_FUZZ_CHECK(filter.limit >= 1 && filter.limit <= gq::history_filter::k_max_limit,
                 "limit within 1..k_max_limit");
   GQ_FUZZ_CHECK(!filter.since || *filter.since >= 0, "since is non-negative");
   GQ_FUZZ_CHECK(!filter.until || *filter.until >= 0, "until is non-negative");
@@ -71,9 +71,9 @@ void check_history(std::string_view query) {
                 "the history filter's shard is parse_shard's");
 
   auto again = parse_history_filter(render(filter));
-  GQ_FUZZ_CHECK(std::holds_alternative<gq::storage::history_filter>(again),
+  GQ_FUZZ_CHECK(std::holds_alternative<gq::history_filter>(again),
                 "a rendered filter parses");
-  const auto& reparsed = std::get<gq::storage::history_filter>(again);
+  const auto& reparsed = std::get<gq::history_filter>(again);
   GQ_FUZZ_CHECK(reparsed.shard == filter.shard && reparsed.since == filter.since &&
                     reparsed.until == filter.until && reparsed.limit == filter.limit,
                 "a history filter round-trips");

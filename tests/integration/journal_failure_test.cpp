@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <vector>
+
 #include "integration/clients.hpp"
 #include "integration/server_process.hpp"
+#include "storage/sqlite_journal.hpp"
 
 namespace gq::integration {
 namespace {
@@ -84,6 +88,53 @@ TEST(journal_failure, unreadable_journal_at_start_is_an_error_and_left_untouched
   EXPECT_NE((result.out + result.err).find("journal"), std::string::npos)
       << result.out << result.err;
   EXPECT_EQ(read_text_file(path), garbage) << "never replaced by a new database";
+}
+
+// The integrity check runs after the queue listens (start-up must not grow with the journal);
+// a journal that fails it never grants: waiters are held, the process exits 1 naming the damage,
+// and the file is left as it was.
+TEST(journal_failure, damaged_journal_never_grants_and_the_server_exits) {
+  scratch_dir dir;
+  const auto path = dir.file("damaged.db");
+  {
+    storage::sqlite_journal journal(path);
+    std::vector<release_record> rows;
+    for (int i = 0; i < 5000; ++i)
+      rows.push_back({1000 + i, static_cast<std::uint64_t>(i), 0, 1, 0});
+    journal.record_releases(rows);
+  }
+  ASSERT_FALSE(std::filesystem::exists(path + "-wal"));
+  std::string bytes = read_text_file(path);
+  const std::size_t page_size = 4096;
+  const std::size_t damaged = bytes.size() / page_size / 2;  // far from the newest rows
+  ASSERT_GT(damaged, 10u);
+  for (std::size_t i = damaged * page_size; i < (damaged + 1) * page_size; ++i) bytes[i] = '\x5a';
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+
+  const auto port = free_port();
+  const pid_t pid = spawn_binary({}, {{"QUEUE_DB", path}, {"PORT", std::to_string(port)}},
+                                 dir.path(), dir.file("stdout.log"), dir.file("stderr.log"), {});
+  std::optional<exit_status> ended;
+  int answered = 0;
+  for (int attempt = 0; attempt < 400 && !ended; ++attempt) {
+    const auto reply = http_get(port, "/?shard=0");
+    EXPECT_NE(reply.status, 200) << "a damaged journal granted";
+    answered += reply.status != 0;
+    ended = wait_for_exit(pid, 25ms);
+  }
+  if (!ended) {
+    ::kill(pid, SIGKILL);
+    ended = wait_for_exit(pid, 5s);
+    FAIL() << "the server kept running on a damaged journal";
+  }
+  EXPECT_TRUE(ended->exited_with(1)) << ended->describe();
+  const auto log = read_text_file(dir.file("stdout.log")) + read_text_file(dir.file("stderr.log"));
+  EXPECT_NE(log.find("integrity check failed"), std::string::npos) << log;
+  EXPECT_EQ(read_text_file(path), bytes) << "the damaged journal was written to";
+  RecordProperty("queue_requests_answered_before_exit", answered);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -28,7 +28,7 @@ std::int64_t batch_size(std::int64_t sequence) { return 1 + (sequence * 37) % 25
 // `acknowledgements` only after record_releases returned, as the server sends its 200s.
 [[noreturn]] void write_until_killed(const std::string& path, int acknowledgements) {
   try {
-    journal j(path);
+    sqlite_journal j(path);
     for (std::int64_t sequence = j.recover().last_release_at.value_or(0) + 1;; ++sequence) {
       const std::vector<release_record> batch(
           static_cast<std::size_t>(batch_size(sequence)),

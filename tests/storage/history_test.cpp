@@ -7,9 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -57,7 +56,7 @@ class history_test : public ::testing::Test {
 
   temp_dir dir_;
   std::string path_ = dir_.file("queue.db");
-  journal journal_{path_};
+  sqlite_journal journal_{path_};
   history history_{path_};
 };
 
@@ -74,8 +73,28 @@ TEST_F(history_test, shard_filter_returns_only_that_shard) {
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(500, 300, 100));
   filter.shard = 9;
   EXPECT_TRUE(history_.query(filter).empty());
-  filter.shard = std::numeric_limits<std::uint64_t>::max();
+  filter.shard = k_max_stored_integer;
   EXPECT_TRUE(history_.query(filter).empty());
+}
+
+// The bounds are history_filter_problem()'s, as for GET /history: nothing the API refuses reaches
+// SQL, and nothing it accepts is refused here.
+TEST_F(history_test, filter_outside_the_api_bounds_is_refused_with_the_api_message) {
+  history_filter filter;
+  filter.shard = k_max_stored_integer + 1;
+  EXPECT_THROW(
+      try { history_.query(filter); } catch (const journal_error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("shard must be a decimal integer from 0 to"));
+        throw;
+      },
+      journal_error);
+  filter = {};
+  filter.since = 6;
+  filter.until = 5;
+  EXPECT_THROW(history_.query(filter), journal_error);
+  filter = {};
+  filter.since = -1;
+  EXPECT_THROW(history_.query(filter), journal_error);
 }
 
 TEST_F(history_test, since_and_until_are_inclusive) {
@@ -87,8 +106,12 @@ TEST_F(history_test, since_and_until_are_inclusive) {
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200, 100));
   filter.since = 200;
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(300, 200, 200));
-  filter.since = 301;
+  filter.since = 201;
+  filter.until = 299;
   EXPECT_TRUE(history_.query(filter).empty());
+  filter.since = 301;
+  filter.until = 300;
+  EXPECT_THROW(history_.query(filter), journal_error) << "since after until, as GET /history says";
 }
 
 TEST_F(history_test, filters_combine) {
@@ -107,17 +130,27 @@ TEST_F(history_test, limit_keeps_the_newest_rows) {
   history_filter filter;
   filter.limit = 2;
   EXPECT_THAT(times(history_.query(filter)), ElementsAre(500, 400));
-  filter.limit = 0;
-  EXPECT_TRUE(history_.query(filter).empty());
+  filter.limit = 1;
+  EXPECT_THAT(times(history_.query(filter)), ElementsAre(500));
 }
 
-TEST_F(history_test, limit_above_the_maximum_is_clamped_to_it) {
+TEST_F(history_test, limit_outside_1_to_the_maximum_is_refused) {
   std::vector<release_record> many(history_filter::k_max_limit + 10, grant(1000, 5));
   journal_.record_releases(many);
   history_filter filter;
   EXPECT_EQ(history_.query(filter).size(), history_filter::k_default_limit);
-  filter.limit = std::numeric_limits<std::uint32_t>::max();
+  filter.limit = history_filter::k_max_limit;
   EXPECT_EQ(history_.query(filter).size(), history_filter::k_max_limit);
+  for (const std::uint32_t limit : {0u, history_filter::k_max_limit + 1}) {
+    filter.limit = limit;
+    EXPECT_THROW(
+        try { history_.query(filter); } catch (const journal_error& e) {
+          EXPECT_THAT(e.what(), HasSubstr("limit must be between 1 and 10000"));
+          throw;
+        },
+        journal_error)
+        << limit;
+  }
 }
 
 TEST_F(history_test, reads_while_the_writer_holds_an_open_transaction) {
@@ -174,7 +207,7 @@ TEST_F(history_test, non_journal_files_are_refused) {
 
 TEST_F(history_test, newer_and_older_schemas_are_refused) {
   const std::string newer = dir_.file("newer.db");
-  { const journal created(newer); }
+  { const sqlite_journal created(newer); }
   raw_db(newer).exec("PRAGMA user_version = 7");
   EXPECT_THAT(open_error(newer), HasSubstr("schema version 7 is newer"));
 
@@ -184,17 +217,6 @@ TEST_F(history_test, newer_and_older_schemas_are_refused) {
       "shard INTEGER NULL, bucket INTEGER NOT NULL); PRAGMA user_version = 1");
   EXPECT_THAT(open_error(older), HasSubstr("schema version 1 is older"));
   EXPECT_EQ(raw_db(older).scalar("PRAGMA user_version"), "1");
-}
-
-TEST(releases_to_json_test, matches_the_history_endpoint_format) {
-  const nlohmann::json json = releases_to_json(
-      {release_record{1700000000123, 42, 2, 16, 5000}, release_record{1700000000000, {}, 0, 1, 0}});
-  EXPECT_EQ(json, nlohmann::json::parse(R"({"releases": [
-      {"released_at": 1700000000123, "shard": 42, "bucket": 2, "max_concurrency": 16,
-       "waited_ms": 5000},
-      {"released_at": 1700000000000, "shard": null, "bucket": 0, "max_concurrency": 1,
-       "waited_ms": 0}]})"));
-  EXPECT_EQ(releases_to_json({}).dump(), R"({"releases":[]})");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// storage/journal.cpp, opening: every file the journal cannot safely use is refused at open,
+// storage/sqlite_journal.cpp, opening: every file the journal cannot safely use is refused at open,
 // loudly (the message names the file and the reason), and left exactly as it was.
 
 #include <gmock/gmock.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/journal.hpp"
+#include "storage/sqlite_journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -31,7 +31,7 @@ class journal_open_test : public ::testing::Test {
   // The journal_error message of opening `path`, or "" when it opened.
   static std::string open_error(const std::string& path) {
     try {
-      journal j(path);
+      sqlite_journal j(path);
     } catch (const journal_error& error) {
       return error.what();
     }
@@ -115,17 +115,17 @@ TEST_F(journal_open_test, foreign_sqlite_database_is_refused_and_left_unchanged)
 }
 
 TEST_F(journal_open_test, newer_schema_is_refused_naming_its_version) {
-  journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
-  raw_db(path_).exec("PRAGMA user_version = 3");
+  sqlite_journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
+  raw_db(path_).exec("PRAGMA user_version = 4");
   const std::string before = read_bytes(path_);
   EXPECT_THAT(open_error(path_),
-              AllOf(HasSubstr(path_), HasSubstr("schema version 3 is newer than this build's 2")));
+              AllOf(HasSubstr(path_), HasSubstr("schema version 4 is newer than this build's 3")));
   EXPECT_EQ(read_bytes(path_), before);
 }
 
 TEST_F(journal_open_test, corrupt_journal_is_refused_and_left_unchanged) {
   {
-    journal j(path_);
+    sqlite_journal j(path_);
     std::vector<release_record> records;
     for (int i = 0; i < 2000; ++i) records.push_back({i, static_cast<std::uint64_t>(i), 0, 1, 0});
     j.record_releases(records);
@@ -143,7 +143,7 @@ TEST_F(journal_open_test, corrupt_journal_is_refused_and_left_unchanged) {
 }
 
 TEST_F(journal_open_test, read_only_file_is_refused_at_open) {
-  journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
+  sqlite_journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
   ASSERT_EQ(chmod(path_.c_str(), 0444), 0);
   ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);  // readable by nobody, writable by the owner
   expect_refused_unprivileged("read-only");
@@ -152,14 +152,14 @@ TEST_F(journal_open_test, read_only_file_is_refused_at_open) {
 TEST_F(journal_open_test, unwritable_directory_is_refused_at_open) {
   // The WAL and its index live next to the journal: in a directory that refuses new files every
   // commit would fail, so the journal must fail at open.
-  journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
+  sqlite_journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
   ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
   ASSERT_EQ(chmod(dir_.path().c_str(), 0555), 0);
   expect_refused_unprivileged("readonly database");
 }
 
 TEST_F(journal_open_test, open_fails_while_another_connection_holds_the_write_lock) {
-  journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
+  sqlite_journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
   raw_db other(path_);
   other.exec("BEGIN IMMEDIATE");
   // Waits out the 5 s busy timeout: the write at open is what catches an unwritable journal.

@@ -1,7 +1,5 @@
-// storage/journal.cpp: what is written, what recover() and count_releases_since() read back,
+// storage/sqlite_journal.cpp: what is written, what recover() and count_releases_since() read back,
 // and that a failed write leaves nothing behind and the journal usable.
-
-#include "storage/journal.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "storage/history.hpp"
+#include "storage/sqlite_journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -34,18 +33,18 @@ class journal_test : public ::testing::Test {
 };
 
 TEST_F(journal_test, new_file_is_created_in_wal_mode_at_the_current_schema_version) {
-  journal j(path_);
-  EXPECT_EQ(j.schema_version(), journal::k_schema_version);
-  EXPECT_EQ(j.path(), path_);
+  sqlite_journal j(path_);
+  EXPECT_EQ(j.schema_version(), sqlite_journal::k_schema_version);
+  EXPECT_EQ(j.location(), path_);
   raw_db raw(path_);
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "3");
 }
 
 TEST_F(journal_test, grants_round_trip_with_every_column) {
   const std::vector<release_record> records{grant(1000, 7, 1, 2, 250), grant(2000, std::nullopt)};
   {
-    journal j(path_);
+    sqlite_journal j(path_);
     j.record_releases(records);
   }
   raw_db raw(path_);
@@ -59,38 +58,38 @@ TEST_F(journal_test, grants_round_trip_with_every_column) {
 
 TEST_F(journal_test, largest_shard_is_stored_exactly) {
   const std::uint64_t largest = (std::uint64_t{1} << 63) - 1;
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(1, largest)});
   EXPECT_EQ(history(path_).query({}).at(0).shard, largest);
 }
 
 TEST_F(journal_test, empty_batch_writes_nothing) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases({});
   EXPECT_EQ(j.count_releases_since(0), 0u);
 }
 
 TEST_F(journal_test, grants_survive_reopening) {
-  journal(path_).record_releases(std::vector{grant(10, 1), grant(20, 2)});
-  journal reopened(path_);
+  sqlite_journal(path_).record_releases(std::vector{grant(10, 1), grant(20, 2)});
+  sqlite_journal reopened(path_);
   EXPECT_EQ(reopened.count_releases_since(0), 2u);
 }
 
 TEST_F(journal_test, batch_of_256_grants_commits_in_one_call) {
   std::vector<release_record> records;
   for (std::uint32_t i = 0; i < 256; ++i) records.push_back(grant(i, i, i % 16, 16, i));
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(records);
   EXPECT_EQ(j.count_releases_since(0), 256u);
 }
 
 TEST_F(journal_test, normal_durability_commits_what_a_full_journal_reads_back) {
-  journal(path_, durability::normal).record_releases(std::vector{grant(5, 1)});
-  EXPECT_EQ(journal(path_, durability::full).count_releases_since(0), 1u);
+  sqlite_journal(path_, durability::normal).record_releases(std::vector{grant(5, 1)});
+  EXPECT_EQ(sqlite_journal(path_, durability::full).count_releases_since(0), 1u);
 }
 
 TEST_F(journal_test, count_releases_since_is_inclusive) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(100, 1), grant(200, 2), grant(200, 3), grant(300, 4)});
   EXPECT_EQ(j.count_releases_since(0), 4u);
   EXPECT_EQ(j.count_releases_since(200), 3u);
@@ -99,7 +98,7 @@ TEST_F(journal_test, count_releases_since_is_inclusive) {
 }
 
 TEST_F(journal_test, recover_on_a_new_journal_knows_nothing) {
-  const recovery_state state = journal(path_).recover();
+  const recovery_state state = sqlite_journal(path_).recover();
   EXPECT_FALSE(state.limits);
   EXPECT_FALSE(state.last_release_at);
   EXPECT_EQ(state.last_max_concurrency, 0u);
@@ -110,15 +109,15 @@ TEST_F(journal_test, recover_returns_the_newest_limits_by_insertion_order) {
   const session_limits older{1000, 900, 50'000, 4, limits_source::discord, 9'000};
   // Journaled later although fetched_at is earlier: the journal order decides.
   const session_limits newer{1000, 800, 60'000, 16, limits_source::config, 8'000};
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_limits(older);
   j.record_limits(newer);
   EXPECT_EQ(j.recover().limits, newer);
-  EXPECT_EQ(journal(path_).recover().limits, newer);
+  EXPECT_EQ(sqlite_journal(path_).recover().limits, newer);
 }
 
 TEST_F(journal_test, recover_reports_the_newest_grant_of_each_bucket) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(100, 0, 0, 4), grant(150, 2, 2, 4), grant(300, 4, 0, 4)});
   j.record_releases(std::vector{grant(250, 6, 2, 4), grant(200, 10, 2, 4)});
   const recovery_state state = j.recover();
@@ -129,7 +128,7 @@ TEST_F(journal_test, recover_reports_the_newest_grant_of_each_bucket) {
 }
 
 TEST_F(journal_test, recover_after_a_max_concurrency_change_uses_only_the_latest_layout) {
-  journal j(path_);
+  sqlite_journal j(path_);
   // Under max_concurrency 4, bucket 1 granted last at 900: later than anything under 2.
   j.record_releases(std::vector{grant(900, 1, 1, 4), grant(500, 0, 0, 4)});
   j.record_releases(std::vector{grant(1000, 3, 1, 2), grant(1100, 6, 0, 2)});
@@ -141,7 +140,7 @@ TEST_F(journal_test, recover_after_a_max_concurrency_change_uses_only_the_latest
 }
 
 TEST_F(journal_test, newest_grant_is_the_latest_timestamp_ties_broken_by_journal_order) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(700, 1, 0, 1), grant(700, 2, 1, 2), grant(600, 3, 0, 3)});
   const recovery_state state = j.recover();
   EXPECT_EQ(state.last_release_at, 700);
@@ -149,8 +148,50 @@ TEST_F(journal_test, newest_grant_is_the_latest_timestamp_ties_broken_by_journal
   EXPECT_THAT(state.last_release_by_bucket, ElementsAre(std::nullopt, std::optional<unix_ms>(700)));
 }
 
+TEST_F(journal_test, recover_finds_sparse_buckets_among_many) {
+  sqlite_journal j(path_);
+  std::vector<release_record> rows;
+  for (unix_ms at = 1; at <= 300; ++at)
+    rows.push_back(grant(at, 0, static_cast<std::uint32_t>(at % 3 == 0 ? 17 : 63), 64));
+  rows.push_back(grant(5, 64, 0, 64));
+  rows.push_back(grant(9999, 7, 7, 128));  // the newest grant, under another layout
+  rows.push_back(grant(400, 64, 0, 64));
+  j.record_releases(rows);
+  const recovery_state state = j.recover();
+  EXPECT_EQ(state.last_release_at, 9999);
+  EXPECT_EQ(state.last_max_concurrency, 128u);
+  ASSERT_EQ(state.last_release_by_bucket.size(), 128u);
+  EXPECT_EQ(state.last_release_by_bucket[7], 9999);
+
+  sqlite_journal(path_).record_releases(std::vector{grant(10000, 0, 0, 64)});
+  const recovery_state again = j.recover();
+  ASSERT_EQ(again.last_release_by_bucket.size(), 64u);
+  for (std::uint32_t bucket = 0; bucket < 64; ++bucket) {
+    const std::optional<unix_ms> expected = bucket == 0    ? std::optional<unix_ms>(10000)
+                                            : bucket == 17 ? std::optional<unix_ms>(300)
+                                            : bucket == 63 ? std::optional<unix_ms>(299)
+                                                           : std::nullopt;
+    EXPECT_EQ(again.last_release_by_bucket[bucket], expected) << "bucket " << bucket;
+  }
+}
+
+// Recovery only reads; a prune or another writer holding the write lock must not make it wait
+// (at start it used to hold the lock for the whole scan and stall the first prune and /history).
+TEST_F(journal_test, recover_takes_no_write_lock) {
+  sqlite_journal j(path_);
+  j.record_releases(std::vector{grant(100, 1)});
+  raw_db other(path_);
+  other.exec(
+      "BEGIN IMMEDIATE; INSERT INTO releases (released_at, shard, bucket) VALUES (200, 2, 0)");
+  // With BEGIN IMMEDIATE it would throw "database is locked" after the busy timeout.
+  recovery_state state;
+  EXPECT_NO_THROW(state = j.recover());
+  EXPECT_EQ(state.last_release_at, 100) << "the uncommitted row is not seen";
+  other.exec("ROLLBACK");
+}
+
 TEST_F(journal_test, invalid_grant_refuses_its_whole_batch) {
-  journal j(path_);
+  sqlite_journal j(path_);
   EXPECT_THROW(j.record_releases(std::vector{grant(1, 1), grant(2, 2, 3, 3)}), journal_error);
   EXPECT_THROW(j.record_releases(std::vector{grant(1, 1), grant(2, 2, 0, 0)}), journal_error);
   EXPECT_THROW(j.record_releases(std::vector{grant(1, std::uint64_t{1} << 63)}), journal_error);
@@ -160,7 +201,7 @@ TEST_F(journal_test, invalid_grant_refuses_its_whole_batch) {
 }
 
 TEST_F(journal_test, failed_commit_leaves_nothing_and_journal_stays_usable) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(1, 1)});
   // A write that fails after two rows of the batch went in: nothing of the batch may remain.
   raw_db saboteur(path_);
@@ -183,7 +224,7 @@ TEST_F(journal_test, failed_commit_leaves_nothing_and_journal_stays_usable) {
 }
 
 TEST_F(journal_test, writer_waits_for_a_write_lock_held_briefly_by_another_connection) {
-  journal j(path_);
+  sqlite_journal j(path_);
   raw_db other(path_);
   other.exec("BEGIN IMMEDIATE");
   std::promise<void> writing;
@@ -201,7 +242,7 @@ TEST_F(journal_test, writer_waits_for_a_write_lock_held_briefly_by_another_conne
 }
 
 TEST_F(journal_test, grant_fails_while_another_connection_holds_the_lock_then_succeeds) {
-  journal j(path_);
+  sqlite_journal j(path_);
   raw_db other(path_);
   other.exec("BEGIN IMMEDIATE");
   // Waits out the 5 s busy timeout: the price of pinning that a grant fails rather than hangs.
@@ -215,13 +256,6 @@ TEST_F(journal_test, grant_fails_while_another_connection_holds_the_lock_then_su
   j.record_releases(std::vector{grant(2, 2)});
   EXPECT_EQ(j.count_releases_since(0), 1u);
   EXPECT_EQ(raw_db(path_).scalar("SELECT shard FROM releases"), "2");
-}
-
-TEST_F(journal_test, moved_journal_keeps_working) {
-  journal first(path_);
-  journal second(std::move(first));
-  second.record_releases(std::vector{grant(1, 1)});
-  EXPECT_EQ(second.count_releases_since(0), 1u);
 }
 
 }  // namespace

@@ -11,12 +11,12 @@ constexpr unix_ms t0 = 1'800'000'000'000;
 const auto gap = (5000ms + k_recovery_margin).count();
 
 TEST(resume_times, fresh_journal_grants_at_once) {
-  storage::recovery_state recovered;
+  recovery_state recovered;
   EXPECT_EQ(resume_times(recovered, 4, 5000ms), (std::vector<unix_ms>{0, 0, 0, 0}));
 }
 
 TEST(resume_times, each_bucket_waits_for_its_own_last_grant) {
-  storage::recovery_state recovered;
+  recovery_state recovered;
   recovered.last_release_at = t0 + 300;
   recovered.last_max_concurrency = 3;
   recovered.last_release_by_bucket = {t0 + 100, std::nullopt, t0 + 300};
@@ -25,7 +25,7 @@ TEST(resume_times, each_bucket_waits_for_its_own_last_grant) {
 }
 
 TEST(resume_times, changed_max_concurrency_waits_for_the_last_grant_of_any_bucket) {
-  storage::recovery_state recovered;
+  recovery_state recovered;
   recovered.last_release_at = t0 + 300;
   recovered.last_max_concurrency = 2;
   recovered.last_release_by_bucket = {t0 + 100, t0 + 300};

@@ -36,13 +36,13 @@ std::optional<std::uint64_t> shard_of(std::string_view query) {
   return std::get<std::optional<std::uint64_t>>(result);
 }
 
-storage::history_filter filter_of(std::string_view query) {
+history_filter filter_of(std::string_view query) {
   auto result = parse_history_filter(query);
   if (auto* error = std::get_if<query_error>(&result)) {
     ADD_FAILURE() << "unexpected error for '" << query << "': " << error->message;
     return {};
   }
-  return std::get<storage::history_filter>(result);
+  return std::get<history_filter>(result);
 }
 
 // --- query_values

@@ -1,0 +1,55 @@
+#pragma once
+// The journal in one SQLite file (the default backend). Format: docs/JOURNAL.md.
+//
+// Two connections: the writer (grants, limits, recovery; the ledger's thread) and the reader
+// (history, retention; storage/history.hpp), so that neither a large history query nor a prune
+// batch waits for a grant's fsync, and recovery reads never take the write lock. In WAL mode
+// the one file serves both.
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "storage/journal.hpp"
+
+namespace gq::storage {
+
+class history;
+
+class sqlite_journal final : public journal {
+ public:
+  // Current on-disk schema version; older files are migrated on open.
+  static constexpr int k_schema_version = 3;
+
+  // Opens `path`, creating it when it does not exist, and migrates older schemas (after a full
+  // integrity check, whatever `check` says: a file is only ever written once it is verified).
+  // With integrity_check::deferred a file already of this version and in WAL mode is opened
+  // with cheap checks only (SQLite header, schema version, our tables) and nothing is written
+  // until verify() passes. Throws journal_error as open_journal says.
+  explicit sqlite_journal(const std::string& path, durability mode = durability::full,
+                          integrity_check check = integrity_check::at_open);
+  ~sqlite_journal() override;
+
+  void record_releases(std::span<const release_record> records) override;
+  void record_limits(const session_limits& limits) override;
+  recovery_state recover() override;
+  std::uint64_t count_releases_since(unix_ms since) override;
+  std::vector<release_record> history(const history_filter& filter) override;
+  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) override;
+  // PRAGMA quick_check on a connection of its own, then the schema-version write of a migration
+  // (BEGIN IMMEDIATE ... COMMIT) to prove the file writable.
+  void verify() override;
+  bool verified() const override { return verified_.load(std::memory_order_acquire); }
+  int schema_version() override;
+  const std::string& location() const override;
+
+ private:
+  struct writer;
+  void require_verified(const char* what) const;
+
+  std::unique_ptr<writer> writer_;
+  std::unique_ptr<storage::history> reader_;
+  std::atomic<bool> verified_{false};
+};
+
+}  // namespace gq::storage
