@@ -33,7 +33,7 @@ class history {
   // Deletes grants released before `cutoff`, at most `batch` rows per transaction so that the
   // writer is never blocked for long. Returns the number of rows deleted by this call; call
   // again while it returns `batch`. Throws journal_error, also for batch == 0.
-  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch = 1000);
+  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch);
 
  private:
   struct impl;
