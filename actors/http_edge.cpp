@@ -361,8 +361,12 @@ void edge_state::on_closed(handle hdl) {
   auto& conn = i->second;
   if (conn.waiter_id != 0) {
     // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval. A held
-    // grant is journaled already: it stays in held_ and counts from its due instant.
-    if (!conn.held) self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
+    // grant is journaled already: it goes back, unwritten, to the bucket that granted it, which
+    // gives it to its next waiter at the same due instant.
+    if (auto grant = dispatcher_.withdraw(conn.waiter_id))
+      self_->send(grant->bucket, cancel_atom::value, conn.waiter_id);
+    else
+      self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
     --counters_.waiting;
     ++counters_.hangups_total;
   }

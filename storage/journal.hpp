@@ -63,6 +63,13 @@ class journal {
   // refused with journal_error before anything is written.
   void record_releases(std::span<const release_record> records);
 
+  // As above, and in the same transaction re-attributes earlier rows (see
+  // release_reattribution): the newest row with that released_at, bucket and max_concurrency
+  // takes the new shard and wait; none matching is not an error (the row was pruned). Adds no
+  // row, so the daily budget counts each grant once.
+  void record_releases(std::span<const release_record> records,
+                       std::span<const release_reattribution> reattributions);
+
   // Journals limits as fetched from Discord or taken from the configuration. Throws
   // journal_error, also for max_concurrency 0.
   void record_limits(const session_limits& limits);
