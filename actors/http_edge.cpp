@@ -56,6 +56,7 @@ caf::result<std::uint16_t> edge_state::listen(const std::string& host, std::uint
 }
 
 void edge_state::on_accept(handle hdl) {
+  write_if_due();
   auto& conn = connections_[hdl];
   conn.serial = ++next_serial_;
   conn.deadline.owner = static_cast<std::int32_t>(hdl.id());
@@ -79,6 +80,7 @@ void edge_state::on_accept(handle hdl) {
 }
 
 void edge_state::on_data(handle hdl, const std::vector<char>& data) {
+  write_if_due();
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
   auto& conn = i->second;
@@ -371,6 +373,7 @@ void edge_state::on_closed(handle hdl) {
     ++counters_.hangups_total;
   }
   drop(hdl);
+  write_if_due();  // after the hang-up took its own grant back
   maybe_finish_shutdown();
 }
 

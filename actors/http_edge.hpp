@@ -98,6 +98,9 @@ struct edge_state {
   void on_grant_timer();
   // Writes the held grants due by now, earliest first.
   void write_due_grants();
+  // Called on every network event: a grant that fell due while requests pour in leaves between
+  // two events instead of after the burst (the timer's message waits behind the events).
+  void write_if_due();
   void on_report_timer();
   // Closes the connections whose request or idle deadline passed (at most a bounded number per
   // message, so that a mass expiry does not delay a grant pass).

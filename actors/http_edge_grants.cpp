@@ -123,6 +123,16 @@ void edge_state::on_grant_timer() {
   if (auto next = dispatcher_.next_due()) schedule_grant_timer(*next);
 }
 
+void edge_state::write_if_due() {
+  if (in_grant_pass_) return;
+  const auto next = dispatcher_.next_due();
+  if (!next || *next > self_->clock().now()) return;
+  in_grant_pass_ = true;
+  write_due_grants();
+  in_grant_pass_ = false;
+  if (unsent_.empty()) flush_reports();
+}
+
 void edge_state::write_due_grants() {
   for (auto& grant : dispatcher_.take_due(self_->clock().now())) {
     // A grant's connection is live: a hang-up withdraws its grant from the dispatcher.
