@@ -39,12 +39,14 @@ void bucket_state::try_grant() {
   phase_ = phase::asking;
   current_left_ = false;
   pacer_->begin_grant();
+  // The one place a grant's due instant is decided; the ledger journals it and everyone after
+  // uses the verdict's copy (see permit_atom).
+  const auto due = std::max(now, pacer_->next_grant_at()).time_since_epoch();
   const auto id = current_->ticket.id;
-  const auto release_at = config_.anchor.to_unix(std::max(now, pacer_->next_grant_at()));
   auto self = self_;
   self_
       ->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket, config_.index,
-                config_.max_concurrency, release_at)
+                config_.max_concurrency, caf::timespan{due})
       .then([self, id](verdict result) { self->state.on_verdict(id, result); },
             [self, id](caf::error&) {
               self->state.on_verdict(id, verdict::of(verdict_kind::unavailable));
@@ -54,17 +56,15 @@ void bucket_state::try_grant() {
 void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::asking) return;
   if (result.kind == verdict_kind::granted) {
-    const auto due = std::max(self_->clock().now(), pacer_->next_grant_at());
+    result.bucket = config_.index;
+    result.granted_by = caf::actor_cast<caf::actor>(self_);
+    grant_ = result;
+    phase_ = phase::sending;
     if (current_left_) {
-      // Journaled before the hang-up was seen: the grant counts, as if sent when it was due.
-      pacer_->grant_sent(due);
-      current_.reset();
-      after_grant_attempt();
+      // Journaled before the hang-up was seen: the grant goes to the next waiter.
+      pass_on();
       return;
     }
-    result.bucket = config_.index;
-    result.due = due.time_since_epoch();
-    phase_ = phase::sending;
     current_->promise.deliver(result);  // the edge holds it until `due`, then reports `sent`
     return;
   }
@@ -82,6 +82,26 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   }
   current_.reset();
   after_grant_attempt();
+}
+
+void bucket_state::pass_on() {
+  if (queue_.empty() || shutting_down_ || drain_promise_) {
+    // Nobody to take it: the grant counts as sent at its due instant (the earliest it could
+    // have left), and the interval runs from there.
+    pacer_->grant_sent(steady_instant(grant_.due));
+    current_.reset();
+    after_grant_attempt();
+    return;
+  }
+  auto head = queue_.begin();
+  current_ = std::move(head->second);
+  queue_.erase(head);
+  current_left_ = false;
+  // Same row, same due instant, same budget unit: only the waiter changes.
+  grant_.waited_ms = waited_ms(current_->ticket.arrived_at, grant_.at);
+  self_->send(config_.ledger, reattribute_atom::value, grant_.due, config_.index,
+              config_.max_concurrency, current_->ticket);
+  current_->promise.deliver(grant_);
 }
 
 void bucket_state::on_sent(std::uint64_t waiter_id, caf::timespan sent_at) {
@@ -110,9 +130,11 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
     current_left_ = true;
     current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
     self_->send(config_.ledger, withdraw_atom::value, waiter_id);
+    return;
   }
-  // Once handed to the edge the grant is journaled and counts; the edge reports `sent` (at the
-  // due instant at the latest if its client left) and the interval holds.
+  // Journaled and handed to the edge, which gives it back unwritten (the edge sends `cancel`
+  // only for a grant it did not write): the next waiter takes it at the same due instant.
+  pass_on();
 }
 
 void bucket_state::on_tick() {
@@ -161,6 +183,7 @@ void bucket_state::release(caf::timespan not_before) {
 
 bucket_status bucket_state::status(std::uint64_t shard) const {
   const bool head_waiting = current_ && phase_ == phase::asking && !current_left_;
+  // (A grant passed on to a waiter after a hang-up is in phase sending: it is not waiting.)
   const auto next = std::max(self_->clock().now(), pacer_->next_grant_at());
   bucket_status result;
   result.bucket = config_.index;

@@ -5,11 +5,13 @@
 // Per waiter the bucket holds the response promise of the HTTP edge's request. Shortly before the
 // head is due (k_permit_lead) it asks the ledger for a permit (budget + journal commit, stamped
 // with the due time) and hands the journaled grant to the edge at once, with its due instant.
-// The edge holds it and writes the 200 at that instant (one timer for all grants due together,
-// on the networking thread, no actor hop on the way out), then reports `sent` with the time the
-// write completed, and the interval runs from there. Asking ahead keeps the commit off the
-// critical path. A waiter that hangs up before its permit is journaled is withdrawn: it costs
-// no grant, no journal row and no interval.
+// The edge holds it (grant_dispatcher) and writes the 200 at that instant, then reports `sent`
+// with the time the write completed, and the interval runs from there. Asking ahead keeps the
+// commit off the critical path. A waiter that hangs up before its permit is journaled is
+// withdrawn: it costs no grant, no journal row and no interval. One that hangs up after (the
+// edge gives the unwritten grant back with `cancel`) passes the grant to the next waiter at the
+// same due instant, and the ledger re-attributes the row; with nobody waiting the grant counts
+// as sent at its due instant. Either way a hang-up never costs a slot.
 //
 // Invariant: at most one grant is in flight; the next is decided no sooner than the interval
 // after the previous one was sent.
@@ -33,9 +35,11 @@ namespace gq {
 
 using bucket_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
+    // The waiter left: withdrawn if not yet journaled; if its grant is with the edge, the edge
+    // did not write it and gives it back (the grant goes to the next waiter).
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/>,
-    // The edge wrote the 200 of this waiter at the given steady time (since the clock's epoch),
-    // or its client left before it was due: the interval runs from that instant.
+    // The edge wrote the 200 of this waiter at the given steady time (since the clock's epoch):
+    // the interval runs from that instant.
     caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
     caf::reacts_to<tick_atom>,
     // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
@@ -90,6 +94,8 @@ struct bucket_state {
   void try_grant();
   void on_verdict(std::uint64_t waiter_id, verdict result);
   void after_grant_attempt();
+  // The grant in flight (journaled, phase sending) lost its waiter: give it to the next one.
+  void pass_on();
   void schedule_tick(caf::actor_clock::time_point due);
   void hand_over(waiter& w);
   void finish_drain();
@@ -101,6 +107,7 @@ struct bucket_state {
   std::optional<waiter> current_;          // the grant in flight
   phase phase_ = phase::asking;
   bool current_left_ = false;  // its client hung up while its permit was asked for
+  verdict grant_;              // phase sending: the journaled grant, as the ledger answered
   std::optional<caf::actor_clock::time_point> tick_due_;
   std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
   std::vector<caf::actor> drain_targets_;

@@ -57,6 +57,7 @@ caf::result<std::uint16_t> edge_state::listen(const std::string& host, std::uint
 }
 
 void edge_state::on_accept(handle hdl) {
+  write_if_due();
   auto& conn = connections_[hdl];
   conn.serial = ++next_serial_;
   conn.deadline.owner = static_cast<std::int32_t>(hdl.id());
@@ -80,6 +81,7 @@ void edge_state::on_accept(handle hdl) {
 }
 
 void edge_state::on_data(handle hdl, const std::vector<char>& data) {
+  write_if_due();
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
   auto& conn = i->second;
@@ -362,12 +364,17 @@ void edge_state::on_closed(handle hdl) {
   auto& conn = i->second;
   if (conn.waiter_id != 0) {
     // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval. A held
-    // grant is journaled already: it stays in held_ and counts from its due instant.
-    if (!conn.held) self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
+    // grant is journaled already: it goes back, unwritten, to the bucket that granted it, which
+    // gives it to its next waiter at the same due instant.
+    if (auto grant = dispatcher_.withdraw(conn.waiter_id))
+      self_->send(grant->bucket, cancel_atom::value, conn.waiter_id);
+    else
+      self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
     --counters_.waiting;
     ++counters_.hangups_total;
   }
   drop(hdl);
+  write_if_due();  // after the hang-up took its own grant back
   maybe_finish_shutdown();
 }
 

@@ -3,11 +3,12 @@
 //
 // Each queue request becomes a request to the gate whose response promise ends up with a bucket;
 // the verdict comes back here. A grant arrives journaled and ahead of its due instant: the edge
-// holds it (the 200 already serialized) and writes every grant due at an instant in one pass of
-// the networking thread, woken by one timer. Once the write is acknowledged the bucket is told
-// `sent` with that time, so the interval runs from the moment the 200 left. A connection that
-// closes while its request waits is a hang-up: the waiter is cancelled and costs nothing (or, if
-// its grant was already journaled, counts from its due instant). The contract: docs/HTTP_API.md.
+// holds it (the 200 already serialized) in its grant_dispatcher and writes every grant due at an
+// instant in one pass of the networking thread, woken by one timer. Once the write is
+// acknowledged the bucket that granted it (named in the verdict) is told `sent` with that time,
+// so the interval runs from the moment the 200 left. A connection that closes while its request
+// waits is a hang-up: the waiter is cancelled and costs nothing; if its grant is held here, the
+// grant goes back to its bucket unwritten, for the next waiter. The contract: docs/HTTP_API.md.
 //
 // Memory per waiting connection is kept to a few hundred bytes: a small first read (the read
 // buffer never shrinks), and no parser while the request waits.
@@ -33,6 +34,7 @@
 #include "actors/connection_deadlines.hpp"
 #include "actors/gate.hpp"
 #include "actors/messages.hpp"
+#include "actors/pacing/grant_dispatcher.hpp"
 #include "actors/render.hpp"
 #include "src/http/request_parser.hpp"
 #include "src/http/response.hpp"
@@ -75,7 +77,6 @@ struct edge_state {
     std::unique_ptr<std::string> backlog;
     bool busy = false;  // a request is being answered asynchronously
     bool keep_alive = true;
-    bool held = false;            // its grant is journaled and waits here for its due instant
     bool caf_writing = false;     // CAF has bytes of ours for it not yet on the wire
     bool request_begun = false;   // part of a request has arrived, not all of it
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
@@ -100,6 +101,11 @@ struct edge_state {
   void on_transferred(handle hdl, std::uint64_t remaining);
   // Writes every held grant that is due (and waits for those due within the timer's lead).
   void on_grant_timer();
+  // Writes the held grants due by now, earliest first.
+  void write_due_grants();
+  // Called on every network event: a grant that fell due while requests pour in leaves between
+  // two events instead of after the burst (the timer's message waits behind the events).
+  void write_if_due();
   void on_report_timer();
   // Closes the connections whose request or idle deadline passed (at most a bounded number per
   // message, so that a mass expiry does not delay a grant pass).
@@ -139,11 +145,10 @@ struct edge_state {
   void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
   void on_granted(handle hdl, connection* conn, std::uint64_t waiter_id, const verdict& grant);
   void schedule_grant_timer(caf::actor_clock::time_point due);
-  void write_grant(handle hdl, connection& conn, std::uint64_t waiter_id,
-                   const bucket_actor& bucket, const std::string& bytes);
+  // A grant the dispatcher says is due: straight to the socket, or via CAF's write loop.
+  struct held_grant;
+  void write_grant(connection& conn, const held_grant& grant);
   void answer_held_on_shutdown();
-  void refuse_on_shutdown(handle hdl, connection& conn, const bucket_actor& bucket,
-                          std::uint64_t waiter_id, caf::actor_clock::time_point due);
   // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
   void report_sent(handle hdl);
   // Tells the bucket when its grant left (stamped now, reported later). The reports wait until
@@ -167,15 +172,16 @@ struct edge_state {
   bool shutting_down_ = false;
   std::optional<caf::typed_response_promise<bool>> shutdown_promise_;
 
-  // Journaled grants waiting for their due instant (at most one per bucket), by due instant.
+  // Journaled grants waiting for their due instant (at most one per bucket).
   struct held_grant {
+    std::uint64_t waiter_id = 0;
+    caf::actor_clock::time_point due;  // as the bucket computed it and the journal holds it
+    bucket_actor bucket;               // the one that granted it (from the verdict)
     handle hdl;
     std::uint64_t serial = 0;
-    std::uint64_t waiter_id = 0;
-    bucket_actor bucket;
     std::string bytes;  // the 200, serialized ahead so that the due pass only writes
   };
-  std::multimap<caf::actor_clock::time_point, held_grant> held_;
+  grant_dispatcher<held_grant> dispatcher_;
   std::optional<caf::actor_clock::time_point> grant_timer_;  // the due it was set for
   bool in_grant_pass_ = false;
   // Grants may be sent on the socket itself (checked at the first connection; write_grant).
@@ -189,12 +195,7 @@ struct edge_state {
     std::uint64_t serial = 0;
   };
   std::unordered_map<handle, unsent_grant> unsent_;
-  struct sent_report {
-    bucket_actor bucket;
-    std::uint64_t waiter_id = 0;
-    caf::actor_clock::time_point at;
-  };
-  std::vector<sent_report> pending_reports_;
+  std::vector<grant_dispatcher<held_grant>::sent_report> pending_reports_;
   bool report_timer_set_ = false;
 };
 

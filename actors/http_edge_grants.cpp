@@ -1,5 +1,6 @@
 // The HTTP edge's grant path: verdicts from the buckets, journaled grants held until they are
-// due, the due pass that writes them, and the `sent` reports back to the buckets.
+// due (grant_dispatcher), the due pass that writes them, and the `sent` reports back to the
+// buckets.
 // (The rest of edge_state, connections and requests: http_edge.cpp.)
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -59,20 +60,25 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
   maybe_finish_shutdown();
 }
 
-// A journaled grant: written now if due, else held until its due instant. Either way the bucket
-// hears `sent` exactly once.
+// A journaled grant: held by the dispatcher until the due instant its bucket computed, then
+// written. The bucket hears `sent` exactly once, or gets it back with `cancel` if the client
+// leaves before it was written.
 void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_id,
                             const verdict& grant) {
-  auto bucket = caf::actor_cast<bucket_actor>(self_->current_sender());
-  const auto now = self_->clock().now();
-  const auto due = std::max(now, steady_instant(grant.due));
-  if (!conn) {
-    // The client has gone: nothing to write; the grant counts from its due instant.
+  // No connection: it closed while the verdict was on its way, and the edge sent `cancel` then
+  // (on_closed); the bucket passes the grant on when that arrives.
+  if (!conn) return;
+  auto bucket = caf::actor_cast<bucket_actor>(grant.granted_by);
+  const auto due = steady_instant(grant.due);
+  if (shutting_down_ && due > self_->clock().now()) {
+    // Journaled but not yet due when the queue stops: never a 200. It counts from its due
+    // instant (nobody is left to pass it to).
     report_sent(bucket, waiter_id, due);
-    return;
-  }
-  if (shutting_down_ && due > now) {
-    refuse_on_shutdown(hdl, *conn, bucket, waiter_id, due);
+    counters_.count(rejection::shutdown);
+    conn->waiter_id = 0;
+    --counters_.waiting;
+    conn->keep_alive = false;
+    finish_async(hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
     return;
   }
   auto bytes = http::serialize(
@@ -81,13 +87,11 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
                      .body = render_grant(grant.bucket, grant.waited_ms, conn->shard),
                      .headers = {}},
       conn->keep_alive);
-  if (due <= now) {
-    write_grant(hdl, *conn, waiter_id, bucket, bytes);
-    return;
-  }
-  conn->held = true;
-  held_.emplace(due, held_grant{hdl, conn->serial, waiter_id, std::move(bucket), std::move(bytes)});
-  schedule_grant_timer(due);
+  dispatcher_.hold({waiter_id, due, std::move(bucket), hdl, conn->serial, std::move(bytes)});
+  if (due <= self_->clock().now())
+    write_due_grants();
+  else
+    schedule_grant_timer(due);
 }
 
 void edge_state::schedule_grant_timer(caf::actor_clock::time_point due) {
@@ -105,49 +109,60 @@ void edge_state::on_grant_timer() {
   // the pass (report_sent).
   in_grant_pass_ = true;
   caf::timespan slept{0};
-  while (!held_.empty()) {
+  for (auto next = dispatcher_.next_due(); next; next = dispatcher_.next_due()) {
     const auto now = self_->clock().now();
-    const auto next = held_.begin()->first;
-    if (next > now) {
-      if (next - now > k_grant_timer_lead || slept + (next - now) > k_max_pass_sleep) break;
-      sleep_until(next);
-      slept += next - now;
-      continue;
+    if (*next > now) {
+      if (*next - now > k_grant_timer_lead || slept + (*next - now) > k_max_pass_sleep) break;
+      sleep_until(*next);
+      slept += *next - now;
     }
-    while (!held_.empty() && held_.begin()->first <= now) {
-      auto node = held_.extract(held_.begin());
-      auto& grant = node.mapped();
-      auto* conn = live(grant.hdl, grant.serial);
-      if (!conn || conn->waiter_id != grant.waiter_id) {
-        report_sent(grant.bucket, grant.waiter_id, node.key());  // left after it was journaled
-        continue;
-      }
-      conn->held = false;
-      write_grant(grant.hdl, *conn, grant.waiter_id, grant.bucket, grant.bytes);
-    }
+    write_due_grants();
   }
   in_grant_pass_ = false;
   if (unsent_.empty()) flush_reports();
-  if (!held_.empty()) schedule_grant_timer(held_.begin()->first);
+  if (auto next = dispatcher_.next_due()) schedule_grant_timer(*next);
 }
 
-void edge_state::write_grant(handle hdl, connection& conn, std::uint64_t waiter_id,
-                             const bucket_actor& bucket, const std::string& bytes) {
+void edge_state::write_if_due() {
+  if (in_grant_pass_) return;
+  const auto next = dispatcher_.next_due();
+  if (!next || *next > self_->clock().now()) return;
+  in_grant_pass_ = true;
+  write_due_grants();
+  in_grant_pass_ = false;
+  if (unsent_.empty()) flush_reports();
+}
+
+void edge_state::write_due_grants() {
+  for (auto& grant : dispatcher_.take_due(self_->clock().now())) {
+    // A grant's connection is live: a hang-up withdraws its grant from the dispatcher.
+    auto* conn = live(grant.hdl, grant.serial);
+    if (conn && conn->waiter_id == grant.waiter_id)
+      write_grant(*conn, grant);
+    else  // not reached (on_closed withdraws it), but never lose a journaled grant
+      self_->send(grant.bucket, cancel_atom::value, grant.waiter_id);
+  }
+}
+
+void edge_state::write_grant(connection& conn, const held_grant& grant) {
   conn.waiter_id = 0;
   --counters_.waiting;
   // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
   // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.
-  const auto sent = direct_writes_ && !conn.caf_writing ? send_now(socket_of(hdl), bytes) : 0;
+  const auto& bytes = grant.bytes;
+  const auto sent = direct_writes_ && !conn.caf_writing ? send_now(socket_of(grant.hdl), bytes) : 0;
   if (sent == bytes.size()) {
-    report_sent(bucket, waiter_id, self_->clock().now());
-    finish_async(hdl, conn.serial, {});
+    // Stamped after send() returned: the interval runs from the real send, never before due.
+    const auto report = decltype(dispatcher_)::written(grant, self_->clock().now());
+    report_sent(report.bucket, report.waiter_id, report.sent_at);
+    finish_async(grant.hdl, conn.serial, {});
     return;
   }
   // What the socket did not take now, CAF writes; `sent` is reported on its acknowledgement.
-  unsent_[hdl] = {bucket, waiter_id, conn.serial};
+  unsent_[grant.hdl] = {grant.bucket, grant.waiter_id, conn.serial};
   conn.caf_writing = true;
-  self_->write(hdl, bytes.size() - sent, bytes.data() + sent);
-  self_->flush(hdl);
+  self_->write(grant.hdl, bytes.size() - sent, bytes.data() + sent);
+  self_->flush(grant.hdl);
 }
 
 void edge_state::on_transferred(handle hdl, std::uint64_t remaining) {
@@ -189,33 +204,23 @@ void edge_state::on_report_timer() {
 
 void edge_state::flush_reports() {
   for (auto& r : pending_reports_)
-    self_->send(r.bucket, sent_atom::value, r.waiter_id, r.at.time_since_epoch());
+    self_->send(r.bucket, sent_atom::value, r.waiter_id, r.sent_at.time_since_epoch());
   pending_reports_.clear();
 }
 
+// Grants journaled but not yet due when the queue stops: never a 200. Each counts from its due
+// instant, as when nobody waits behind a hang-up.
 void edge_state::answer_held_on_shutdown() {
-  auto held = std::move(held_);
-  held_.clear();
-  for (auto& [due, grant] : held) {
+  for (auto& grant : dispatcher_.take_all()) {
+    report_sent(grant.bucket, grant.waiter_id, grant.due);
     auto* conn = live(grant.hdl, grant.serial);
-    if (conn && conn->waiter_id == grant.waiter_id)
-      refuse_on_shutdown(grant.hdl, *conn, grant.bucket, grant.waiter_id, due);
-    else
-      report_sent(grant.bucket, grant.waiter_id, due);  // its client has gone
+    if (!conn || conn->waiter_id != grant.waiter_id) continue;
+    counters_.count(rejection::shutdown);
+    conn->waiter_id = 0;
+    --counters_.waiting;
+    conn->keep_alive = false;
+    finish_async(grant.hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
   }
-}
-
-// A grant journaled but not yet due when the queue stops: never a 200. It counts from its due
-// instant, like one whose client left.
-void edge_state::refuse_on_shutdown(handle hdl, connection& conn, const bucket_actor& bucket,
-                                    std::uint64_t waiter_id, caf::actor_clock::time_point due) {
-  report_sent(bucket, waiter_id, due);
-  counters_.count(rejection::shutdown);
-  conn.held = false;
-  conn.waiter_id = 0;
-  --counters_.waiting;
-  conn.keep_alive = false;
-  finish_async(hdl, conn.serial, http::json_error(503, "the queue is shutting down"));
 }
 
 }  // namespace gq

@@ -138,21 +138,28 @@ void ledger_state::admit(pending_permit permit) {
 
 void ledger_state::commit_batch() {
   flush_scheduled_ = false;
-  if (batch_.empty()) return;
-  const auto committed_at = now();
+  if (batch_.empty() && reattributions_.empty()) return;
+  // A permit is journaled at the due instant its bucket computed. Only when this commit begins
+  // after it (the permit was held for budget or limits, or the journal was busy) is it dated
+  // to now instead: a grant never leaves before the instant its row says, which is what a
+  // restart paces from.
+  const auto commit_begins = self_->clock().now().time_since_epoch();
   std::vector<release_record> records;
   records.reserve(batch_.size());
-  for (const auto& permit : batch_) {
+  for (auto& permit : batch_) {
+    permit.due = std::max(permit.due, commit_begins);
     release_record record;
-    record.released_at = std::max(committed_at, permit.release_at);
+    record.released_at = config_.anchor.to_unix(steady_instant(permit.due));
     if (permit.ticket.has_shard()) record.shard = permit.ticket.shard;
     record.bucket = permit.bucket;
     record.max_concurrency = permit.max_concurrency;
-    record.waited_ms = std::max<std::int64_t>(0, record.released_at - permit.ticket.arrived_at);
+    record.waited_ms = waited_ms(permit.ticket.arrived_at, record.released_at);
     records.push_back(record);
   }
+  const auto moved = std::move(reattributions_);
+  reattributions_.clear();
   try {
-    timed([&] { journal_->record_releases(records); });
+    timed([&] { journal_->record_releases(records, moved); });
   } catch (const storage::journal_error& e) {
     ++journal_failures_;
     spdlog::error("journal: commit failed, {} grant(s) refused with 503: {}", batch_.size(),
@@ -163,16 +170,38 @@ void ledger_state::commit_batch() {
       permit.promise.deliver(verdict::of(verdict_kind::unavailable));
     }
     batch_.clear();
+    // The grants re-attributed went out already and their rows stand (counted, timed right);
+    // only the shard and wait they name are lost.
+    if (!moved.empty())
+      spdlog::warn("journal: {} grant row(s) keep the shard of a waiter that left", moved.size());
     return;
   }
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     ++grants_total_;
     last_grant_at_ = std::max(last_grant_at_, records[i].released_at);
     observe_wait(records[i].waited_ms);
-    batch_[i].promise.deliver(verdict{
-        verdict_kind::granted, records[i].released_at, records[i].waited_ms, batch_[i].bucket, {}});
+    verdict granted = verdict::of(verdict_kind::granted, records[i].released_at);
+    granted.waited_ms = records[i].waited_ms;
+    granted.bucket = batch_[i].bucket;
+    granted.due = batch_[i].due;
+    batch_[i].promise.deliver(granted);
   }
   batch_.clear();
+}
+
+void ledger_state::on_reattribute(caf::timespan due, std::uint32_t bucket,
+                                  std::uint32_t max_concurrency, const waiter_ticket& waiter) {
+  release_reattribution moved;
+  moved.released_at = config_.anchor.to_unix(steady_instant(due));
+  moved.bucket = bucket;
+  moved.max_concurrency = max_concurrency;
+  if (waiter.has_shard()) moved.shard = waiter.shard;
+  moved.waited_ms = waited_ms(waiter.arrived_at, moved.released_at);
+  reattributions_.push_back(moved);
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    self_->send(self_, flush_atom::value);
+  }
 }
 
 void ledger_state::on_withdraw(std::uint64_t waiter_id) {
@@ -308,10 +337,14 @@ ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledge
   self->state.init(std::move(journal), std::move(config));
   return {
       [self](permit_atom, waiter_ticket ticket, std::uint32_t bucket, std::uint32_t max_concurrency,
-             unix_ms release_at) -> caf::result<verdict> {
+             caf::timespan due) -> caf::result<verdict> {
         auto promise = self->make_response_promise<verdict>();
-        self->state.on_permit({ticket, bucket, max_concurrency, release_at, promise});
+        self->state.on_permit({ticket, bucket, max_concurrency, due, promise});
         return promise;
+      },
+      [self](reattribute_atom, caf::timespan due, std::uint32_t bucket,
+             std::uint32_t max_concurrency, const waiter_ticket& waiter) {
+        self->state.on_reattribute(due, bucket, max_concurrency, waiter);
       },
       [self](withdraw_atom, std::uint64_t waiter_id) { self->state.on_withdraw(waiter_id); },
       [self](fetching_atom) { self->state.mark_fetch(); },

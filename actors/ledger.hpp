@@ -30,9 +30,16 @@ namespace gq {
 
 using ledger_actor = caf::typed_actor<
     // A bucket's head waiter is due: grant (journaled), refuse, or hold until budget exists.
-    // `release_at` is when the bucket will send the grant (it asks a little ahead of time).
+    // `due` (steady clock, since its epoch) is the instant the bucket computed for the grant (it
+    // asks a little ahead of time); it is journaled as computed unless the commit could only
+    // begin after it (a held permit, a busy journal), then as that instant, and the verdict
+    // carries the value journaled (`at`, `due`).
     caf::replies_to<permit_atom, waiter_ticket, std::uint32_t /*bucket*/,
-                    std::uint32_t /*max_concurrency*/, unix_ms /*release_at*/>::with<verdict>,
+                    std::uint32_t /*max_concurrency*/, caf::timespan /*due*/>::with<verdict>,
+    // A journaled grant went to another waiter (its own left): the row takes that waiter's
+    // shard and wait in the next commit. No budget is used: the row is counted already.
+    caf::reacts_to<reattribute_atom, caf::timespan /*due, as journaled*/, std::uint32_t /*bucket*/,
+                   std::uint32_t /*max_concurrency*/, waiter_ticket /*new waiter*/>,
     // The waiter of a held permit left: answer `withdrawn` unless it was already granted.
     caf::reacts_to<withdraw_atom, std::uint64_t /*waiter id*/>,
     // A fetch from Discord begins: grants from now on count against what it returns.
@@ -65,7 +72,7 @@ struct ledger_state {
     waiter_ticket ticket;
     std::uint32_t bucket = 0;
     std::uint32_t max_concurrency = 1;
-    unix_ms release_at = 0;
+    caf::timespan due{0};  // steady clock, since its epoch
     caf::typed_response_promise<verdict> promise;
   };
 
@@ -76,6 +83,8 @@ struct ledger_state {
 
   void on_permit(pending_permit permit);
   void on_withdraw(std::uint64_t waiter_id);
+  void on_reattribute(caf::timespan due, std::uint32_t bucket, std::uint32_t max_concurrency,
+                      const waiter_ticket& waiter);
   void on_limits(const session_limits& limits);
   void on_verified();
   void commit_batch();
@@ -106,8 +115,9 @@ struct ledger_state {
   std::shared_ptr<storage::journal> journal_;
   ledger_config config_;
   daily_budget budget_;
-  std::vector<pending_permit> batch_;  // admitted, awaiting one commit
-  std::deque<pending_permit> held_;    // no budget or no limits yet, in arrival order
+  std::vector<pending_permit> batch_;                  // admitted, awaiting one commit
+  std::vector<release_reattribution> reattributions_;  // for the next commit
+  std::deque<pending_permit> held_;  // no budget or no limits yet, in arrival order
   bool flush_scheduled_ = false;
   bool verified_ = false;                       // see ledger_config::await_verified
   std::optional<session_limits> early_limits_;  // fetched before verified_, applied then

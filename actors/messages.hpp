@@ -2,6 +2,7 @@
 // Every atom and message type the actors exchange, grouped by the actor that receives them.
 // CAF 0.17: atoms are at most 10 characters; every message type has an inspect() overload.
 
+#include <caf/actor.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -62,16 +63,25 @@ struct verdict {
   unix_ms at = 0;              // granted: released_at; exhausted: when the budget refills
   std::int64_t waited_ms = 0;  // granted: time from arrival to release
   std::uint32_t bucket = 0;
-  // granted: the steady-clock instant (since its epoch) before which the 200 must not leave.
-  // A bucket delivers a grant as soon as it is journaled, ahead of time; the edge holds it.
+  // granted: the steady-clock instant (since its epoch) before which the 200 must not leave,
+  // computed once by the bucket and journaled as `at`. A bucket delivers a grant as soon as it
+  // is journaled, ahead of time; the edge holds it (grant_dispatcher) and reports `sent` to
+  // `granted_by`, or gives it back there with `cancel` if its client leaves first.
   caf::timespan due{0};
+  caf::actor granted_by;  // granted: the bucket actor (a bucket_actor)
 
-  static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0, {}}; }
+  static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0, {}, {}}; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verdict& x) {
-  return f(caf::meta::type_name("verdict"), x.kind, x.at, x.waited_ms, x.bucket, x.due);
+  return f(caf::meta::type_name("verdict"), x.kind, x.at, x.waited_ms, x.bucket, x.due,
+           x.granted_by);
+}
+
+// The wait journaled and answered for a waiter granted at `released_at`.
+constexpr std::int64_t waited_ms(unix_ms arrived_at, unix_ms released_at) {
+  return released_at > arrived_at ? released_at - arrived_at : 0;
 }
 
 // -- gate and buckets -----------------------------------------------------------------------------
@@ -118,8 +128,9 @@ typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
 
 // How long before a grant is due its permit is asked for: covers a journal commit (p99 0.5 ms
 // here) and the fsync stalls of a busy disk (80 ms seen on this virtual disk, see
-// docs/BENCHMARKS.md). The price: a client that hangs up within this time before its grant
-// keeps its journal row and its slot (it cannot be recalled once committed).
+// docs/BENCHMARKS.md). A client that hangs up within this time before its grant cannot take its
+// journal row back; the grant goes to the next waiter of its bucket at the same due instant
+// (reattribute_atom), or counts as sent at its due instant when nobody waits.
 constexpr std::chrono::milliseconds k_permit_lead{100};
 
 using permit_atom = caf::atom_constant<caf::atom("permit")>;
@@ -130,6 +141,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 // The journal passed its deferred integrity check (storage::journal::verify): grants may go.
 using verified_atom = caf::atom_constant<caf::atom("verified")>;
+// A journaled grant went to the next waiter of its bucket: fix its row in the next commit.
+using reattribute_atom = caf::atom_constant<caf::atom("reattrib")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_limits& x) {

@@ -59,11 +59,17 @@ class journal {
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
-  // Commits all records in one transaction (one fsync). Throws journal_error; on throw nothing
-  // of this call was committed and the journal stays usable for the next call. Records the
-  // queue cannot produce (max_concurrency 0, bucket >= max_concurrency, shard > k_max_stored_integer)
-  // are refused with journal_error before anything is written. Also refused until verified().
-  virtual void record_releases(std::span<const release_record> records) = 0;
+  // Commits all records in one transaction (one fsync), and in the same transaction re-attributes
+  // earlier rows (see release_reattribution): the newest row with that released_at, bucket and
+  // max_concurrency takes the new shard and wait; none matching is not an error (the row was
+  // pruned). A re-attribution adds no row, so the daily budget counts each grant once. Throws
+  // journal_error; on throw nothing of this call was committed and the journal stays usable for
+  // the next call. Records the queue cannot produce (max_concurrency 0, bucket >=
+  // max_concurrency, shard > k_max_stored_integer) are refused with journal_error before
+  // anything is written. Also refused until verified().
+  virtual void record_releases(std::span<const release_record> records,
+                               std::span<const release_reattribution> reattributions) = 0;
+  void record_releases(std::span<const release_record> records) { record_releases(records, {}); }
 
   // Journals limits as fetched from Discord or taken from the configuration. Throws
   // journal_error, also for max_concurrency 0 and until verified().

@@ -88,4 +88,17 @@ inline std::optional<std::string> history_filter_problem(const history_filter& f
   return std::nullopt;
 }
 
+// A journaled grant whose waiter left before its 200 was written went to the next waiter of its
+// bucket at the same due instant: its row (found by due instant, bucket and max_concurrency,
+// which two grants never share) now names that waiter's shard and wait. Counted once either way.
+struct release_reattribution {
+  unix_ms released_at = 0;
+  std::uint32_t bucket = 0;
+  std::uint32_t max_concurrency = 1;
+  std::optional<std::uint64_t> shard;  // the new waiter's
+  std::int64_t waited_ms = 0;          // the new waiter's
+
+  friend bool operator==(const release_reattribution&, const release_reattribution&) = default;
+};
+
 }  // namespace gq

@@ -71,6 +71,11 @@ detail::connection open_writer(const std::string& path, durability mode, integri
 constexpr std::string_view k_insert_release =
     "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
+// The newest matching row: two grants of one bucket never share a due instant (they are an
+// interval apart), the max() only guards against rows a restart with a stepped clock left.
+constexpr std::string_view k_reattribute_release =
+    "UPDATE releases SET shard = ?1, waited_ms = ?2 WHERE id = (SELECT max(id) FROM releases "
+    "WHERE released_at = ?3 AND bucket = ?4 AND max_concurrency = ?5)";
 constexpr std::string_view k_insert_limits =
     "INSERT INTO limits (fetched_at, total, remaining, reset_at, max_concurrency, source) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -117,6 +122,7 @@ struct sqlite_journal::writer {
       : db(open_writer(path, mode, check, verified)),
         transactions(db),
         insert_release(db, k_insert_release, "recording grants"),
+        reattribute_release(db, k_reattribute_release, "re-attributing a grant"),
         insert_limits(db, k_insert_limits, "recording limits"),
         newest_limits(db, k_newest_limits, "reading the newest limits"),
         newest_release(db, k_newest_release, "reading the newest grant"),
@@ -127,6 +133,7 @@ struct sqlite_journal::writer {
   detail::connection db;
   detail::transaction_statements transactions;
   detail::statement insert_release;
+  detail::statement reattribute_release;
   detail::statement insert_limits;
   detail::statement newest_limits;
   detail::statement newest_release;
@@ -148,9 +155,14 @@ void sqlite_journal::require_verified(const char* what) const {
   if (!verified()) writer_->db.fail(what, "the journal's integrity check has not passed");
 }
 
-void sqlite_journal::record_releases(std::span<const release_record> records) {
-  if (records.empty()) return;
+void sqlite_journal::record_releases(std::span<const release_record> records,
+                                     std::span<const release_reattribution> reattributions) {
+  if (records.empty() && reattributions.empty()) return;
   for (const release_record& record : records) check_record(writer_->db, record);
+  for (const release_reattribution& moved : reattributions) {
+    check_record(writer_->db, {moved.released_at, moved.shard, moved.bucket, moved.max_concurrency,
+                               moved.waited_ms});
+  }
   require_verified("recording grants");
   detail::write_transaction transaction(writer_->transactions);
   for (const release_record& record : records) {
@@ -164,6 +176,19 @@ void sqlite_journal::record_releases(std::span<const release_record> records) {
     insert.bind_int(3, record.bucket)
         .bind_int(4, record.max_concurrency)
         .bind_int(5, record.waited_ms)
+        .run();
+  }
+  for (const release_reattribution& moved : reattributions) {
+    auto update = writer_->reattribute_release.use();
+    if (moved.shard) {
+      update.bind_int(1, static_cast<std::int64_t>(*moved.shard));
+    } else {
+      update.bind_null(1);
+    }
+    update.bind_int(2, moved.waited_ms)
+        .bind_int(3, moved.released_at)
+        .bind_int(4, moved.bucket)
+        .bind_int(5, moved.max_concurrency)
         .run();
   }
   transaction.commit();

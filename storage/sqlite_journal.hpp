@@ -30,7 +30,9 @@ class sqlite_journal final : public journal {
                           integrity_check check = integrity_check::at_open);
   ~sqlite_journal() override;
 
-  void record_releases(std::span<const release_record> records) override;
+  using journal::record_releases;
+  void record_releases(std::span<const release_record> records,
+                       std::span<const release_reattribution> reattributions) override;
   void record_limits(const session_limits& limits) override;
   recovery_state recover() override;
   std::uint64_t count_releases_since(unix_ms since) override;

@@ -1,10 +1,11 @@
 #pragma once
 // A deterministic actor system for tests: CAF's test coordinator runs every actor on the test's
 // thread and owns a fake clock, so pacing is checked by moving time, never by sleeping.
-// A fake HTTP edge plays the broker's part: it enqueues waiters, holds a grant until its due
-// instant as the real edge does, records each verdict with the fake time it was "written" at, and
-// reports `sent` with that time. A hang-up reaches it first: a held (journaled) grant is dropped
-// and reported sent at its due instant; otherwise the waiter is cancelled at the gate.
+// A fake HTTP edge plays the broker's part: it enqueues waiters, holds each grant in the real
+// grant_dispatcher until its due instant, records each verdict with the fake time it was
+// "written" at, and reports `sent` with that time. A hang-up reaches it first: a held
+// (journaled) grant goes back to its bucket with `cancel`; otherwise the waiter is cancelled at
+// the gate. Only the sockets are fake.
 
 #include <gtest/gtest.h>
 
@@ -21,6 +22,7 @@
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
+#include "actors/pacing/grant_dispatcher.hpp"
 #include "storage/history.hpp"
 #include "storage/sqlite_journal.hpp"
 
@@ -170,52 +172,54 @@ class actor_fixture : public ::testing::Test {
   using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 
   struct held_grant {
-    verdict result;
+    std::uint64_t waiter_id = 0;
+    caf::actor_clock::time_point due;
     bucket_actor bucket;
+    verdict result;
   };
 
   caf::actor spawn_edge() {
     auto verdicts = verdicts_;
     auto order = order_;
     auto gate_handle = gate_;
-    auto held = std::make_shared<std::map<std::uint64_t, held_grant>>();
+    auto dispatcher = std::make_shared<grant_dispatcher<held_grant>>();
     return system_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
-      auto write = [=](std::uint64_t id, const verdict& result, const bucket_actor& bucket) {
+      auto record = [=](std::uint64_t id, const verdict& result) {
         (*verdicts)[id] = {result, self->clock().now()};
-        if (result.kind != verdict_kind::granted) return;
-        order->push_back(id);
-        self->send(bucket, sent_atom::value, id, self->clock().now().time_since_epoch());
+        if (result.kind == verdict_kind::granted) order->push_back(id);
+      };
+      // The due pass: what the dispatcher says is due is "written" now and reported.
+      auto write_due = [=] {
+        for (auto& grant : dispatcher->take_due(self->clock().now())) {
+          record(grant.waiter_id, grant.result);
+          const auto report = grant_dispatcher<held_grant>::written(grant, self->clock().now());
+          self->send(report.bucket, sent_atom::value, report.waiter_id,
+                     report.sent_at.time_since_epoch());
+        }
+        if (auto next = dispatcher->next_due())
+          self->delayed_send(self, *next - self->clock().now(), deliver_atom::value);
       };
       return {
           [=](enqueue_atom, waiter_ticket ticket) {
             self->request(gate_handle, caf::infinite, enqueue_atom::value, ticket)
                 .then(
                     [=](verdict result) {
-                      auto bucket = caf::actor_cast<bucket_actor>(self->current_sender());
-                      const auto wait = result.due - self->clock().now().time_since_epoch();
-                      if (result.kind != verdict_kind::granted || wait <= caf::timespan{0}) {
-                        write(ticket.id, result, bucket);
+                      if (result.kind != verdict_kind::granted) {
+                        record(ticket.id, result);
                         return;
                       }
-                      (*held)[ticket.id] = {result, bucket};
-                      self->delayed_send(self, wait, deliver_atom::value, ticket.id);
+                      dispatcher->hold({ticket.id, steady_instant(result.due),
+                                        caf::actor_cast<bucket_actor>(result.granted_by), result});
+                      write_due();
                     },
                     [](caf::error&) {});
           },
-          [=](deliver_atom, std::uint64_t id) {
-            auto i = held->find(id);
-            if (i == held->end()) return;
-            write(id, i->second.result, i->second.bucket);
-            held->erase(i);
-          },
+          [=](deliver_atom) { write_due(); },
           [=](cancel_atom, std::uint64_t id, std::uint64_t shard) {
-            auto i = held->find(id);
-            if (i == held->end()) {
+            if (auto grant = dispatcher->withdraw(id))
+              self->send(grant->bucket, cancel_atom::value, id);
+            else
               self->send(gate_handle, cancel_atom::value, id, shard);
-              return;
-            }
-            self->send(i->second.bucket, sent_atom::value, id, i->second.result.due);
-            held->erase(i);
           },
       };
     });

@@ -56,6 +56,28 @@ TEST_F(journal_test, grants_round_trip_with_every_column) {
   EXPECT_THAT(h.query({}), ElementsAre(records[1], records[0]));
 }
 
+TEST_F(journal_test, reattribution_renames_the_row_in_the_next_commit_and_adds_none) {
+  journal j(path_);
+  j.record_releases(std::vector{grant(1000, 7, 1, 2, 250), grant(1000, 8, 0, 2, 250)});
+  const std::vector<release_reattribution> moved{{1000, 1, 2, 9, 400}};
+  j.record_releases(std::vector{grant(1200, 10, 0, 2, 10)}, moved);
+  raw_db raw(path_);
+  EXPECT_THAT(
+      raw.rows("SELECT released_at, shard, bucket, waited_ms FROM releases ORDER BY id"),
+      ElementsAre(ElementsAre("1000", "9", "1", "400"), ElementsAre("1000", "8", "0", "250"),
+                  ElementsAre("1200", "10", "0", "10")));
+  EXPECT_EQ(j.count_releases_since(0), 3u) << "one row per grant: the budget counts it once";
+}
+
+TEST_F(journal_test, reattribution_alone_commits_and_may_clear_the_shard) {
+  journal j(path_);
+  j.record_releases(std::vector{grant(1000, 7)});
+  j.record_releases({}, std::vector<release_reattribution>{{1000, 0, 1, std::nullopt, 5}});
+  raw_db raw(path_);
+  EXPECT_THAT(raw.rows("SELECT shard, waited_ms FROM releases"),
+              ElementsAre(ElementsAre("NULL", "5")));
+}
+
 TEST_F(journal_test, largest_shard_is_stored_exactly) {
   const std::uint64_t largest = (std::uint64_t{1} << 63) - 1;
   sqlite_journal j(path_);
