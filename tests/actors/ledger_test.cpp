@@ -11,8 +11,8 @@ namespace {
 class ledger_flow : public actor_fixture {
  protected:
   void start_ledger(std::optional<session_limits> limits, bool reject = false) {
-    auto journal = std::make_unique<storage::journal>(db_path_, storage::durability::normal);
-    ledger_ = spawn_ledger(system_, std::move(journal), {anchor_, reject, limits}, false);
+    journal_ = std::make_shared<storage::sqlite_journal>(db_path_, storage::durability::normal);
+    ledger_ = spawn_ledger(system_, journal_, {anchor_, reject, limits}, false);
     sched_.run();
   }
 
@@ -23,11 +23,12 @@ class ledger_flow : public actor_fixture {
     auto answers = answers_;
     auto ledger = ledger_;
     const unix_ms now = anchor_.to_unix(sched_.clock().now());
+    const caf::timespan due = sched_.clock().now().time_since_epoch();
     system_.spawn([=](caf::event_based_actor* self) {
       for (const auto id : ids) {
         const waiter_ticket ticket{id, id, now};
         self->request(ledger, caf::infinite, permit_atom::value, ticket, std::uint32_t{0},
-                      std::uint32_t{1}, now)
+                      std::uint32_t{1}, due)
             .then([=](verdict result) { (*answers)[id] = result; });
         if (then_withdraw) self->send(ledger, withdraw_atom::value, id);
       }

@@ -175,7 +175,7 @@ TEST_F(history_test, prune_deletes_only_older_rows_in_batches) {
 }
 
 TEST_F(history_test, prune_leaves_the_journal_writable) {
-  EXPECT_EQ(history_.prune_before(1000), 6u);
+  EXPECT_EQ(history_.prune_before(1000, 1000), 6u);
   journal_.record_releases(std::vector{grant(2000, 4)});
   EXPECT_EQ(journal_.count_releases_since(0), 1u);
 }

@@ -57,7 +57,7 @@ TEST_F(journal_test, grants_round_trip_with_every_column) {
 }
 
 TEST_F(journal_test, reattribution_renames_the_row_in_the_next_commit_and_adds_none) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(1000, 7, 1, 2, 250), grant(1000, 8, 0, 2, 250)});
   const std::vector<release_reattribution> moved{{1000, 1, 2, 9, 400}};
   j.record_releases(std::vector{grant(1200, 10, 0, 2, 10)}, moved);
@@ -70,7 +70,7 @@ TEST_F(journal_test, reattribution_renames_the_row_in_the_next_commit_and_adds_n
 }
 
 TEST_F(journal_test, reattribution_alone_commits_and_may_clear_the_shard) {
-  journal j(path_);
+  sqlite_journal j(path_);
   j.record_releases(std::vector{grant(1000, 7)});
   j.record_releases({}, std::vector<release_reattribution>{{1000, 0, 1, std::nullopt, 5}});
   raw_db raw(path_);
