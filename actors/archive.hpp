@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
-#include "actors/pacing/clock_anchor.hpp"
+#include "src/pacing/clock_anchor.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {

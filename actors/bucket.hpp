@@ -28,8 +28,8 @@
 
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
-#include "actors/pacing/bucket_pacer.hpp"
-#include "actors/pacing/clock_anchor.hpp"
+#include "src/pacing/bucket_pacer.hpp"
+#include "src/pacing/clock_anchor.hpp"
 
 namespace gq {
 

@@ -5,7 +5,7 @@
 #include <caf/all.hpp>
 #include <memory>
 
-#include "actors/pacing/eta.hpp"
+#include "src/pacing/eta.hpp"
 
 namespace gq {
 

@@ -48,7 +48,7 @@ struct gate_state {
   void cancel(std::uint64_t waiter_id, std::uint64_t shard);
   void resize(std::uint32_t max_concurrency);
   // Gathers the ledger's and every bucket's status, then estimates each bucket's drain time and,
-  // for `shard` (k_no_shard: none), its grant time (actors/pacing/eta.hpp).
+  // for `shard` (k_no_shard: none), its grant time (src/pacing/eta.hpp).
   caf::result<queue_status> status(std::uint64_t shard = k_no_shard);
   void shut_down();
 

@@ -6,7 +6,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/socket_io.hpp"
+#include "src/http/socket_io.hpp"
 #include "src/http/authorization.hpp"
 #include "src/http/dashboard.hpp"
 #include "src/http/history_json.hpp"

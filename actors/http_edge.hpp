@@ -31,13 +31,13 @@
 #include <unordered_map>
 
 #include "actors/archive.hpp"
-#include "actors/connection_deadlines.hpp"
 #include "actors/gate.hpp"
 #include "actors/messages.hpp"
-#include "actors/pacing/grant_dispatcher.hpp"
-#include "actors/render.hpp"
+#include "src/http/connection_deadlines.hpp"
+#include "src/http/render.hpp"
 #include "src/http/request_parser.hpp"
 #include "src/http/response.hpp"
+#include "src/pacing/grant_dispatcher.hpp"
 
 namespace gq {
 
@@ -53,6 +53,10 @@ using grant_timer_atom = caf::atom_constant<caf::atom("grant_t")>;
 using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
 // The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+// The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
+// is_socket_with_peer_port, which the edge checks once before it relies on this).
+inline int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }
 
 struct http_edge_config {
   gate_actor gate;

@@ -6,7 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/http_edge.hpp"
-#include "actors/socket_io.hpp"
+#include "src/http/socket_io.hpp"
 
 namespace gq {
 

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "actors/messages.hpp"
-#include "actors/pacing/clock_anchor.hpp"
-#include "actors/pacing/daily_budget.hpp"
+#include "src/pacing/clock_anchor.hpp"
+#include "src/pacing/daily_budget.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {

@@ -19,9 +19,9 @@
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
-#include "actors/pacing/backoff.hpp"
-#include "actors/pacing/clock_anchor.hpp"
-#include "actors/pacing/limits_fetch.hpp"
+#include "src/pacing/backoff.hpp"
+#include "src/pacing/clock_anchor.hpp"
+#include "src/pacing/limits_fetch.hpp"
 
 namespace gq {
 

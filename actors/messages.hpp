@@ -16,7 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/records.hpp"
+#include "src/core/records.hpp"
+#include "src/core/status.hpp"
 
 namespace gq {
 
@@ -31,9 +32,6 @@ inline caf::actor_clock::time_point steady_instant(caf::timespan since_epoch) {
   return caf::actor_clock::time_point{
       std::chrono::duration_cast<caf::actor_clock::duration_type>(since_epoch)};
 }
-
-// Shards are below 2^63, so the largest value can mean "the request named no shard".
-constexpr std::uint64_t k_no_shard = std::numeric_limits<std::uint64_t>::max();
 
 // One waiting request, as the HTTP edge hands it to the queue.
 struct waiter_ticket {
@@ -94,29 +92,10 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using resize_atom = caf::atom_constant<caf::atom("resize")>;
 
-// An estimated grant time (actors/pacing/eta.hpp), or why there is none.
-struct grant_estimate {
-  bool known = false;
-  unix_ms at = 0;      // when known
-  std::string reason;  // when not known: "empty", "not waiting", "limits not known yet: ..."
-};
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, grant_estimate& x) {
   return f(caf::meta::type_name("grant_estimate"), x.known, x.at, x.reason);
 }
-
-struct bucket_status {
-  std::uint32_t bucket = 0;
-  std::uint64_t waiting = 0;
-  unix_ms next_grant_at = 0;
-  // When its first waiter may be granted by spacing alone: next_grant_at, or one interval later
-  // while a grant is on its way to the edge.
-  unix_ms head_at = 0;
-  // Asked about a shard: its place in line (1 = next), 0 when it does not wait here.
-  std::uint64_t shard_position = 0;
-  grant_estimate drain;  // when its last current waiter is granted; filled in by the gate
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
@@ -150,85 +129,16 @@ typename Inspector::result_type inspect(Inspector& f, session_limits& x) {
            x.max_concurrency, x.source, x.fetched_at);
 }
 
-// Upper bounds (seconds) of the gateway_queue_wait_seconds histogram buckets.
-inline const std::vector<double>& wait_histogram_bounds() {
-  static const std::vector<double> bounds{0.005, 0.05, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
-  return bounds;
-}
-
-// Upper bounds (seconds) of the gateway_queue_journal_commit_seconds histogram buckets: a
-// commit takes ~0.1 ms on this machine's virtual disk, 1-10 ms per fsync on real disks, and a
-// stall past k_permit_lead (100 ms) makes grants leave late.
-inline const std::vector<double>& commit_histogram_bounds() {
-  static const std::vector<double> bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                          0.01,   0.025,   0.05,   0.1,   0.25,   1};
-  return bounds;
-}
-
-// Observations of one Prometheus histogram with fixed bounds.
-struct histogram_counts {
-  std::vector<std::uint64_t> counts;  // per bound (value <= bound), not cumulative
-  std::uint64_t above = 0;            // above the last bound
-  double sum = 0;
-
-  void observe(double value, const std::vector<double>& bounds) {
-    if (counts.size() != bounds.size()) counts.resize(bounds.size(), 0);
-    sum += value;
-    for (std::size_t i = 0; i < bounds.size(); ++i) {
-      if (value <= bounds[i]) {
-        ++counts[i];
-        return;
-      }
-    }
-    ++above;
-  }
-  std::uint64_t total() const {
-    std::uint64_t n = above;
-    for (auto c : counts) n += c;
-    return n;
-  }
-};
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, histogram_counts& x) {
   return f(caf::meta::type_name("histogram_counts"), x.counts, x.above, x.sum);
 }
-
-// How one read of Discord's limits ended, as the limits scheduler reports it to the ledger.
-enum class refresh_result : std::uint8_t { ok, error, rate_limited, unauthorized };
-
-// Reads of Discord's limits by this process, per result.
-struct discord_refreshes {
-  std::uint64_t ok = 0;
-  std::uint64_t error = 0;
-  std::uint64_t rate_limited = 0;
-  std::uint64_t unauthorized = 0;
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, discord_refreshes& x) {
   return f(caf::meta::type_name("discord_refreshes"), x.ok, x.error, x.rate_limited,
            x.unauthorized);
 }
-
-struct ledger_status {
-  bool limits_known = false;
-  session_limits limits;         // remaining = effective remaining
-  unix_ms last_refresh = 0;      // 0: never fetched from Discord by this process
-  bool discord_stopped = false;  // Discord rejected the token later on; serving on last limits
-  std::uint64_t grants_total = 0;
-  std::uint64_t journal_failures = 0;
-  std::uint64_t held = 0;                  // permits held for budget or limits
-  std::vector<std::uint64_t> wait_counts;  // per wait_histogram_bounds(), not cumulative
-  std::uint64_t wait_count_inf = 0;        // above the last bound
-  double wait_sum_seconds = 0;
-  histogram_counts commit_seconds;  // duration of each journal transaction
-  unix_ms last_grant_at = 0;        // released_at of this process's last grant; 0: none yet
-  discord_refreshes refreshes;
-  // Limits come from the configuration (no token), or the last read of Discord succeeded.
-  bool discord_up = false;
-  bool reject_when_exhausted = false;  // QUEUE_ON_EXHAUSTED=reject
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
@@ -263,17 +173,6 @@ typename Inspector::result_type inspect(Inspector& f, release_record& x) {
 }
 
 // -- the whole queue, as /status and /metrics show it ---------------------------------------------
-
-struct queue_status {
-  ledger_status ledger;
-  std::vector<bucket_status> buckets;
-  std::uint32_t max_concurrency = 1;
-  std::int64_t identify_interval_ms = 0;
-  // GET /status?shard=N: where that shard stands (k_no_shard: not asked).
-  std::uint64_t shard = k_no_shard;
-  std::uint64_t shard_position = 0;  // 1 = next in its bucket, 0 = not waiting
-  grant_estimate shard_eta;
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_status& x) {

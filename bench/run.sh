@@ -217,7 +217,7 @@ scenario_drain_big() {
 
 # (c) tick: 256 buckets falling due at one instant. The journal says the previous process
 # granted shards 0..255 (one per bucket) at one instant and stopped; the restarted server resumes
-# every bucket at that instant + interval + its 100 ms recovery margin (actors/pacing/recovery.hpp),
+# every bucket at that instant + interval + its 100 ms recovery margin (src/pacing/recovery.hpp),
 # 3 s from now. 5 waiters per bucket queue before then. The last 200 of that round must leave
 # within 10 ms of the due instant, and each later round within 10 ms of its first response.
 scenario_tick() {

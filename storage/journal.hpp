@@ -3,7 +3,7 @@
 // sent, so a restarted queue still honours the identify interval and the daily budget; the same
 // journal answers GET /history and forgets grants past retention. This is the one interface the
 // ledger and the archive use; a backend (storage/sqlite_journal.hpp, the default) implements it.
-// It stores and returns records (storage/records.hpp) and renders nothing.
+// It stores and returns records (src/core/records.hpp) and renders nothing.
 
 #include <cstdint>
 #include <memory>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/records.hpp"
+#include "src/core/records.hpp"
 
 namespace gq::storage {
 

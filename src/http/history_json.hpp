@@ -5,7 +5,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <vector>
 
-#include "storage/records.hpp"
+#include "src/core/records.hpp"
 
 namespace gq::http {
 

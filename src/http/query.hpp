@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "storage/records.hpp"
+#include "src/core/records.hpp"
 
 namespace gq::http {
 

@@ -22,7 +22,7 @@
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
-#include "actors/pacing/grant_dispatcher.hpp"
+#include "src/pacing/grant_dispatcher.hpp"
 #include "storage/history.hpp"
 #include "storage/sqlite_journal.hpp"
 

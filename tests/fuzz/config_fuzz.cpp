@@ -19,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-#include "src/config.hpp"
+#include "src/app/config.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 #include "tests/support/env_guard.hpp"
 

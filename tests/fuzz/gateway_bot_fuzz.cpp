@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "src/discord_client.hpp"
+#include "src/app/discord_client.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {

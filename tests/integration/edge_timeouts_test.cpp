@@ -17,7 +17,7 @@ namespace gq::integration {
 namespace {
 
 // The server keeps this many file descriptors from its limit for itself (k_reserved_fds in
-// src/server.cpp); the rest is its connection cap.
+// src/app/server.cpp); the rest is its connection cap.
 constexpr unsigned k_reserved_files = 64;
 
 TEST(edge_timeouts, half_a_request_gets_408_once_the_request_timeout_passes) {

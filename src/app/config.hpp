@@ -1,0 +1,97 @@
+#pragma once
+// The server's configuration: environment variables, each also a command-line flag; flags win.
+// The table of names and defaults is the contract in docs/CONFIGURATION.md.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "actors/archive.hpp"
+#include "src/http/connection_deadlines.hpp"
+#include "actors/http_edge.hpp"
+#include "actors/limits_scheduler.hpp"
+#include "src/core/records.hpp"
+
+namespace gq {
+
+// Defaults shared by the server and its subcommands (the others live with the part they
+// configure: http_edge.hpp, limits_scheduler.hpp, archive.hpp, connection_deadlines.hpp).
+inline constexpr std::string_view k_default_host = "127.0.0.1";
+inline constexpr std::uint16_t k_default_port = 5000;
+inline constexpr std::string_view k_default_api_url = "https://discord.com/api/v10";
+inline constexpr std::string_view k_default_db_path = "gateway-queue.db";
+inline constexpr std::chrono::milliseconds k_default_identify_interval{5000};
+inline constexpr std::uint32_t k_default_max_concurrency = 1;
+inline constexpr std::uint32_t k_default_daily_limit = 1000;
+
+enum class exhausted_policy { hold, reject };
+enum class log_format { text, json };
+enum class log_level { debug, info, warn, error };
+
+struct server_config {
+  std::string host{k_default_host};
+  std::uint16_t port = k_default_port;
+  std::optional<std::string> discord_token;  // secret: never logged or echoed
+  std::string discord_api_url{k_default_api_url};
+  std::string db_path{k_default_db_path};
+  std::chrono::milliseconds identify_interval = k_default_identify_interval;
+  std::uint32_t max_concurrency = k_default_max_concurrency;
+  std::uint32_t daily_limit = k_default_daily_limit;
+  std::chrono::seconds refresh_interval = k_default_refresh_interval;
+  exhausted_policy on_exhausted = exhausted_policy::hold;
+  std::uint64_t max_waiting = k_default_max_waiting;
+  std::optional<std::string> auth_token;  // secret: never logged or echoed
+  std::uint32_t retention_days = k_default_retention.count();
+  std::chrono::seconds request_timeout = k_default_request_timeout;  // whole request, else 408
+  std::chrono::seconds idle_timeout = k_default_idle_timeout;        // keep-alive between requests
+  log_format log_format_ = log_format::text;
+  log_level log_level_ = log_level::info;
+};
+
+// `gateway-queue history`: prints journal rows without a running server.
+struct history_command {
+  std::string db_path{k_default_db_path};  // --db, else QUEUE_DB
+  history_filter filter;                   // --shard --since --until --limit
+};
+
+// `gateway-queue probe`: GET /health of a running server (the container health check).
+struct probe_command {
+  std::string host{k_default_host};         // --host, else HOST; a wildcard address probes loopback
+  std::uint16_t port = k_default_port;      // --port, else PORT
+  std::chrono::milliseconds timeout{2000};  // --timeout-ms: connect and read, each
+};
+
+// `gateway-queue plan`: how long a boot of N shards takes (src/app/plan_command.hpp). Each limit is
+// taken from its flag, else from Discord (with a token), else from the configuration.
+struct plan_command {
+  std::uint64_t shards = 0;                                          // --shards, required
+  std::optional<std::uint32_t> max_concurrency_flag;                 // --max-concurrency
+  std::uint32_t max_concurrency_config = k_default_max_concurrency;  // QUEUE_MAX_CONCURRENCY
+  std::optional<std::uint32_t> total_flag;                           // --daily-limit
+  std::uint32_t total_config = k_default_daily_limit;                // QUEUE_DAILY_LIMIT
+  std::optional<std::uint32_t> remaining_flag;      // --remaining (else: a fresh window)
+  std::optional<std::int64_t> reset_after_ms_flag;  // --reset-after-ms (else: 24 h)
+  std::chrono::milliseconds interval = k_default_identify_interval;  // --interval-ms, QUEUE_...
+  exhausted_policy on_exhausted = exhausted_policy::hold;  // --on-exhausted, QUEUE_ON_EXHAUSTED
+  bool json = false;                                       // --json
+  std::optional<std::string> discord_token;                // secret: never logged or echoed
+  std::string discord_api_url{k_default_api_url};
+};
+
+// What the command line asks for. `exit` means: print `message` (to stdout when code is 0,
+// as for --help; to stderr otherwise) and exit with `code` (2 for a bad value).
+struct exit_request {
+  int code = 0;
+  std::string message;
+};
+using command =
+    std::variant<server_config, history_command, probe_command, plan_command, exit_request>;
+
+// Parses argv and the environment (getenv). A bad value yields exit_request{2, "<one line naming
+// the variable and the flag, and what is allowed>"}; the line never contains a secret's value.
+command parse_command_line(int argc, const char* const* argv);
+
+}  // namespace gq

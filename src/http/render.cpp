@@ -1,0 +1,76 @@
+#include "src/http/render.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace gq {
+
+namespace {
+
+std::uint64_t total_waiting(const queue_status& status) {
+  std::uint64_t sum = 0;
+  for (const auto& b : status.buckets) sum += b.waiting;
+  return sum;
+}
+
+nlohmann::json time_or_null(const grant_estimate& e) {
+  return e.known ? nlohmann::json(e.at) : nlohmann::json(nullptr);
+}
+
+// Where the shard asked about stands: bucket, place in line, estimated grant.
+nlohmann::json shard_standing(const queue_status& status) {
+  const auto bucket = status.max_concurrency > 0 ? status.shard % status.max_concurrency : 0;
+  const bool waiting = status.shard_position > 0;
+  nlohmann::json standing{
+      {"shard", status.shard},
+      {"bucket", bucket},
+      {"state", waiting ? "waiting" : "not waiting"},
+      {"position", waiting ? nlohmann::json(status.shard_position) : nlohmann::json(nullptr)},
+      {"estimated_grant_at", time_or_null(status.shard_eta)},
+  };
+  if (waiting && !status.shard_eta.known) standing["estimate_unknown"] = status.shard_eta.reason;
+  return standing;
+}
+
+}  // namespace
+
+std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, std::uint64_t shard) {
+  std::string body;
+  body.reserve(112);
+  body.append(R"j({"bucket":)j").append(std::to_string(bucket));
+  body.append(R"j(,"message":"You're free to connect now! :)","shard":)j");
+  body.append(shard == k_no_shard ? std::string{"null"} : std::to_string(shard));
+  body.append(R"j(,"waited_ms":)j").append(std::to_string(waited_ms)).append("}");
+  return body;
+}
+
+std::string render_status_json(const queue_status& status, const edge_counters& edge) {
+  const auto& ledger = status.ledger;
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const auto& b : status.buckets) {
+    buckets.push_back(
+        {{"bucket", b.bucket}, {"waiting", b.waiting}, {"next_grant_at", b.next_grant_at}});
+    buckets.back()["drain_at"] = time_or_null(b.drain);
+    if (b.waiting > 0 && !b.drain.known) buckets.back()["drain_unknown"] = b.drain.reason;
+  }
+  nlohmann::json body{
+      {"max_concurrency", status.max_concurrency},
+      {"limits_known", ledger.limits_known},
+      {"total", ledger.limits.total},
+      {"remaining", ledger.limits.remaining},
+      {"reset_at", ledger.limits_known ? nlohmann::json(ledger.limits.reset_at) : nullptr},
+      {"limits_source", to_string(ledger.limits.source)},
+      {"last_refresh", ledger.last_refresh > 0 ? nlohmann::json(ledger.last_refresh) : nullptr},
+      {"discord", ledger.discord_stopped ? "token_rejected" : "ok"},
+      {"waiting", total_waiting(status)},
+      {"held_for_budget", ledger.held},
+      {"grants_total", ledger.grants_total},
+      {"journal_failures", ledger.journal_failures},
+      {"connections", edge.connections},
+      {"auth", edge.auth_required},
+      {"buckets", std::move(buckets)},
+  };
+  if (status.shard != k_no_shard) body["shard"] = shard_standing(status);
+  return body.dump();
+}
+
+}  // namespace gq

@@ -1,0 +1,56 @@
+#pragma once
+// The bodies of GET /status (JSON) and GET /metrics (Prometheus text format 0.0.4; the metrics
+// and their meaning: docs/METRICS.md).
+// Neither ever contains a secret: they are built from queue_status, which holds none.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "src/core/status.hpp"
+
+namespace gq {
+
+// Why the edge refused a request (the `reason` label of gateway_queue_rejections_total).
+enum class rejection : std::uint8_t {
+  full,         // 503: QUEUE_MAX_WAITING waiters held
+  exhausted,    // 429: daily budget used up under QUEUE_ON_EXHAUSTED=reject
+  auth,         // 401: missing or wrong bearer token
+  bad_request,  // 400/413/414/431: malformed or oversized request, shard or filter
+  journal,      // 503: the journal cannot be written, nothing granted
+  shutdown,     // 503: the queue is stopping
+};
+constexpr std::size_t k_rejection_kinds = 6;
+const char* to_string(rejection reason);
+
+// What only the HTTP edge knows, shown beside the queue's own status.
+struct edge_counters {
+  std::uint64_t connections = 0;
+  std::uint64_t waiting = 0;        // queue requests awaiting a verdict
+  std::uint64_t hangups_total = 0;  // waiters dropped because their client left
+  std::array<std::uint64_t, k_rejection_kinds> rejections{};  // by rejection
+  bool auth_required = false;                                 // QUEUE_AUTH_TOKEN is set
+
+  void count(rejection reason) { ++rejections[static_cast<std::size_t>(reason)]; }
+  std::uint64_t rejected(rejection reason) const {
+    return rejections[static_cast<std::size_t>(reason)];
+  }
+};
+
+// The body of a 200 to a waiter: {"bucket":B,"message":"You're free to connect now! :)",
+// "shard":S|null,"waited_ms":W}. Built by hand, not through a JSON tree, since up to
+// max_concurrency of them are built at once when a round of grants falls due.
+std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, std::uint64_t shard);
+
+std::string render_status_json(const queue_status& status, const edge_counters& edge);
+
+// Every sample round-trips: integers exactly, other values in the shortest form that reads back
+// as the same double. `now` (unix ms) dates gateway_queue_reset_seconds. (render_metrics.cpp)
+std::string render_metrics(const queue_status& status, const edge_counters& edge, unix_ms now);
+
+// One sample value in the Prometheus text format: integral values below 2^53 as integers, others
+// as the shortest decimal that parses back to the same double (without an exponent between
+// 1e-6 and 1e15); NaN, +Inf, -Inf as Prometheus spells them.
+std::string format_sample(double value);
+
+}  // namespace gq
