@@ -25,6 +25,8 @@ using std::chrono::milliseconds;
 // and acting on it (a week-long reset, 10^6 buckets) would do more harm than backing off.
 constexpr std::int64_t k_max_count = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t k_max_reset_after_ms = 7LL * 24 * 3600 * 1000;
+// reset_after is in whole milliseconds: the reset may be up to 1 ms after the value says.
+constexpr std::int64_t k_reset_margin_ms = 1;
 constexpr std::int64_t k_max_concurrency = 65536;
 // A 429 is obeyed, within reason: a zero would make the caller spin, an hour is long enough.
 constexpr milliseconds k_default_retry_after{5000};
@@ -158,7 +160,7 @@ limits_fetch parse_limits(std::string_view body, unix_ms now) {
   result.result = limits_fetch::outcome::ok;
   result.limits = session_limits{static_cast<std::uint32_t>(total),
                                  static_cast<std::uint32_t>(remaining),
-                                 now + reset_after,
+                                 now + reset_after + k_reset_margin_ms,
                                  static_cast<std::uint32_t>(max_concurrency),
                                  limits_source::discord,
                                  now};
@@ -295,9 +297,11 @@ discord_client::discord_client(std::string api_url, std::string token,
 discord_client::~discord_client() = default;
 
 limits_fetch discord_client::fetch() {
-  const unix_ms now =
-      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const auto now = [] {
+    return std::chrono::duration_cast<milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   // A CR or LF would split the header; configuration rejects such tokens already.
   if (!valid_header_value(impl_->token)) {
     return failed("token is empty or contains whitespace or control characters");
@@ -321,8 +325,11 @@ limits_fetch discord_client::fetch() {
     } else if (!response) {
       result = failed(error_detail(response.error(), impl_->timeout));
     } else {
+      // Discord counts reset_after from when it answered; counted from when the answer
+      // arrived, the reset is never placed before Discord's (a request's round trip earlier
+      // would let shards identify in the old window, over its budget).
       result = interpret_gateway_bot(response->status, body,
-                                     response->get_header_value("Retry-After"), now);
+                                     response->get_header_value("Retry-After"), now());
     }
   } catch (const std::exception& e) {  // httplib may throw on allocation or OpenSSL setup
     result = failed(std::string("request failed: ") + e.what());

@@ -12,9 +12,9 @@
 namespace gq {
 
 // Interprets one /gateway/bot answer. `retry_after_header` is the Retry-After header (seconds),
-// empty when absent. `now` is when the request began; reset_at = now + reset_after.
-// Rejects missing fields, wrong types and absurd values (max_concurrency 0, remaining > total,
-// negative numbers) as `failed` with a detail naming the field.
+// empty when absent. `now` is when the answer arrived; reset_at = now + reset_after + 1 ms (never
+// before Discord's). Rejects missing fields, wrong types and absurd values (max_concurrency 0,
+// remaining > total, negative numbers) as `failed` with a detail naming the field.
 limits_fetch interpret_gateway_bot(int status, std::string_view body,
                                    std::string_view retry_after_header, unix_ms now);
 

@@ -202,6 +202,12 @@ class fake_discord {
   // -- Scripted answers -------------------------------------------------------------------------
 
   // The answer to every later request not covered by respond_once.
+  // When the current window resets (the fake's clock, unix ms).
+  std::int64_t reset_at() const {
+    std::lock_guard lock{mutex_};
+    return reset_at_;
+  }
+
   void respond(fake_response response) {
     std::lock_guard lock{mutex_};
     default_response_ = std::move(response);

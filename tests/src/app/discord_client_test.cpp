@@ -37,21 +37,21 @@ limits_fetch interpret(int status, const std::string& body, std::string_view hea
 
 // -- interpret_gateway_bot --------------------------------------------------------------------
 
-TEST(interpret_gateway_bot, ok_yields_limits_with_reset_relative_to_request_start) {
+TEST(interpret_gateway_bot, ok_yields_limits_with_the_reset_a_millisecond_after_reset_after) {
   const auto result = interpret(
       200,
       gateway_body(
           R"({"total": 1000, "remaining": 998, "reset_after": 14400000, "max_concurrency": 16})"));
   ASSERT_EQ(result.result, outcome::ok) << result.detail;
   EXPECT_EQ(result.limits,
-            (session_limits{1000, 998, k_now + 14'400'000, 16, limits_source::discord, k_now}));
+            (session_limits{1000, 998, k_now + 14'400'001, 16, limits_source::discord, k_now}));
 }
 
 TEST(interpret_gateway_bot, ok_accepts_zero_remaining_and_zero_reset_after) {
   const auto result = interpret(
       200, gateway_body(R"({"total": 1, "remaining": 0, "reset_after": 0, "max_concurrency": 1})"));
   ASSERT_EQ(result.result, outcome::ok) << result.detail;
-  EXPECT_EQ(result.limits.reset_at, k_now);
+  EXPECT_EQ(result.limits.reset_at, k_now + 1);
 }
 
 TEST(interpret_gateway_bot, unauthorized_on_401) {
@@ -207,6 +207,18 @@ TEST(discord_client, reads_discords_budget_as_it_falls_and_concurrency_as_it_cha
   ASSERT_EQ(second.result, outcome::ok) << second.detail;
   EXPECT_EQ(second.limits.remaining, 3u);
   EXPECT_EQ(second.limits.max_concurrency, 16u);
+}
+
+// Discord counts reset_after from when it answers: counted from when the request left, a slow
+// answer would put the reset that much early, and shards would identify in the old window.
+TEST(discord_client, a_slow_answer_never_places_the_reset_before_discords) {
+  fake_discord fake{{.total = 5, .remaining = 0, .reset_after = 60s, .max_concurrency = 1}};
+  discord_client client{fake.api_url(), "tok-test-1", 5s};
+  fake.respond_once(fake_response::limits().after(300ms));
+  const auto fetched = client.fetch();
+  ASSERT_EQ(fetched.result, outcome::ok) << fetched.detail;
+  EXPECT_GE(fetched.limits.reset_at, fake.reset_at());
+  EXPECT_LE(fetched.limits.reset_at, fake.reset_at() + 50) << "no more than the margin late";
 }
 
 TEST(discord_client, maps_scripted_failures) {
