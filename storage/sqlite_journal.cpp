@@ -117,6 +117,19 @@ void check_record(const detail::connection& db, const release_record& record) {
 
 }  // namespace
 
+namespace {
+
+// A grant's shard, or NULL for a request that named none.
+void bind_shard(detail::statement_use& use, int index, const std::optional<std::uint64_t>& shard) {
+  if (shard) {
+    use.bind_int(index, static_cast<std::int64_t>(*shard));
+  } else {
+    use.bind_null(index);
+  }
+}
+
+}  // namespace
+
 struct sqlite_journal::writer {
   writer(const std::string& path, durability mode, integrity_check check, bool& verified)
       : db(open_writer(path, mode, check, verified)),
@@ -168,11 +181,7 @@ void sqlite_journal::record_releases(std::span<const release_record> records,
   for (const release_record& record : records) {
     auto insert = writer_->insert_release.use();
     insert.bind_int(1, record.released_at);
-    if (record.shard) {
-      insert.bind_int(2, static_cast<std::int64_t>(*record.shard));
-    } else {
-      insert.bind_null(2);
-    }
+    bind_shard(insert, 2, record.shard);
     insert.bind_int(3, record.bucket)
         .bind_int(4, record.max_concurrency)
         .bind_int(5, record.waited_ms)
@@ -180,11 +189,7 @@ void sqlite_journal::record_releases(std::span<const release_record> records,
   }
   for (const release_reattribution& moved : reattributions) {
     auto update = writer_->reattribute_release.use();
-    if (moved.shard) {
-      update.bind_int(1, static_cast<std::int64_t>(*moved.shard));
-    } else {
-      update.bind_null(1);
-    }
+    bind_shard(update, 1, moved.shard);
     update.bind_int(2, moved.waited_ms)
         .bind_int(3, moved.released_at)
         .bind_int(4, moved.bucket)
