@@ -24,42 +24,44 @@ history_filter history_query::to_filter() const {
   return filter;
 }
 
-namespace {
+void archive_state::init(archive_config config) {
+  config_ = std::move(config);
+  if (config_.prune_at_start) self_->send(self_, prune_atom::value);
+}
 
-using archive_pointer = archive_actor::stateful_pointer<archive_state>;
+caf::result<std::vector<release_record>> archive_state::history(const history_query& query) {
+  try {
+    return config_.journal->history(query.to_filter());
+  } catch (const storage::journal_error& e) {
+    spdlog::error("history: query failed: {}", e.what());
+    return caf::make_error(caf::sec::runtime_error, "history query failed");
+  }
+}
 
-// Deletes one batch; schedules the next at once while there is more, else in an hour.
-void prune_batch(archive_pointer self) {
-  auto& st = self->state;
-  const auto now = st.config.anchor.to_unix(self->clock().now());
+void archive_state::prune() {
+  const auto now = config_.anchor.to_unix(self_->clock().now());
   const auto cutoff =
-      now - std::chrono::duration_cast<std::chrono::milliseconds>(st.config.retention).count();
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(config_.retention).count();
   std::uint64_t deleted = 0;
   try {
-    deleted = st.config.journal->prune_before(cutoff, k_prune_batch);
+    deleted = config_.journal->prune_before(cutoff, k_prune_batch);
   } catch (const storage::journal_error& e) {
     spdlog::error("retention: pruning failed, will retry: {}", e.what());
   }
   if (deleted > 0) spdlog::debug("retention: pruned {} grants older than {}", deleted, cutoff);
   if (deleted == k_prune_batch)
-    self->send(self, prune_atom::value);  // behind any history query already waiting
+    self_->send(self_, prune_atom::value);  // behind any history query already waiting
   else
-    self->delayed_send(self, st.config.prune_every, prune_atom::value);
+    self_->delayed_send(self_, config_.prune_every, prune_atom::value);
 }
 
-archive_actor::behavior_type archive(archive_pointer self, archive_config config) {
-  self->state.config = std::move(config);
-  if (self->state.config.prune_at_start) self->send(self, prune_atom::value);
+namespace {
+
+archive_actor::behavior_type archive(archive_state::pointer self, archive_config config) {
+  self->state.init(std::move(config));
   return {
-      [self](history_atom, const history_query& query) -> caf::result<std::vector<release_record>> {
-        try {
-          return self->state.config.journal->history(query.to_filter());
-        } catch (const storage::journal_error& e) {
-          spdlog::error("history: query failed: {}", e.what());
-          return caf::make_error(caf::sec::runtime_error, "history query failed");
-        }
-      },
-      [self](prune_atom) { prune_batch(self); },
+      [self](history_atom, const history_query& query) { return self->state.history(query); },
+      [self](prune_atom) { self->state.prune(); },
   };
 }
 

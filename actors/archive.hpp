@@ -6,6 +6,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/result.hpp>
 #include <caf/typed_actor.hpp>
 #include <chrono>
 #include <cstdint>
@@ -58,9 +59,20 @@ struct archive_config {
 };
 
 struct archive_state {
+  using pointer = archive_actor::stateful_pointer<archive_state>;
+
+  explicit archive_state(pointer self) : self_(self) {}
+
+  void init(archive_config config);
+  caf::result<std::vector<release_record>> history(const history_query& query);
+  // Deletes one batch; the next follows at once while there is more, else after prune_every.
+  void prune();
+
   static constexpr const char* name = "archive";
 
-  archive_config config;
+ private:
+  pointer self_;
+  archive_config config_;
 };
 
 // Spawns the archive. `detached` gives it a thread of its own, which production wants since its

@@ -223,7 +223,7 @@ void bucket_state::shut_down() {
   // A grant already with the edge: the edge answers 503 unless it is due (docs/HTTP_API.md).
 }
 
-bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config) {
+bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config) {
   self->state.init(std::move(config));
   return {
       [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },

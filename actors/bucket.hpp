@@ -41,7 +41,6 @@ using bucket_actor = caf::typed_actor<
     // The edge wrote the 200 of this waiter at the given steady time (since the clock's epoch):
     // the interval runs from that instant.
     caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
-    caf::reacts_to<tick_atom>,
     // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
     // grant in flight, answer with the earliest next grant (steady clock) and quit.
     caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
@@ -62,8 +61,12 @@ struct bucket_config {
   bool held = false;       // wait for `release` before granting
 };
 
+// What the bucket itself is: its interface plus the timer it sets for itself, which no other
+// actor holds a handle to send (spawn_bucket returns a bucket_actor).
+using bucket_self_actor = bucket_actor::extend<caf::reacts_to<tick_atom>>;
+
 struct bucket_state {
-  using pointer = bucket_actor::stateful_pointer<bucket_state>;
+  using pointer = bucket_self_actor::stateful_pointer<bucket_state>;
 
   explicit bucket_state(pointer self) : self_(self) {}
 
@@ -114,6 +117,6 @@ struct bucket_state {
   bool shutting_down_ = false;
 };
 
-bucket_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config);
+bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config);
 
 }  // namespace gq

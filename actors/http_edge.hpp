@@ -46,14 +46,6 @@ inline constexpr std::uint64_t k_default_max_waiting = 100'000;
 // The Retry-After (seconds) of that 503: a slot frees at the next grant, seconds away at worst.
 inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
 
-// -- messages to the edge: listen (from main), shutdown (from main) -------------------------------
-using listen_atom = caf::atom_constant<caf::atom("listen")>;
-// Timers the edge sets for itself: the next due grant, the batched `sent` reports.
-using grant_timer_atom = caf::atom_constant<caf::atom("grant_t")>;
-using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
-// The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
-using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
-
 // The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
 // is_socket_with_peer_port, which the edge checks once before it relies on this).
 inline int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }
@@ -128,10 +120,14 @@ struct edge_state {
   bool dispatch(handle hdl, connection& conn, const http::request& request);
   bool authorized(const http::request& request) const;
   void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
+  // -- read-only answers (http_edge_answers.cpp) --
   // /status (with where `shard` stands, k_no_shard: none) or /metrics.
   void answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
   bool answer_dashboard(handle hdl, connection& conn);
   bool answer_history(handle hdl, connection& conn, std::string_view query);
+  // -- connections (http_edge.cpp) --
+  // Ends an asynchronous answer: writes `response` unless it is empty (already written), then
+  // closes or goes on with the bytes that arrived meanwhile.
   void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
   // Writes the response; closes the connection unless keep-alive. False when closed.
   bool respond(handle hdl, connection& conn, const http::response& response);

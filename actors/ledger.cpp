@@ -331,9 +331,9 @@ ledger_status ledger_state::status() const {
 
 namespace {
 
-ledger_actor::behavior_type ledger_behavior(ledger_actor::stateful_pointer<ledger_state> self,
-                                            std::shared_ptr<storage::journal> journal,
-                                            ledger_config config) {
+ledger_self_actor::behavior_type ledger_behavior(
+    ledger_self_actor::stateful_pointer<ledger_state> self,
+    std::shared_ptr<storage::journal> journal, ledger_config config) {
   self->state.init(std::move(journal), std::move(config));
   return {
       [self](permit_atom, waiter_ticket ticket, std::uint32_t bucket, std::uint32_t max_concurrency,

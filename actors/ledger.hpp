@@ -51,10 +51,12 @@ using ledger_actor = caf::typed_actor<
     // Whom to send `refresh` when remaining reaches 0.
     caf::reacts_to<watch_atom, caf::actor>, caf::replies_to<status_atom>::with<ledger_status>,
     // The journal passed its integrity check (only with ledger_config::await_verified).
-    caf::reacts_to<verified_atom>,
-    caf::reacts_to<flush_atom>,  // commit the batch (sent to itself)
-    caf::reacts_to<tick_atom>,   // the window ends (sent to itself)
-    caf::reacts_to<shutdown_atom>>;
+    caf::reacts_to<verified_atom>, caf::reacts_to<shutdown_atom>>;
+
+// What the ledger itself is: its interface plus the messages it sends itself, which no other
+// actor holds a handle to send (spawn_ledger returns a ledger_actor).
+using ledger_self_actor = ledger_actor::extend<caf::reacts_to<flush_atom>,  // commit the batch
+                                               caf::reacts_to<tick_atom>>;  // the daily window ends
 
 struct ledger_config {
   clock_anchor anchor;
@@ -76,7 +78,7 @@ struct ledger_state {
     caf::typed_response_promise<verdict> promise;
   };
 
-  explicit ledger_state(ledger_actor::stateful_pointer<ledger_state> self) : self_(self) {}
+  explicit ledger_state(ledger_self_actor::stateful_pointer<ledger_state> self) : self_(self) {}
 
   // Takes the journal and continues the daily window it remembers.
   void init(std::shared_ptr<storage::journal> journal, ledger_config config);
@@ -111,7 +113,7 @@ struct ledger_state {
   template <class Transaction>
   void timed(Transaction&& transaction);
 
-  ledger_actor::stateful_pointer<ledger_state> self_;
+  ledger_self_actor::stateful_pointer<ledger_state> self_;
   std::shared_ptr<storage::journal> journal_;
   ledger_config config_;
   daily_budget budget_;

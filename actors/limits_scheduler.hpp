@@ -29,9 +29,13 @@ namespace gq {
 inline constexpr std::chrono::seconds k_default_refresh_interval{300};
 
 using limits_scheduler_actor =
-    caf::typed_actor<caf::reacts_to<refresh_atom>,  // read limits now (unless waiting out a
-                                                    // 429/backoff)
-                     caf::reacts_to<tick_atom, std::uint64_t /*timer*/>>;  // a scheduled read
+    caf::typed_actor<caf::reacts_to<refresh_atom>>;  // read limits now (unless waiting out a
+                                                     // 429 or a backoff)
+
+// What the scheduler itself is: its interface plus its own timer, which no other actor holds a
+// handle to send (spawn_limits_scheduler returns a limits_scheduler_actor).
+using limits_scheduler_self_actor =
+    limits_scheduler_actor::extend<caf::reacts_to<tick_atom, std::uint64_t /*timer*/>>;
 
 struct limits_scheduler_config {
   limits_fetcher fetch;  // blocking; the Discord client in production
@@ -46,19 +50,34 @@ struct limits_scheduler_config {
 };
 
 struct limits_scheduler_state {
+  using pointer = limits_scheduler_self_actor::stateful_pointer<limits_scheduler_state>;
+
+  explicit limits_scheduler_state(pointer self) : self_(self) {}
+
+  void init(limits_scheduler_config config);
+  // A read asked for by the ledger (or at start): skipped while waiting out a 429 or a backoff.
+  void on_refresh();
+  // A scheduled read: only the newest timer counts.
+  void on_timer(std::uint64_t timer);
+
   static constexpr const char* name = "limits_scheduler";
 
-  limits_scheduler_config config;
-  std::optional<backoff> retry;
-  bool fetched_once = false;
-  bool stopped = false;     // Discord rejected the token after start: no more calls
-  std::uint64_t timer = 0;  // only the newest scheduled read counts
-  caf::actor_clock::time_point quiet_until{};  // no unscheduled reads before this (429, backoff)
+ private:
+  void read_limits();
+  void schedule(caf::timespan delay);
+  void wait_quietly(std::chrono::milliseconds delay);
+
+  pointer self_;
+  limits_scheduler_config config_;
+  std::optional<backoff> retry_;
+  bool fetched_once_ = false;
+  bool stopped_ = false;     // Discord rejected the token after start: no more calls
+  std::uint64_t timer_ = 0;  // only the newest scheduled read counts
+  caf::actor_clock::time_point quiet_until_{};  // no unscheduled reads before this (429, backoff)
 };
 
-limits_scheduler_actor::behavior_type limits_scheduler(
-    limits_scheduler_actor::stateful_pointer<limits_scheduler_state> self,
-    limits_scheduler_config config);
+limits_scheduler_self_actor::behavior_type limits_scheduler(limits_scheduler_state::pointer self,
+                                                            limits_scheduler_config config);
 
 // Production: on a thread of its own, since each read blocks on HTTPS.
 limits_scheduler_actor spawn_limits_scheduler(caf::actor_system& system,

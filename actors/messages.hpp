@@ -172,6 +172,18 @@ typename Inspector::result_type inspect(Inspector& f, release_record& x) {
            x.max_concurrency, x.waited_ms, load);
 }
 
+// -- HTTP edge ------------------------------------------------------------------------------------
+
+// From main: listen (host, port), answered with the bound port; shutdown_atom stops it.
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
+// Timers the edge sets for itself: the next due grant, the batched `sent` reports, the end of the
+// shutdown's grace period.
+using grant_timer_atom = caf::atom_constant<caf::atom("grant_t")>;
+using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
+using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
+// The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
 // -- the whole queue, as /status and /metrics show it ---------------------------------------------
 
 template <class Inspector>

@@ -1,0 +1,75 @@
+// The HTTP edge's read-only answers: /status and /metrics (asked of the gate) and /history (of
+// the archive), each finished by finish_async when the answer comes; /dashboard at once.
+// (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp.)
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/http_edge.hpp"
+#include "src/http/dashboard.hpp"
+#include "src/http/history_json.hpp"
+#include "src/http/query.hpp"
+
+namespace gq {
+
+void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
+  conn.busy = true;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_->request(config_.gate, caf::infinite, status_atom::value, shard)
+      .then(
+          [self, hdl, serial, as_metrics](const queue_status& status) {
+            auto& st = self->state;
+            http::response r;
+            if (as_metrics) {
+              r.content_type = "text/plain; version=0.0.4";
+              r.body = render_metrics(status, st.counters_, st.now_unix());
+            } else {
+              r.body = render_status_json(status, st.counters_);
+            }
+            st.finish_async(hdl, serial, r);
+          },
+          [self, hdl, serial](caf::error&) {
+            self->state.finish_async(hdl, serial, http::json_error(503, "status unavailable"));
+          });
+}
+
+bool edge_state::answer_dashboard(handle hdl, connection& conn) {
+  http::response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string{http::dashboard_html()};
+  // Everything is inline; the page may talk to this queue only.
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return respond(hdl, conn, r);
+}
+
+bool edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
+  auto filter = http::parse_history_filter(query);
+  if (auto* error = std::get_if<http::query_error>(&filter)) {
+    counters_.count(rejection::bad_request);
+    return respond(hdl, conn, http::json_error(400, error->message));
+  }
+  conn.busy = true;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_
+      ->request(config_.archive, caf::infinite, history_atom::value,
+                history_query::from(std::get<history_filter>(filter)))
+      .then(
+          [self, hdl, serial](const std::vector<release_record>& releases) {
+            http::response r;
+            r.body = http::history_json(releases).dump();
+            self->state.finish_async(hdl, serial, r);
+          },
+          [self, hdl, serial](caf::error&) {
+            self->state.finish_async(hdl, serial, http::json_error(503, "history unavailable"));
+          });
+  return true;
+}
+
+}  // namespace gq
