@@ -3,8 +3,9 @@
 # Builds nothing. Every scenario starts its own server on loopback with a fresh journal
 # (QUEUE_DB in a mktemp -d directory), drives it with bench/load, and stops it by PID.
 #
-#   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup journal
-#                                   attack startup (default: all, in that order)
+#   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup
+#                                   hangup-held journal attack startup (default: all, in that
+#                                   order)
 #
 # Environment:
 #   BUILD    build directory (default: <repo>/build-bench, configured with
@@ -33,11 +34,12 @@ JBENCH="$BUILD/bench/journal_bench"
 HICCUP="$BUILD/bench/hiccup"
 ATTACK="$BUILD/bench/attack"
 STARTUP="$BUILD/bench/startup"
+HELD="$BUILD/bench/held_hangup"
 PORT="${PORT:-5810}"
 OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
 mkdir -p "$OUT"
 
-for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK" "$STARTUP"; do
+for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK" "$STARTUP" "$HELD"; do
   [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
 done
 command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
@@ -251,6 +253,22 @@ scenario_hangup() {
   stop_server
 }
 
+# (d2) hangup-held: hang-ups in the held window (the head's grant is journaled, not yet sent).
+# 64 buckets at 200 ms; per bucket and round, 3 waiters queue right after a grant, a 4th behind
+# them, and the 3 hang up 50 ms before the next grant is due; 10 rounds. The 4th must be granted
+# at that due instant: a hang-up must not cost a slot (lateness of about one interval).
+scenario_hangup_held() {
+  local port=$((PORT + 8)) rc=0
+  start_server hangup-held "$port" QUEUE_MAX_CONCURRENCY=64 QUEUE_IDENTIFY_INTERVAL_MS=200
+  "$HELD" --port "$port" --buckets 64 --interval-ms 200 --leavers 3 --rounds 10 \
+    --hangup-before-due-ms 50 >"$OUT/hangup-held.json" 2>"$OUT/hangup-held.txt" || rc=$?
+  sed 's/^/   /' "$OUT/hangup-held.txt"
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
+  echo "   journal: $(sqlite3 "$SERVER_DIR/queue.db" 'SELECT count(*) FROM releases') rows" \
+    "(64 first grants + 640 stayers' = 704 when no grant was lost or added)"
+  stop_server
+}
+
 # (f) attack: the attack integration test's scenario, timed. 1,000 waiters over 16 buckets at
 # 200 ms (ideal drain (63 - 1) x 200 = 12.4 s, behind a prime round) while bench/attack holds
 # slowloris connections up to the server's file limit (2,048 here, so the cap is reached
@@ -324,7 +342,8 @@ wait_quiet() {
 }
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(hold hold-bare drain drain-big tick hangup journal attack startup)
+[[ ${#scenarios[@]} -gt 0 ]] ||
+  scenarios=(hold hold-bare drain drain-big tick hangup hangup-held journal attack startup)
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
   wait_quiet
@@ -336,6 +355,7 @@ for s in "${scenarios[@]}"; do
     drain-big) scenario_drain_big ;;
     tick) scenario_tick ;;
     hangup) scenario_hangup ;;
+    hangup-held) scenario_hangup_held ;;
     journal) scenario_journal ;;
     attack) scenario_attack ;;
     startup) scenario_startup ;;
