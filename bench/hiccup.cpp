@@ -3,7 +3,9 @@
 // Sleeps 1 ms at a time (absolute deadlines, 1 ns timer slack, like the server's grant pass) and
 // records how late each wake-up is. A stall of the whole VM (or a CPU too busy to run a waiting
 // thread) shows up here as it does in the server's grant lateness, so a late grant can be told
-// apart from a slow server. Runs until SIGTERM/SIGINT or --seconds, then prints one JSON line.
+// apart from a slow server. Runs until SIGTERM/SIGINT or --seconds, then prints one JSON line;
+// its "stalls" are the wake-ups later than 1 ms as [unix ms of the wake-up, ms late] (the first
+// 10,000), so a scenario can pick the stalls within its own window.
 
 #include <sys/prctl.h>
 #include <time.h>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -22,6 +25,12 @@ namespace {
 std::atomic<bool> stop{false};
 
 void on_signal(int) { stop = true; }
+
+std::int64_t real_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 std::int64_t now_ns() {
   timespec t{};
@@ -40,6 +49,7 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 
   std::vector<double> late_ms;
+  std::vector<std::pair<std::int64_t, double>> stalls;  // realtime of the wake-up, ms late
   late_ms.reserve(1 << 20);
   const auto end = now_ns() + static_cast<std::int64_t>(seconds * 1e9);
   while (!stop && now_ns() < end) {
@@ -49,6 +59,8 @@ int main(int argc, char** argv) {
     while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR && !stop) {
     }
     late_ms.push_back(static_cast<double>(now_ns() - target) / 1e6);
+    if (late_ms.back() > 1.0 && stalls.size() < 10000)
+      stalls.emplace_back(real_ns(), late_ms.back());
   }
   if (late_ms.empty()) return 0;
   std::sort(late_ms.begin(), late_ms.end());
@@ -60,8 +72,12 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"wakeups\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
-      "\"over_1ms\":%ld,\"over_5ms\":%ld}\n",
+      "\"over_1ms\":%ld,\"over_5ms\":%ld,\"stalls\":[",
       late_ms.size(), q(0.5), q(0.99), q(0.999), late_ms.back(), static_cast<long>(over(1)),
       static_cast<long>(over(5)));
+  for (std::size_t i = 0; i < stalls.size(); ++i)
+    std::printf("%s[%.3f,%.3f]", i ? "," : "", static_cast<double>(stalls[i].first / 1000) / 1000.0,
+                stalls[i].second);
+  std::printf("]}\n");
   return 0;
 }

@@ -17,6 +17,7 @@
 //          released_at is the grant's *due* instant stamped when its permit was committed ahead
 //          of time, reports due -> send (how late each 200 left after its due instant) and the
 //          spacing of the due instants (a server-side echo of the previous grant's lateness).
+//          With --burst-s the requests arrive in a burst while rounds fall due (burst_phase.hpp).
 //
 // Output: a human summary on stderr, one JSON object on stdout. Exit 0 when the run found no
 // problem, 3 when it did, 1 when the server does not answer, 2 on a bad command line.
@@ -25,6 +26,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "load/burst_phase.hpp"
 #include "load/connection_pool.hpp"
 #include "load/control_client.hpp"
 #include "load/drain_analysis.hpp"
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "load: --connect-only needs --mode hold\n");
     return 2;
   }
+  if (o.burst_s > 0 && (o.mode != "drain" || !o.prime)) {
+    std::fprintf(stderr, "load: --burst-s needs --mode drain and --prime\n");
+    return 2;
+  }
   resolve_options(o);
   raise_nofile();
   load_run run(o);
@@ -54,8 +60,14 @@ int main(int argc, char** argv) {
   run.out["server_idle"] = proc_json(run.idle);
 
   connection_pool cl(o);
-  run_prime_round(run, cl);
-  open_waiters(run, cl);
+  if (o.burst_s > 0) {
+    open_waiters(run, cl);  // connected, requests held back
+    run_prime_round(run, cl);
+    send_burst(run, cl);
+  } else {
+    run_prime_round(run, cl);
+    open_waiters(run, cl);
+  }
   wait_until_queued(run, cl, ctl);
   if (o.mode == "hold")
     measure_hold(run, cl, ctl);
@@ -64,6 +76,7 @@ int main(int argc, char** argv) {
   record_outcomes(run, cl);
 
   if (o.mode == "drain") analyze_drain(run, cl);
+  if (o.mode == "drain") analyze_burst(run, cl);
   if (!o.db.empty()) check_journal(run, cl);
   if (!o.grants_csv.empty()) write_grants_csv(o.grants_csv, cl);
   run.out["problems"] = run.problems;

@@ -22,6 +22,7 @@ if [ -d "$root/tests" ]; then
     systemd strace                   # systemd-analyze and the unit's system-call filter
     chromium                         # the dashboard test loads GET /dashboard headless
     clang libclang-rt-14-dev         # libFuzzer targets (scripts/fuzz.sh)
+    jq                               # bench/run.sh burst: machine stalls within its windows
   )
   # Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a
   # node and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with

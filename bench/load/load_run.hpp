@@ -37,6 +37,8 @@ struct load_run {
   std::int64_t connect_start = 0;   // steady time the waiters started connecting
   std::size_t connected = 0;        // waiters connected (and sent, unless --connect-only)
   std::optional<double> queued_s;   // when /status counted them all, from connect_start
+  std::int64_t burst_from_ns = 0;   // realtime: --burst-s, the first request of the burst written
+  std::int64_t burst_to_ns = 0;     // realtime: the last one written
   std::unordered_set<std::uint64_t> hung_shards;            // waiters that hung up
   std::unordered_map<std::uint64_t, const conn*> by_shard;  // granted, drain mode only
 };

@@ -49,6 +49,15 @@ void add_options(CLI::App& app, options& o) {
                  "round is measured against it");
   app.add_option("--max-p99-ms", o.max_p99_ms,
                  "drain: flag a p99 lateness (kernel timestamps) above this; negative: never");
+  app.add_option("--burst-s", o.burst_s,
+                 "drain: connect every waiter first without a request, then (after the prime "
+                 "round, which it needs) write all requests spread evenly over this many seconds, "
+                 "starting --burst-lead-ms before the next round falls due; lateness of the "
+                 "grants due within the burst is reported apart")
+      ->check(CLI::Range(0.0, 60.0));
+  app.add_option("--burst-lead-ms", o.burst_lead_ms,
+                 "burst: how long before the prime round's next due instant the first request "
+                 "is written");
   app.add_flag("--connect-only", o.connect_only,
                "hold: open the connections but send no request, to tell the cost of a bare "
                "connection from that of a waiter");

@@ -41,6 +41,8 @@ struct options {
   bool connect_only = false;  // hold: connect but never send a request (cost of a bare connection)
   std::int64_t due_at_unix_ms = 0;  // drain: every bucket's first grant falls due at this instant
   double max_p99_ms = 1.0;          // drain: flag a p99 lateness above this (negative: never)
+  double burst_s = 0;         // drain: > 0: connect first, send every request within this span
+  double burst_lead_ms = 50;  // burst: start sending this long before the next round falls due
 };
 
 // Declares every option on `app`, writing into `o` when it parses.

@@ -48,9 +48,10 @@ void run_prime_round(load_run& run, connection_pool& cl) {
   const int sources = run.sources;
   std::int64_t prime_last_ns = 0;
   if (o.prime) {
+    const std::size_t first = cl.conns_.size();
     for (std::uint32_t b = 0; b < o.buckets; ++b) cl.add(b, b, true);
-    cl.connect_range(0, o.buckets, sources);
-    cl.send_deferred(0, o.buckets);
+    cl.connect_range(first, first + o.buckets, sources);
+    cl.send_deferred(first, first + o.buckets);
     const auto deadline = steady_ns() + static_cast<std::int64_t>(30e9);
     while (cl.count(state::waiting, true) > 0 && steady_ns() < deadline) cl.pump(50);
     std::vector<std::int64_t> t;
@@ -87,14 +88,15 @@ void open_waiters(load_run& run, connection_pool& cl) {
     const auto bucket = static_cast<std::uint32_t>(shard % o.buckets);
     const auto idx = cl.add(shard, bucket, false);
     cl.conns_[idx].pick_hangup = chosen(per_bucket[bucket]++, o.hangup_fraction);
-    cl.conns_[idx].defer_send = o.connect_only;
+    cl.conns_[idx].defer_send = o.connect_only || o.burst_s > 0;
   }
   const std::int64_t connect_start = steady_ns();
   cl.connect_range(first, cl.conns_.size(), sources);
   const std::int64_t all_sent = steady_ns();
   std::size_t connected = 0;
   for (std::size_t i = first; i < cl.conns_.size(); ++i)
-    if (cl.conns_[i].sent_ns != 0 || (o.connect_only && cl.conns_[i].st == state::connected))
+    if (cl.conns_[i].sent_ns != 0 ||
+        ((o.connect_only || o.burst_s > 0) && cl.conns_[i].st == state::connected))
       ++connected;
   out["connected"] = connected;
   out["connect_only"] = o.connect_only;

@@ -65,6 +65,10 @@ void print_summary(const load_run& run, std::ostream& to) {
       e << "   round due together at " << o.due_at_unix_ms << ": first 200 "
         << out["common_due_round"]["first_after_due_ms"].get<double>() << " ms, last "
         << out["common_due_round"]["last_after_due_ms"].get<double>() << " ms after it\n";
+    if (out.contains("burst"))
+      e << "   burst: requests written in " << out["burst_sent_ms"].get<double>()
+        << " ms; lateness (kernel rx) of grants due meanwhile  "
+        << out["burst"]["lateness_due_in_window_ms"].dump() << "\n";
     e << "   excluded (queued after due): " << out["starved_excluded"].get<std::size_t>() << "\n";
   }
   if (out.contains("journal")) {
