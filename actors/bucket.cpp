@@ -65,7 +65,7 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
       pass_on();
       return;
     }
-    current_->promise.deliver(result);  // the edge holds it until `due`, then reports `sent`
+    deliver_grant(*current_);  // the edge holds it until `due`, then reports `sent`
     return;
   }
   pacer_->grant_abandoned();
@@ -101,7 +101,12 @@ void bucket_state::pass_on() {
   grant_.waited_ms = waited_ms(current_->ticket.arrived_at, grant_.at);
   self_->send(config_.ledger, reattribute_atom::value, grant_.due, config_.index,
               config_.max_concurrency, current_->ticket);
-  current_->promise.deliver(grant_);
+  deliver_grant(*current_);
+}
+
+void bucket_state::deliver_grant(waiter& w) {
+  if (config_.handoff) config_.handoff->push({w.ticket.connection, w.ticket.id, grant_});
+  w.promise.deliver(grant_);
 }
 
 void bucket_state::on_sent(std::uint64_t waiter_id, caf::timespan sent_at) {

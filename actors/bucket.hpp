@@ -23,9 +23,11 @@
 #include <caf/typed_response_promise.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "actors/grant_handoff.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
 #include "src/pacing/bucket_pacer.hpp"
@@ -59,6 +61,8 @@ struct bucket_config {
   clock_anchor anchor;
   unix_ms not_before = 0;  // recovery: first grant no sooner than this (0: at once)
   bool held = false;       // wait for `release` before granting
+  // Where journaled grants also go, straight to the edge (null: the verdict alone).
+  std::shared_ptr<grant_handoff> handoff;
 };
 
 // What the bucket itself is: its interface plus the timer it sets for itself, which no other
@@ -99,6 +103,8 @@ struct bucket_state {
   void after_grant_attempt();
   // The grant in flight (journaled, phase sending) lost its waiter: give it to the next one.
   void pass_on();
+  // Hands the journaled grant to the edge: through the hand-off and as the verdict.
+  void deliver_grant(waiter& w);
   void schedule_tick(caf::actor_clock::time_point due);
   void hand_over(waiter& w);
   void finish_drain();

@@ -47,9 +47,15 @@ void gate_state::init(gate_config config) {
 }
 
 bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, bool held) {
-  bucket_config cfg{
-      index, config_.max_concurrency, config_.interval, config_.ledger, config_.anchor, not_before,
-      held};
+  bucket_config cfg;
+  cfg.index = index;
+  cfg.max_concurrency = config_.max_concurrency;
+  cfg.interval = config_.interval;
+  cfg.ledger = config_.ledger;
+  cfg.anchor = config_.anchor;
+  cfg.not_before = not_before;
+  cfg.held = held;
+  cfg.handoff = config_.handoff;
   return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
 }
 

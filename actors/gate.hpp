@@ -11,6 +11,7 @@
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -35,7 +36,8 @@ struct gate_config {
   clock_anchor anchor;
   caf::timespan interval{};
   std::uint32_t max_concurrency = 1;
-  std::vector<unix_ms> resume_at;  // per bucket, from the journal (see pacing/recovery.hpp)
+  std::vector<unix_ms> resume_at;          // per bucket, from the journal (see pacing/recovery.hpp)
+  std::shared_ptr<grant_handoff> handoff;  // given to every bucket (null: none)
 };
 
 struct gate_state {

@@ -241,7 +241,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
 }
 
 void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard) {
-  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix()};
+  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(), hdl.id()};
   conn.busy = true;
   conn.waiter_id = ticket.id;
   conn.shard = ticket.shard;
@@ -294,6 +294,7 @@ bool edge_state::respond(handle hdl, connection& conn, const http::response& res
 }
 
 void edge_state::on_closed(handle hdl) {
+  take_handed_off();  // a grant of this waiter on its way is withdrawn like a held one
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
   auto& conn = i->second;

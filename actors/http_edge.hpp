@@ -32,6 +32,7 @@
 
 #include "actors/archive.hpp"
 #include "actors/gate.hpp"
+#include "actors/grant_handoff.hpp"
 #include "actors/messages.hpp"
 #include "src/http/connection_deadlines.hpp"
 #include "src/http/render.hpp"
@@ -62,6 +63,8 @@ struct http_edge_config {
   caf::timespan idle_timeout = k_default_idle_timeout;        // QUEUE_IDLE_TIMEOUT_S
   clock_anchor anchor;
   http::request_limits limits;
+  // The buckets' grants, beside the mailbox (the gate's too; null: verdicts only).
+  std::shared_ptr<grant_handoff> handoff;
 };
 
 struct edge_state {
@@ -75,6 +78,7 @@ struct edge_state {
     bool keep_alive = true;
     bool caf_writing = false;     // CAF has bytes of ours for it not yet on the wire
     bool request_begun = false;   // part of a request has arrived, not all of it
+    bool grant_held = false;      // its waiter's grant is in the dispatcher
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     std::uint64_t shard = k_no_shard;
     deadline_link deadline;  // its request or idle deadline; kind none while busy
@@ -142,6 +146,8 @@ struct edge_state {
   unix_ms now_unix() const;
 
   // -- grants (http_edge_grants.cpp) --
+  // Holds the grants the buckets handed off since the last call (grant_handoff.hpp).
+  void take_handed_off();
   void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
   void on_granted(handle hdl, connection* conn, std::uint64_t waiter_id, const verdict& grant);
   void schedule_grant_timer(caf::actor_clock::time_point due);

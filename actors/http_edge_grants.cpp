@@ -24,11 +24,26 @@ constexpr auto k_max_report_delay = std::chrono::milliseconds{5};
 
 }  // namespace
 
+void edge_state::take_handed_off() {
+  if (!config_.handoff) return;
+  for (auto& handed : config_.handoff->take()) {
+    const auto hdl = handle::from_int(handed.connection);
+    auto i = connections_.find(hdl);
+    // Gone, or no longer this waiter's: the hang-up sent `cancel` already and the bucket passes
+    // the grant on (as for a verdict).
+    if (i == connections_.end() || i->second.waiter_id != handed.waiter_id) continue;
+    if (!i->second.grant_held) on_granted(hdl, &i->second, handed.waiter_id, handed.grant);
+  }
+}
+
 void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id,
                             verdict result) {
+  take_handed_off();
   auto* conn = live(hdl, serial);
   if (conn && conn->waiter_id != waiter_id) conn = nullptr;
   if (result.kind == verdict_kind::granted) {
+    // Already held through the hand-off (or written, then conn is null): this copy is spare.
+    if (conn && conn->grant_held) return;
     on_granted(hdl, conn, waiter_id, result);
     maybe_finish_shutdown();
     return;
@@ -88,6 +103,7 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
                      .headers = {}},
       conn->keep_alive);
   dispatcher_.hold({waiter_id, due, std::move(bucket), hdl, conn->serial, std::move(bytes)});
+  conn->grant_held = true;
   if (due <= self_->clock().now())
     write_due_grants();
   else
@@ -103,6 +119,7 @@ void edge_state::schedule_grant_timer(caf::actor_clock::time_point due) {
 
 void edge_state::on_grant_timer() {
   grant_timer_.reset();
+  take_handed_off();
   // Every grant due by now is written in one pass, and grants due within the timer lead are
   // waited for here (a timer round trip costs as much as the lead), up to k_max_pass_sleep per
   // pass so that other connections are not kept waiting. The buckets hear of the grants after
@@ -125,6 +142,7 @@ void edge_state::on_grant_timer() {
 
 void edge_state::write_if_due() {
   if (in_grant_pass_) return;
+  take_handed_off();
   const auto next = dispatcher_.next_due();
   if (!next || *next > self_->clock().now()) return;
   in_grant_pass_ = true;
@@ -146,6 +164,7 @@ void edge_state::write_due_grants() {
 
 void edge_state::write_grant(connection& conn, const held_grant& grant) {
   conn.waiter_id = 0;
+  conn.grant_held = false;
   --counters_.waiting;
   // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
   // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.
@@ -217,6 +236,7 @@ void edge_state::answer_held_on_shutdown() {
     if (!conn || conn->waiter_id != grant.waiter_id) continue;
     counters_.count(rejection::shutdown);
     conn->waiter_id = 0;
+    conn->grant_held = false;
     --counters_.waiting;
     conn->keep_alive = false;
     finish_async(grant.hdl, conn->serial, http::json_error(503, "the queue is shutting down"));

@@ -38,13 +38,16 @@ struct waiter_ticket {
   std::uint64_t id = 0;  // unique and increasing in arrival order: the FIFO key
   std::uint64_t shard = k_no_shard;
   unix_ms arrived_at = 0;
+  // The edge's key for the waiter's connection, opaque to the queue: a grant handed off beside
+  // the mailbox (actors/grant_handoff.hpp) names it.
+  std::int64_t connection = -1;
 
   bool has_shard() const { return shard != k_no_shard; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, waiter_ticket& x) {
-  return f(caf::meta::type_name("waiter_ticket"), x.id, x.shard, x.arrived_at);
+  return f(caf::meta::type_name("waiter_ticket"), x.id, x.shard, x.arrived_at, x.connection);
 }
 
 // The answer to a waiter (from a bucket) and to a permit request (from the ledger).

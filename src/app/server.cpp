@@ -14,12 +14,12 @@
 #include "actors/http_edge.hpp"
 #include "actors/ledger.hpp"
 #include "actors/limits_scheduler.hpp"
-#include "src/pacing/recovery.hpp"
 #include "src/app/discord_client.hpp"
 #include "src/app/exposure.hpp"
 #include "src/app/journal_lock.hpp"
 #include "src/app/logging.hpp"
 #include "src/app/stop_signal.hpp"
+#include "src/pacing/recovery.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {
@@ -132,9 +132,13 @@ int run_server(const server_config& config) {
   auto ledger = spawn_ledger(
       system, journal, {anchor, config.on_exhausted == exhausted_policy::reject, configured, true},
       true);
+  // Grants go from the buckets to the edge through this as well as their verdicts, so that a
+  // flood of arriving requests cannot hold them up (actors/grant_handoff.hpp).
+  auto handoff = std::make_shared<grant_handoff>();
   auto gate_handle = system.spawn(
-      gate, gate_config{ledger, anchor, config.identify_interval, max_concurrency,
-                        resume_times(recovered, max_concurrency, config.identify_interval)});
+      gate,
+      gate_config{ledger, anchor, config.identify_interval, max_concurrency,
+                  resume_times(recovered, max_concurrency, config.identify_interval), handoff});
   // Retention starts once the journal is verified: pruning writes.
   auto archive_handle = spawn_archive(
       system, {journal, std::chrono::days{config.retention_days}, k_prune_interval, anchor, false},
@@ -143,6 +147,7 @@ int run_server(const server_config& config) {
   http_edge_config edge_config;
   edge_config.gate = gate_handle;
   edge_config.archive = archive_handle;
+  edge_config.handoff = handoff;
   edge_config.auth_token = config.auth_token;
   edge_config.max_waiting = config.max_waiting;
   edge_config.max_connections = connection_capacity();

@@ -87,8 +87,9 @@ class actor_fixture : public ::testing::Test {
         deferred_check_ ? storage::integrity_check::deferred : storage::integrity_check::at_open);
     ledger_config lcfg{anchor_, reject, limits, deferred_check_};
     ledger_ = spawn_ledger(system_, journal_, lcfg, false);
-    gate_config gcfg{ledger_, anchor_, interval, limits ? limits->max_concurrency : 1,
-                     std::move(resume_at)};
+    gate_config gcfg{
+        ledger_, anchor_, interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
+        handoff_};
     gate_ = system_.spawn(gate, gcfg);
     edge_ = spawn_edge();
     sched_.run();
@@ -96,7 +97,7 @@ class actor_fixture : public ::testing::Test {
 
   // Hands a waiter to the gate, as the HTTP edge does for GET /?shard=N.
   void enqueue(std::uint64_t id, std::uint64_t shard = k_no_shard) {
-    waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now())};
+    waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now()), connection_of(id)};
     caf::anon_send(edge_, enqueue_atom::value, ticket);
     sched_.run();
   }
@@ -130,6 +131,11 @@ class actor_fixture : public ::testing::Test {
 
   std::vector<std::uint64_t> grant_order() const { return *order_; }
 
+  // The connection key the fake edge gives waiter `id` (the real edge: its socket).
+  static std::int64_t connection_of(std::uint64_t id) {
+    return 1000 + static_cast<std::int64_t>(id);
+  }
+
   std::vector<release_record> journal_rows() {
     storage::history reader{db_path_};
     history_filter all;
@@ -160,6 +166,9 @@ class actor_fixture : public ::testing::Test {
   // as in the server.
   bool deferred_check_ = false;
   std::shared_ptr<storage::journal> journal_;
+  // What the buckets hand to the edge beside the verdicts; the fake edge leaves it alone, so a
+  // test reads everything handed off.
+  std::shared_ptr<grant_handoff> handoff_ = std::make_shared<grant_handoff>();
   ledger_actor ledger_;
   gate_actor gate_;
   caf::actor edge_;

@@ -37,6 +37,33 @@ TEST_F(hang_ups, held_grant_goes_to_the_next_waiter_at_the_same_due_instant) {
       << "one unit of the daily budget per row";
 }
 
+// The edge takes grants from the hand-off while requests flood in (its mailbox waits behind
+// them): every journaled grant must be there, the passed-on one included, naming the waiter and
+// its connection, with the verdict's due instant.
+TEST_F(hang_ups, every_journaled_grant_is_handed_off_to_the_edge_the_passed_on_one_too) {
+  start(configured(1000), 5000ms);
+  enqueue(1, 10);
+  enqueue(2, 11);
+  enqueue(3, 12);
+  advance(5000ms - k_permit_lead);
+  hang_up(2, 11);
+  advance(k_permit_lead);
+  ASSERT_TRUE(granted(1));
+  ASSERT_TRUE(granted(3));
+  const auto handed = handoff_->take();
+  ASSERT_EQ(handed.size(), 3u) << "waiter 1's grant, waiter 2's, and the same grant for waiter 3";
+  EXPECT_EQ(handed[0].waiter_id, 1u);
+  EXPECT_EQ(handed[1].waiter_id, 2u);
+  EXPECT_EQ(handed[2].waiter_id, 3u);
+  for (const auto& h : handed) {
+    EXPECT_EQ(h.connection, connection_of(h.waiter_id));
+    EXPECT_EQ(h.grant.kind, verdict_kind::granted);
+  }
+  EXPECT_EQ(handed[2].grant.due, verdict_of(3)->result.due) << "the verdict's due instant";
+  EXPECT_EQ(handed[2].grant.at, handed[1].grant.at) << "passed on: the same grant";
+  EXPECT_TRUE(handoff_->take().empty()) << "taken once";
+}
+
 TEST_F(hang_ups, three_hang_ups_in_the_held_window_cost_the_live_waiter_nothing) {
   start(configured(1000), 5000ms);
   for (std::uint64_t id = 1; id <= 5; ++id) enqueue(id, 9 + id);
