@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/core/records.hpp"
@@ -17,7 +18,7 @@
 namespace gq::storage {
 
 // Every failure to open, check, read or write the journal. The message names the journal and the
-// backend's reason; it never contains secrets because nothing secret is ever stored.
+// backend's reason; it never contains a secret (a PostgreSQL password is removed).
 class journal_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -101,11 +102,16 @@ class journal {
 
   // The on-disk schema version (docs/JOURNAL.md, "Versions and migrations").
   virtual int schema_version() = 0;
-  // Where the journal is, for log lines: a file path (never a password).
+  // Where the journal is, for log lines: a file path or a URI without its password.
   virtual const std::string& location() const = 0;
 };
 
-// Opens the journal named by QUEUE_DB: a SQLite file (created when missing, migrated when
+// True for a PostgreSQL connection URI ("postgresql://..." or "postgres://..."), which
+// open_journal opens as a PostgreSQL journal; anything else names a SQLite file.
+bool is_postgres_location(std::string_view location);
+
+// Opens the journal named by QUEUE_DB: a PostgreSQL database for a postgresql:// or postgres://
+// URI (storage/postgres_journal.hpp), else a SQLite file (created when missing, migrated when
 // older). Throws journal_error when it cannot be opened, is not a journal, is from a newer
 // version, is read-only, or (integrity_check::at_open) is damaged. It never replaces an
 // unreadable file.
