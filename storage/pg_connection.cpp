@@ -133,6 +133,10 @@ pg_connection::pg_connection(const std::string& uri) {
   conn_.reset(PQconnectdbParams(keywords, values, 1));
   if (!conn_) fail("cannot open", "out of memory");
   if (PQstatus(conn_.get()) != CONNECTION_OK) fail("cannot open");
+  // Server notices (e.g. "terminating connection due to administrator command") would go to
+  // stderr as unstructured lines; every failure that matters comes back as an error anyway.
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
 }
 
 void pg_connection::add_setup(std::string sql) {
