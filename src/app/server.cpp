@@ -14,12 +14,12 @@
 #include "actors/http_edge.hpp"
 #include "actors/ledger.hpp"
 #include "actors/limits_scheduler.hpp"
-#include "src/pacing/recovery.hpp"
 #include "src/app/discord_client.hpp"
 #include "src/app/exposure.hpp"
 #include "src/app/journal_lock.hpp"
 #include "src/app/logging.hpp"
 #include "src/app/stop_signal.hpp"
+#include "src/pacing/recovery.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {
@@ -104,7 +104,9 @@ int run_server(const server_config& config) {
   std::optional<journal_lock> lock;
   recovery_state recovered;
   try {
-    lock.emplace(config.db_path);  // before the journal is opened (and maybe migrated)
+    // Before the journal is opened (and maybe migrated). A PostgreSQL journal has no file to
+    // lock; one active queue per database is for an advisory lock on its writer connection.
+    if (!storage::is_postgres_location(config.db_path)) lock.emplace(config.db_path);
     // The full integrity check runs once the queue listens (below), so that start-up does not
     // grow with the journal; until it passes nothing is written and nothing granted.
     journal = storage::open_journal(
@@ -164,7 +166,7 @@ int run_server(const server_config& config) {
       .receive(
           [&](std::uint16_t port) {
             spdlog::info("gateway-queue {} listening on {}:{} (journal {}, limits from {})",
-                         GQ_VERSION, config.host, port, config.db_path,
+                         GQ_VERSION, config.host, port, journal->location(),
                          configured ? "config" : "discord");
           },
           [&](caf::error& e) {
