@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -130,6 +131,11 @@ enum class backend { sqlite, postgresql };
 
 inline std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
   return info.param == backend::sqlite ? "sqlite" : "postgresql";
+}
+
+// For GoogleTest's messages ("where GetParam() = postgresql").
+inline void PrintTo(backend kind, std::ostream* out) {
+  *out << (kind == backend::sqlite ? "sqlite" : "postgresql");
 }
 
 // Where one test's journal lives: a file in a fresh directory, or a fresh database of the binary's
