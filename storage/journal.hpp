@@ -47,6 +47,13 @@ enum class integrity_check {
 struct journal_options {
   durability mode = durability::full;
   integrity_check check = integrity_check::at_open;
+  // The server's: this process is the journal's one writer, and open refuses (journal_error)
+  // while another holds it. PostgreSQL: a session advisory lock on the writer connection, taken
+  // before anything is read or migrated and again after every reconnection before any write;
+  // a write without it is refused, so a process that lost its session cannot commit a grant.
+  // A SQLite file: the server's file lock does this (src/app/journal_lock.hpp), not the journal.
+  // Readers such as `gateway-queue history` leave it false and open beside a running server.
+  bool exclusive = false;
 };
 
 // Threads: the writer calls (record_*, recover, count_releases_since) come from one thread at a

@@ -10,7 +10,8 @@ bool is_postgres_location(std::string_view location) { return detail::is_postgre
 
 std::unique_ptr<journal> open_journal(const std::string& location, journal_options options) {
   if (is_postgres_location(location)) {
-    return std::make_unique<postgres_journal>(location, options.mode, options.check);
+    return std::make_unique<postgres_journal>(location, options.mode, options.check,
+                                              options.exclusive);
   }
   return std::make_unique<sqlite_journal>(location, options.mode, options.check);
 }

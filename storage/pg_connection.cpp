@@ -145,10 +145,27 @@ void pg_connection::add_setup(std::string sql) {
 }
 
 void pg_connection::reconnect_if_broken() {
-  if (PQstatus(conn_.get()) == CONNECTION_OK) return;
-  PQreset(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
-  for (const std::string& sql : setup_) exec(sql, "setting up the connection");
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    lock_held_ = false;  // a new session holds nothing
+    PQreset(conn_.get());
+    if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
+    for (const std::string& sql : setup_) exec(sql, "setting up the connection");
+  }
+  if (lock_key_ && !lock_held_) take_advisory_lock();
+}
+
+void pg_connection::hold_advisory_lock(std::int64_t key, std::string refusal) {
+  lock_key_ = key;
+  lock_refusal_ = std::move(refusal);
+  take_advisory_lock();
+}
+
+void pg_connection::take_advisory_lock() {
+  const pg_param values[] = {std::to_string(*lock_key_)};
+  if (query("SELECT pg_try_advisory_lock($1)", values, "taking the journal's lock").text(0, 0) !=
+      "t")
+    fail("taking the journal's lock", lock_refusal_);
+  lock_held_ = true;
 }
 
 void pg_connection::exec(const std::string& sql, std::string_view what) {

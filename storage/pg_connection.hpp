@@ -75,6 +75,11 @@ class pg_connection {
   // Statements run after every (re)connection, e.g. "SET synchronous_commit = on".
   void add_setup(std::string sql);
 
+  // Takes the session advisory lock `key` now, and after every reconnection before the next
+  // statement; throws journal_error with `refusal` while another session holds it. The lock
+  // ends with the session, so whoever holds it is the only one that can commit.
+  void hold_advisory_lock(std::int64_t key, std::string refusal);
+
  private:
   struct finisher {
     void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
@@ -83,6 +88,11 @@ class pg_connection {
   std::string location_;
   std::vector<std::string> secrets_;  // passwords to scrub from libpq's messages
   std::vector<std::string> setup_;
+  std::optional<std::int64_t> lock_key_;
+  std::string lock_refusal_;
+  bool lock_held_ = false;  // by this session: false again after a reconnection
+
+  void take_advisory_lock();
 };
 
 // A transaction on the writer or reader: BEGIN at construction, ROLLBACK unless commit() ran.

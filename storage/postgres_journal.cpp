@@ -107,10 +107,17 @@ std::string history_sql(const history_filter& filter, std::vector<pg_param>& par
 
 }  // namespace
 
-postgres_journal::postgres_journal(const std::string& uri, durability mode, integrity_check check)
+postgres_journal::postgres_journal(const std::string& uri, durability mode, integrity_check check,
+                                   bool exclusive)
     : uri_(uri) {
   writer_ = std::make_unique<pg_connection>(uri);
   location_ = writer_->location();
+  // Before the schema is read or migrated: another queue's journal is not touched.
+  if (exclusive) {
+    writer_->hold_advisory_lock(k_pg_journal_lock,
+                                "another gateway-queue is the active writer of this journal (it "
+                                "holds the journal's advisory lock)");
+  }
   writer_->add_setup(synchronous_setting(mode));
   const detail::pg_state state = detail::pg_inspect(*writer_);
   detail::pg_check_openable(*writer_, state);

@@ -11,6 +11,7 @@
 // belongs on: it lives as long as the journal.
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,14 +24,22 @@ namespace detail {
 class pg_connection;
 }
 
+// The session advisory lock key of "one writer per journal" (pg_try_advisory_lock): one
+// journal per database, so one fixed key. The bytes spell "gq-jrnl".
+inline constexpr std::int64_t k_pg_journal_lock = 0x67712d6a726e6c;
+
 class postgres_journal final : public journal {
  public:
   // Connects twice to `uri`, creates the schema in a database that has none of our tables, and
   // migrates an older one. With integrity_check::deferred a database already at the current
   // version is opened with reads only and nothing is written until verify() passes. Throws
   // journal_error (server unreachable, authentication, not a journal, newer schema, read-only).
+  // `exclusive` (journal_options::exclusive): the writer connection holds the journal's advisory
+  // lock (k_pg_journal_lock) from before the schema is read, and again after every reconnection
+  // before any write; open throws journal_error while another process holds it.
   explicit postgres_journal(const std::string& uri, durability mode = durability::full,
-                            integrity_check check = integrity_check::at_open);
+                            integrity_check check = integrity_check::at_open,
+                            bool exclusive = false);
   ~postgres_journal() override;
 
   using journal::record_releases;

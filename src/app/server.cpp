@@ -105,12 +105,12 @@ int run_server(const server_config& config) {
   recovery_state recovered;
   try {
     // Before the journal is opened (and maybe migrated). A PostgreSQL journal has no file to
-    // lock; one active queue per database is for an advisory lock on its writer connection.
+    // lock: open_journal takes an advisory lock on its writer connection instead (exclusive).
     if (!storage::is_postgres_location(config.db_path)) lock.emplace(config.db_path);
     // The full integrity check runs once the queue listens (below), so that start-up does not
     // grow with the journal; until it passes nothing is written and nothing granted.
     journal = storage::open_journal(
-        config.db_path, {storage::durability::full, storage::integrity_check::deferred});
+        config.db_path, {storage::durability::full, storage::integrity_check::deferred, true});
     recovered = journal->recover();
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());

@@ -78,6 +78,27 @@ TEST(postgres_journal, lost_database_server_fails_closed_and_the_queue_recovers)
       "0,2");
 }
 
+// One active queue per database: a second gateway-queue on the journal of a running one is
+// refused at start (exit 1, saying why) and writes nothing; once the first is gone it starts.
+TEST(postgres_journal, second_queue_on_the_same_database_is_refused_while_the_first_runs) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database();
+  const std::string uri = postgres.uri(database);
+  server_process first({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(first.start()) << first.output();
+  ASSERT_EQ(http_get(first.port(), "/?shard=0").status, 200) << first.output();
+  const run_result second = run_to_exit({}, {{"QUEUE_DB", uri}});
+  EXPECT_TRUE(second.status.exited_with(1)) << second.status.describe();
+  EXPECT_NE((second.out + second.err).find("another gateway-queue is the active writer"),
+            std::string::npos)
+      << second.out << second.err;
+  EXPECT_EQ(postgres.admin("SELECT count(*) FROM releases", database).at(0), "1");
+  first.kill9();  // the database ends its session, and with it the lock
+  server_process third({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(third.start()) << third.output();
+  EXPECT_EQ(http_get(third.port(), "/?shard=1").status, 200) << third.output();
+}
+
 TEST(postgres_journal, unreachable_database_server_exits_1_naming_it) {
   const std::string uri = "postgresql://gq:Not-shown-41@127.0.0.1:" +
                           std::to_string(gq::testing::free_loopback_port()) + "/gq";

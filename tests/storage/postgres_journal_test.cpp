@@ -196,6 +196,49 @@ TEST(postgres_server_loss_test, write_fails_while_the_server_is_down_and_works_o
   EXPECT_EQ(j->recover().last_release_at, 4);
 }
 
+// One writer per journal: the server opens it exclusive, a second server is refused, a reader
+// (the history command) is not.
+TEST_F(postgres_journal_test, a_second_writer_is_refused_while_the_first_holds_the_journal) {
+  auto first = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  first->record_releases(std::vector{grant(1, 1)});
+  EXPECT_THAT(open_error(uri_, {durability::full, integrity_check::at_open, true}),
+              HasSubstr("another gateway-queue is the active writer of this journal"));
+  EXPECT_EQ(open_journal(uri_, {durability::full, integrity_check::deferred})->history({}).size(),
+            1u)
+      << "a reader opens beside the writer";
+  first.reset();  // its session, and with it the lock, ends
+  auto second = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  second->record_releases(std::vector{grant(2, 2)});
+  EXPECT_EQ(second->history({}).size(), 2u);
+}
+
+// The fence: a writer whose session ended (a network cut, the server ending it) has lost the
+// lock with it; once another holds the lock, it must not commit a grant, and it writes again
+// only after it holds the lock again.
+TEST_F(postgres_journal_test, a_writer_that_lost_its_session_commits_nothing_until_it_holds_the_lock) {
+  auto first = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  first->record_releases(std::vector{grant(1, 1)});
+  server_.admin(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + database_ +
+          "' AND pid <> pg_backend_pid()",
+      database_);
+  auto second = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  EXPECT_THROW(first->record_releases(std::vector{grant(2, 2)}), journal_error)
+      << "the session is gone";
+  try {
+    first->record_releases(std::vector{grant(3, 3)});
+    ADD_FAILURE() << "committed without the lock";
+  } catch (const journal_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("another gateway-queue is the active writer"));
+  }
+  EXPECT_THAT(server_.admin("SELECT shard FROM releases ORDER BY id", database_),
+              ElementsAre("1"));
+  second.reset();
+  first->record_releases(std::vector{grant(4, 4)});
+  EXPECT_THAT(server_.admin("SELECT shard FROM releases ORDER BY id", database_),
+              ElementsAre("1", "4"));
+}
+
 TEST_F(postgres_journal_test, deferred_open_refuses_writes_until_verify_passes) {
   open_journal(uri_)->record_releases(std::vector{grant(1, 1)});
   const auto j = open_journal(uri_, {durability::full, integrity_check::deferred});
