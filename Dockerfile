@@ -12,7 +12,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcaf-core0.17 libcaf-io0.17 libcpp-httplib0.11 libhttp-parser2.9 \
-      libsqlite3-0 libspdlog1.10 libssl3 \
+      libsqlite3-0 libpq5 libspdlog1.10 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /data gateway-queue \
  && mkdir -p /data && chown gateway-queue /data

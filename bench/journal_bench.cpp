@@ -1,8 +1,11 @@
 // bench/journal_bench: grants per second the journal commits, through the storage API the ledger
-// uses (gq::storage::journal::record_releases, SQLite backend), for batches of 1 and 256 rows and
-// durability full (synchronous=FULL, the server) and normal (synchronous=NORMAL).
+// uses (gq::storage::journal::record_releases), for batches of 1 and 256 rows and durability full
+// (SQLite synchronous=FULL / PostgreSQL synchronous_commit=on, the server) and normal.
 //
-//   journal_bench [--dir DIR] [--seconds S] [--batches 1,256] [--json]
+//   journal_bench [--dir DIR | --db LOCATION] [--seconds S] [--batches 1,256] [--json]
+//
+// --db takes any QUEUE_DB location (a SQLite file or a postgresql:// URI): every case then writes
+// into that one journal, which is kept (rows accumulate; use a scratch database).
 //
 // Each case writes into a fresh file in DIR (default: a new directory under $TMPDIR, removed
 // afterwards) for S seconds (default 3) and reports commits/s, rows/s and the latency of one
@@ -20,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite_journal.hpp"
+#include "storage/journal.hpp"
 
 namespace {
 
@@ -39,20 +42,28 @@ gq::unix_ms now_ms() {
       .count();
 }
 
+// The location as the journal names it (without a password).
+std::string opened_location(const std::string& db) {
+  return gq::storage::open_journal(db, {gq::storage::durability::normal})->location();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir;
+  std::string db;
   double seconds = 3;
   std::vector<std::size_t> batches{1, 256};
   CLI::App app{"gateway-queue journal benchmark"};
   app.add_option("--dir", dir, "directory for the journal files (default: a temporary one)");
+  app.add_option("--db", db, "one journal location for every case (file or postgresql:// URI)")
+      ->excludes("--dir");
   app.add_option("--seconds", seconds, "duration of each case");
   app.add_option("--batches", batches, "rows per record_releases call")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   bool remove_dir = false;
-  if (dir.empty()) {
+  if (dir.empty() && db.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "gq-journal-bench-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) {
       std::perror("mkdtemp");
@@ -70,9 +81,12 @@ int main(int argc, char** argv) {
     for (const std::size_t batch : batches) {
       const fs::path path = fs::path(dir) / (std::string("journal-") + mode_name + "-" +
                                              std::to_string(batch) + ".db");
-      std::error_code ec;
-      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix, ec);
-      gq::storage::sqlite_journal journal(path.string(), mode);
+      if (db.empty()) {
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix, ec);
+      }
+      const auto opened = gq::storage::open_journal(db.empty() ? path.string() : db, {mode});
+      gq::storage::journal& journal = *opened;
       const auto max_concurrency = static_cast<std::uint32_t>(std::max<std::size_t>(batch, 1));
       std::vector<gq::release_record> records(batch);
       std::vector<double> latencies;
@@ -112,7 +126,9 @@ int main(int argc, char** argv) {
                          {"commit_ms_max", latencies.back()}});
     }
   }
-  std::cout << nlohmann::json{{"journal_bench", results}, {"dir", dir}}.dump() << std::endl;
+  nlohmann::json out{{"journal_bench", results}, {"dir", dir}};
+  if (!db.empty()) out["db"] = opened_location(db);
+  std::cout << out.dump() << std::endl;
   if (remove_dir) {
     std::error_code ec;
     fs::remove_all(dir, ec);

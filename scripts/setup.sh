@@ -10,6 +10,7 @@ packages=(
   build-essential cmake pkg-config ca-certificates
   libcaf-dev libcpp-httplib-dev libhttp-parser-dev libssl-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
+  libpq-dev                          # the PostgreSQL journal (libpq)
 )
 
 # What the tests run with; skipped where they are absent (the Docker image's build stage copies
@@ -23,6 +24,7 @@ if [ -d "$root/tests" ]; then
     chromium                         # the dashboard test loads GET /dashboard headless
     clang libclang-rt-14-dev         # libFuzzer targets (scripts/fuzz.sh)
     jq                               # bench/run.sh burst: machine stalls within its windows
+    postgresql                       # server 15: throwaway clusters for the PostgreSQL journal tests
   )
   # Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a
   # node and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with

@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/core/records.hpp"
@@ -17,7 +18,7 @@
 namespace gq::storage {
 
 // Every failure to open, check, read or write the journal. The message names the journal and the
-// backend's reason; it never contains secrets because nothing secret is ever stored.
+// backend's reason; it never contains a secret (a PostgreSQL password is removed).
 class journal_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -46,6 +47,13 @@ enum class integrity_check {
 struct journal_options {
   durability mode = durability::full;
   integrity_check check = integrity_check::at_open;
+  // The server's: this process is the journal's one writer, and open refuses (journal_error)
+  // while another holds it. PostgreSQL: a session advisory lock on the writer connection, taken
+  // before anything is read or migrated and again after every reconnection before any write;
+  // a write without it is refused, so a process that lost its session cannot commit a grant.
+  // A SQLite file: the server's file lock does this (src/app/journal_lock.hpp), not the journal.
+  // Readers such as `gateway-queue history` leave it false and open beside a running server.
+  bool exclusive = false;
 };
 
 // Threads: the writer calls (record_*, recover, count_releases_since) come from one thread at a
@@ -101,11 +109,16 @@ class journal {
 
   // The on-disk schema version (docs/JOURNAL.md, "Versions and migrations").
   virtual int schema_version() = 0;
-  // Where the journal is, for log lines: a file path (never a password).
+  // Where the journal is, for log lines: a file path or a URI without its password.
   virtual const std::string& location() const = 0;
 };
 
-// Opens the journal named by QUEUE_DB: a SQLite file (created when missing, migrated when
+// True for a PostgreSQL connection URI ("postgresql://..." or "postgres://..."), which
+// open_journal opens as a PostgreSQL journal; anything else names a SQLite file.
+bool is_postgres_location(std::string_view location);
+
+// Opens the journal named by QUEUE_DB: a PostgreSQL database for a postgresql:// or postgres://
+// URI (storage/postgres_journal.hpp), else a SQLite file (created when missing, migrated when
 // older). Throws journal_error when it cannot be opened, is not a journal, is from a newer
 // version, is read-only, or (integrity_check::at_open) is damaged. It never replaces an
 // unreadable file.

@@ -283,8 +283,4 @@ int sqlite_journal::schema_version() {
 
 const std::string& sqlite_journal::location() const { return writer_->db.path(); }
 
-std::unique_ptr<journal> open_journal(const std::string& location, journal_options options) {
-  return std::make_unique<sqlite_journal>(location, options.mode, options.check);
-}
-
 }  // namespace gq::storage

@@ -55,7 +55,8 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& api_url =
       add(app, "DISCORD_API_URL", "--discord-api-url", "URL", defaults.discord_api_url.c_str(),
           "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
-  auto& db = add(app, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
+  auto& db = add(app, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(),
+                 "SQLite journal file or postgresql:// URI");
   const auto interval_default = std::to_string(defaults.identify_interval.count());
   auto& interval =
       add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS",
@@ -98,8 +99,8 @@ command parse_command_line(int argc, const char* const* argv) {
 
   auto* history = app.add_subcommand("history", "Print journal rows as JSON and exit");
   history->allow_extras();
-  auto& history_db =
-      add(*history, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(), "SQLite journal file");
+  auto& history_db = add(*history, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(),
+                         "SQLite journal file or postgresql:// URI");
   auto& shard = add(*history, nullptr, "--shard", "N", nullptr, "Only grants of this shard");
   auto& since = add(*history, nullptr, "--since", "UNIX_MS", nullptr,
                     "Only grants released at or after this time");

@@ -5,13 +5,23 @@
 
 #include "src/http/history_json.hpp"
 #include "storage/history.hpp"
+#include "storage/journal.hpp"
 
 namespace gq {
 
 int run_history_command(const history_command& request) {
   try {
-    storage::history reader{request.db_path};
-    std::cout << http::history_json(reader.query(request.filter)).dump(2) << '\n';
+    std::vector<release_record> rows;
+    if (storage::is_postgres_location(request.db_path)) {
+      // Deferred: a journal at the current schema is only read, never written (a newer or
+      // foreign database is refused, a new one gets its schema as at any first open).
+      rows = storage::open_journal(request.db_path,
+                                   {storage::durability::full, storage::integrity_check::deferred})
+                 ->history(request.filter);
+    } else {
+      rows = storage::history{request.db_path}.query(request.filter);
+    }
+    std::cout << http::history_json(rows).dump(2) << '\n';
     return 0;
   } catch (const storage::journal_error& e) {
     std::cerr << "gateway-queue history: " << e.what() << '\n';

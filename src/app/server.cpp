@@ -104,11 +104,13 @@ int run_server(const server_config& config) {
   std::optional<journal_lock> lock;
   recovery_state recovered;
   try {
-    lock.emplace(config.db_path);  // before the journal is opened (and maybe migrated)
+    // Before the journal is opened (and maybe migrated). A PostgreSQL journal has no file to
+    // lock: open_journal takes an advisory lock on its writer connection instead (exclusive).
+    if (!storage::is_postgres_location(config.db_path)) lock.emplace(config.db_path);
     // The full integrity check runs once the queue listens (below), so that start-up does not
     // grow with the journal; until it passes nothing is written and nothing granted.
     journal = storage::open_journal(
-        config.db_path, {storage::durability::full, storage::integrity_check::deferred});
+        config.db_path, {storage::durability::full, storage::integrity_check::deferred, true});
     recovered = journal->recover();
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
@@ -169,7 +171,7 @@ int run_server(const server_config& config) {
       .receive(
           [&](std::uint16_t port) {
             spdlog::info("gateway-queue {} listening on {}:{} (journal {}, limits from {})",
-                         GQ_VERSION, config.host, port, config.db_path,
+                         GQ_VERSION, config.host, port, journal->location(),
                          configured ? "config" : "discord");
           },
           [&](caf::error& e) {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the storage tests: a temporary directory and a raw SQLite connection for
-// arranging and inspecting files behind the journal's back.
+// arranging and inspecting files behind the journal's back, and the two backends that the one
+// journal suite runs on (backend, journal_place).
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -9,9 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "storage/journal.hpp"
+#include "support/postgres_server.hpp"
 
 namespace gq::storage::testing {
 
@@ -120,5 +125,96 @@ inline void make_version_1_journal(const std::string& path) {
     PRAGMA user_version = 1;
   )sql");
 }
+
+// The backends every backend-independent journal test runs on.
+enum class backend { sqlite, postgresql };
+
+inline std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
+  return info.param == backend::sqlite ? "sqlite" : "postgresql";
+}
+
+// For GoogleTest's messages ("where GetParam() = postgresql").
+inline void PrintTo(backend kind, std::ostream* out) {
+  *out << (kind == backend::sqlite ? "sqlite" : "postgresql");
+}
+
+// Where one test's journal lives: a file in a fresh directory, or a fresh database of the binary's
+// PostgreSQL cluster. Construction throws (and the test fails, never skips) when PostgreSQL
+// cannot be started. rows() and exec() read and arrange behind the journal's back with SQL that
+// both backends understand.
+class journal_place {
+ public:
+  explicit journal_place(backend kind) : kind_(kind) {
+    if (kind_ == backend::sqlite) {
+      location_ = dir_.file("queue.db");
+    } else {
+      postgres_ = &gq::testing::postgres_server::shared();
+      database_ = postgres_->create_database();
+      location_ = postgres_->uri(database_);
+    }
+  }
+
+  backend kind() const { return kind_; }
+  const std::string& location() const { return location_; }
+  std::unique_ptr<journal> open(durability mode = durability::full,
+                                integrity_check check = integrity_check::at_open) const {
+    return open_journal(location_, {mode, check});
+  }
+
+  // Every row of `sql`, each column as text ("NULL" for null); booleans are not portable.
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    if (kind_ == backend::sqlite) return raw_db(location_).rows(sql);
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(location_.c_str()), &PQfinish);
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()), &PQclear);
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      throw std::runtime_error("rows: " + std::string(PQerrorMessage(conn.get())) + " in: " + sql);
+    }
+    std::vector<std::vector<std::string>> all;
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      auto& out = all.emplace_back();
+      for (int column = 0; column < PQnfields(result.get()); ++column) {
+        out.emplace_back(PQgetisnull(result.get(), row, column) != 0
+                             ? "NULL"
+                             : PQgetvalue(result.get(), row, column));
+      }
+    }
+    return all;
+  }
+  void exec(const std::string& sql) {
+    if (kind_ == backend::sqlite) {
+      raw_db(location_).exec(sql);
+    } else {
+      postgres_->admin(sql, database_);
+    }
+  }
+
+  // Makes every later write of a grant with shard 666 fail inside the journal's transaction,
+  // after the rows before it in the batch went in; undo_failure() removes it.
+  void inject_failure_on_shard_666() {
+    if (kind_ == backend::sqlite) {
+      exec(
+          "CREATE TRIGGER fail_on_shard_666 BEFORE INSERT ON releases WHEN NEW.shard = 666 "
+          "BEGIN SELECT RAISE(ABORT, 'injected write failure'); END");
+    } else {
+      exec(
+          "CREATE FUNCTION fail_on_shard_666() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "RAISE EXCEPTION 'injected write failure'; END $$; "
+          "CREATE TRIGGER fail_on_shard_666 BEFORE INSERT ON releases FOR EACH ROW "
+          "WHEN (NEW.shard = 666) EXECUTE FUNCTION fail_on_shard_666()");
+    }
+  }
+  void undo_failure() {
+    exec(kind_ == backend::sqlite ? "DROP TRIGGER fail_on_shard_666"
+                                  : "DROP TRIGGER fail_on_shard_666 ON releases");
+  }
+
+ private:
+  backend kind_;
+  temp_dir dir_;
+  gq::testing::postgres_server* postgres_ = nullptr;
+  std::string database_;
+  std::string location_;
+};
 
 }  // namespace gq::storage::testing

@@ -1,0 +1,218 @@
+#include "storage/pg_connection.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+#include "storage/journal.hpp"
+
+namespace gq::storage::detail {
+
+namespace {
+
+struct uri_parts {
+  std::string redacted;
+  std::vector<std::string> passwords;  // as written in the URI (maybe percent-encoded)
+};
+
+// Splits off the password of "scheme://user:password@host..." and of "?...&password=...".
+uri_parts split_uri(std::string_view uri) {
+  uri_parts parts;
+  const std::size_t scheme_end = uri.find("://");
+  if (scheme_end == std::string_view::npos) {
+    parts.redacted = uri;
+    return parts;
+  }
+  const std::size_t authority = scheme_end + 3;
+  std::size_t authority_end = uri.find_first_of("/?#", authority);
+  if (authority_end == std::string_view::npos) authority_end = uri.size();
+  std::string out(uri.substr(0, authority));
+  const std::string_view host_part = uri.substr(authority, authority_end - authority);
+  if (const std::size_t at = host_part.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = host_part.substr(0, at);
+    if (const std::size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+      parts.passwords.emplace_back(userinfo.substr(colon + 1));
+      out.append(userinfo.substr(0, colon));
+    } else {
+      out.append(userinfo);
+    }
+    out.append(host_part.substr(at));
+  } else {
+    out.append(host_part);
+  }
+  std::string_view rest = uri.substr(authority_end);
+  const std::size_t question = rest.find('?');
+  if (question == std::string_view::npos) {
+    parts.redacted = out.append(rest);
+    return parts;
+  }
+  out.append(rest.substr(0, question));
+  std::string_view query = rest.substr(question + 1);
+  const char* glue = "?";
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (item.starts_with("password=")) {
+      parts.passwords.emplace_back(item.substr(9));
+      continue;
+    }
+    out.append(glue).append(item);
+    glue = "&";
+  }
+  parts.redacted = std::move(out);
+  return parts;
+}
+
+std::string scrub(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (std::size_t at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + 3)) {
+      text.replace(at, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
+std::string trimmed(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  return text.empty() ? "unknown libpq error" : text;
+}
+
+}  // namespace
+
+bool is_postgres_uri(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::string redact_uri(std::string_view uri) { return split_uri(uri).redacted; }
+
+std::int64_t pg_result::integer(int row, int column) const {
+  const char* text = PQgetvalue(result_.get(), row, column);
+  std::int64_t value = 0;
+  const std::string_view view(text);
+  std::from_chars(view.data(), view.data() + view.size(), value);
+  return value;
+}
+
+std::uint64_t pg_result::affected() const {
+  const std::string_view view(PQcmdTuples(result_.get()));
+  std::uint64_t value = 0;
+  std::from_chars(view.data(), view.data() + view.size(), value);
+  return value;
+}
+
+pg_connection::pg_connection(const std::string& uri) {
+  uri_parts parts = split_uri(uri);
+  location_ = std::move(parts.redacted);
+  secrets_ = std::move(parts.passwords);
+  // The decoded password too (a percent-encoded one is written differently in messages).
+  char* parse_error = nullptr;
+  if (PQconninfoOption* options = PQconninfoParse(uri.c_str(), &parse_error)) {
+    for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+      if (std::string_view(option->keyword) == "password" && option->val != nullptr) {
+        secrets_.emplace_back(option->val);
+      }
+    }
+    PQconninfoFree(options);
+  } else {
+    const std::string reason = trimmed(parse_error);
+    PQfreemem(parse_error);
+    fail("cannot open", "not a valid PostgreSQL connection URI: " + reason);
+  }
+  if (const char* env = std::getenv("PGPASSWORD")) secrets_.emplace_back(env);
+  // Keywords before "dbname" are defaults that the URI overrides: a server that never answers
+  // fails the open after 10 s instead of hanging the start.
+  const char* const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                  nullptr};
+  const char* const values[] = {"10", "gateway-queue", uri.c_str(), nullptr};
+  conn_.reset(PQconnectdbParams(keywords, values, 1));
+  if (!conn_) fail("cannot open", "out of memory");
+  if (PQstatus(conn_.get()) != CONNECTION_OK) fail("cannot open");
+  // Server notices (e.g. "terminating connection due to administrator command") would go to
+  // stderr as unstructured lines; every failure that matters comes back as an error anyway.
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
+}
+
+void pg_connection::add_setup(std::string sql) {
+  exec(sql, "setting up the connection");
+  setup_.push_back(std::move(sql));
+}
+
+void pg_connection::reconnect_if_broken() {
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    lock_held_ = false;  // a new session holds nothing
+    PQreset(conn_.get());
+    if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
+    for (const std::string& sql : setup_) exec(sql, "setting up the connection");
+  }
+  if (lock_key_ && !lock_held_) take_advisory_lock();
+}
+
+void pg_connection::hold_advisory_lock(std::int64_t key, std::string refusal) {
+  lock_key_ = key;
+  lock_refusal_ = std::move(refusal);
+  take_advisory_lock();
+}
+
+void pg_connection::take_advisory_lock() {
+  const pg_param values[] = {std::to_string(*lock_key_)};
+  if (query("SELECT pg_try_advisory_lock($1)", values, "taking the journal's lock").text(0, 0) !=
+      "t")
+    fail("taking the journal's lock", lock_refusal_);
+  lock_held_ = true;
+}
+
+void pg_connection::exec(const std::string& sql, std::string_view what) {
+  const pg_result result(PQexec(conn_.get(), sql.c_str()));
+  const ExecStatusType status = result.status();
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what);
+}
+
+pg_result pg_connection::query(const std::string& sql, std::span<const pg_param> params,
+                               std::string_view what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const pg_param& value : params) values.push_back(value ? value->c_str() : nullptr);
+  pg_result result(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+  const ExecStatusType status = result.status();
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what);
+  return result;
+}
+
+void pg_connection::fail(std::string_view what) const {
+  fail(what, trimmed(conn_ ? PQerrorMessage(conn_.get()) : nullptr));
+}
+
+void pg_connection::fail(std::string_view what, std::string_view reason) const {
+  std::string message = "journal " + location_ + ": ";
+  message.append(what).append(": ").append(reason);
+  throw journal_error(scrub(std::move(message), secrets_));
+}
+
+pg_transaction::pg_transaction(pg_connection& db, std::string_view begin, std::string_view what)
+    : db_(db), what_(what) {
+  db_.reconnect_if_broken();
+  db_.exec(std::string(begin), what_);
+}
+
+pg_transaction::~pg_transaction() {
+  if (!open_) return;
+  // Nothing of the transaction is kept; on a broken connection the server has rolled it back.
+  if (PQstatus(db_.get()) == CONNECTION_OK) {
+    PQclear(PQexec(db_.get(), "ROLLBACK"));
+  }
+}
+
+void pg_transaction::commit() {
+  open_ = false;
+  db_.exec("COMMIT", what_);
+}
+
+}  // namespace gq::storage::detail

@@ -1,0 +1,113 @@
+#pragma once
+// One libpq connection whose every failure becomes a journal_error naming the server and database
+// (never the password) and libpq's reason. Internal to storage/: the PostgreSQL journal owns a
+// writer and a reader connection, and verify() one of its own.
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gq::storage::detail {
+
+// True for the locations the PostgreSQL journal takes: "postgresql://..." and "postgres://...".
+bool is_postgres_uri(std::string_view location);
+
+// `uri` with any password removed: the "user:password@" part and every "password=" parameter.
+// What location() returns and every error names.
+std::string redact_uri(std::string_view uri);
+
+// The result of one statement; rows are read as text (libpq's text format).
+class pg_result {
+ public:
+  explicit pg_result(PGresult* result) : result_(result) {}
+  ExecStatusType status() const { return PQresultStatus(result_.get()); }
+  int rows() const { return PQntuples(result_.get()); }
+  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+  std::string text(int row, int column) const { return PQgetvalue(result_.get(), row, column); }
+  std::int64_t integer(int row, int column) const;
+  // Rows a DELETE, INSERT or UPDATE touched.
+  std::uint64_t affected() const;
+
+ private:
+  struct clear {
+    void operator()(PGresult* result) const noexcept { PQclear(result); }
+  };
+  std::unique_ptr<PGresult, clear> result_;
+};
+
+// A bound parameter as libpq's text format; nullopt is SQL NULL.
+using pg_param = std::optional<std::string>;
+inline pg_param param(std::int64_t value) { return std::to_string(value); }
+inline pg_param param(const std::optional<std::uint64_t>& value) {
+  return value ? pg_param(std::to_string(*value)) : std::nullopt;
+}
+
+class pg_connection {
+ public:
+  // Connects to `uri` (any libpq connection URI; the password may also come from PGPASSWORD or
+  // the password file). Throws journal_error naming redact_uri(uri) and libpq's reason.
+  explicit pg_connection(const std::string& uri);
+
+  PGconn* get() const noexcept { return conn_.get(); }
+  const std::string& location() const noexcept { return location_; }
+
+  // Reconnects when the server closed the connection (a restart): the next call after a failed
+  // one works again once the server is back. `setup` statements run again on a new connection.
+  void reconnect_if_broken();
+
+  // Runs SQL without parameters (SET, BEGIN, COMMIT, DDL; several statements allowed).
+  void exec(const std::string& sql, std::string_view what);
+  // Runs one statement with bound parameters $1, $2, ...: values are never spliced into SQL.
+  pg_result query(const std::string& sql, std::span<const pg_param> params, std::string_view what);
+  pg_result query(const std::string& sql, std::string_view what) { return query(sql, {}, what); }
+
+  // Throw journal_error "journal <location>: <what>: <reason>"; the first takes the reason from
+  // the connection's last error. Any password is scrubbed from the reason.
+  [[noreturn]] void fail(std::string_view what) const;
+  [[noreturn]] void fail(std::string_view what, std::string_view reason) const;
+
+  // Statements run after every (re)connection, e.g. "SET synchronous_commit = on".
+  void add_setup(std::string sql);
+
+  // Takes the session advisory lock `key` now, and after every reconnection before the next
+  // statement; throws journal_error with `refusal` while another session holds it. The lock
+  // ends with the session, so whoever holds it is the only one that can commit.
+  void hold_advisory_lock(std::int64_t key, std::string refusal);
+
+ private:
+  struct finisher {
+    void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+  };
+  std::unique_ptr<PGconn, finisher> conn_;
+  std::string location_;
+  std::vector<std::string> secrets_;  // passwords to scrub from libpq's messages
+  std::vector<std::string> setup_;
+  std::optional<std::int64_t> lock_key_;
+  std::string lock_refusal_;
+  bool lock_held_ = false;  // by this session: false again after a reconnection
+
+  void take_advisory_lock();
+};
+
+// A transaction on the writer or reader: BEGIN at construction, ROLLBACK unless commit() ran.
+class pg_transaction {
+ public:
+  pg_transaction(pg_connection& db, std::string_view begin, std::string_view what);
+  ~pg_transaction();
+  pg_transaction(const pg_transaction&) = delete;
+  pg_transaction& operator=(const pg_transaction&) = delete;
+  void commit();
+
+ private:
+  pg_connection& db_;
+  std::string what_;
+  bool open_ = true;
+};
+
+}  // namespace gq::storage::detail

@@ -1,0 +1,111 @@
+#include "storage/pg_schema.hpp"
+
+#include <array>
+#include <string>
+
+namespace gq::storage::detail {
+
+namespace {
+
+// Version 3, the first PostgreSQL schema: the same tables, columns and indexes as the SQLite
+// journal's version 3. bigint throughout (SQLite's INTEGER is 64-bit); ids from a sequence, so
+// "later journaled" is "larger id" as in SQLite. gq_schema holds one row, the schema version
+// (PostgreSQL has no user_version).
+constexpr std::string_view k_version_3 = R"sql(
+CREATE TABLE releases (
+  id bigserial PRIMARY KEY,
+  released_at bigint NOT NULL,
+  shard bigint NULL,
+  bucket bigint NOT NULL,
+  max_concurrency bigint NOT NULL DEFAULT 1,
+  waited_ms bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX releases_by_released_at ON releases(released_at);
+CREATE INDEX releases_by_shard ON releases(shard, released_at);
+CREATE INDEX releases_by_bucket ON releases(max_concurrency, bucket, released_at);
+CREATE TABLE limits (
+  id bigserial PRIMARY KEY,
+  fetched_at bigint NOT NULL,
+  total bigint NOT NULL,
+  remaining bigint NOT NULL,
+  reset_at bigint NOT NULL,
+  max_concurrency bigint NOT NULL,
+  source text NOT NULL CHECK(source IN ('discord', 'config'))
+);
+CREATE TABLE gq_schema (
+  one boolean PRIMARY KEY DEFAULT true CHECK(one),
+  version integer NOT NULL
+);
+)sql";
+
+constexpr std::array k_migrations{
+    pg_migration{3, k_version_3},
+};
+static_assert(k_migrations.back().version == k_pg_schema_version,
+              "a new schema version needs its migration in k_migrations");
+
+// The key of the advisory lock that serialises migrations ("gq" "jrnl" in ASCII). Transaction-
+// level: it is released at COMMIT and never conflicts with a session-level lock on another key.
+constexpr std::string_view k_migration_lock = "SELECT pg_advisory_xact_lock(6778123474620268)";
+
+}  // namespace
+
+std::span<const pg_migration> pg_migrations() { return k_migrations; }
+
+pg_state pg_inspect(pg_connection& db) {
+  pg_state state;
+  const pg_result tables = db.query(
+      "SELECT to_regclass('gq_schema') IS NOT NULL, "
+      "to_regclass('releases') IS NOT NULL OR to_regclass('limits') IS NOT NULL",
+      "reading the schema");
+  state.has_our_tables = tables.text(0, 1) == "t";
+  if (tables.text(0, 0) == "t") {
+    const pg_result version =
+        db.query("SELECT version FROM gq_schema", "reading the schema version");
+    state.version = version.rows() == 1 ? static_cast<int>(version.integer(0, 0)) : -1;
+  }
+  return state;
+}
+
+void pg_check_openable(pg_connection& db, const pg_state& state) {
+  if (state.version > k_pg_schema_version) {
+    db.fail("refusing to open",
+            "schema version " + std::to_string(state.version) + " is newer than this build's " +
+                std::to_string(k_pg_schema_version) + "; run a newer gateway-queue");
+  }
+  if (state.version < 0 || (state.version == 0 && state.has_our_tables)) {
+    db.fail("refusing to open",
+            "not a gateway-queue journal (a releases or limits table without a gq_schema "
+            "version); it is left untouched");
+  }
+}
+
+void pg_check_columns(pg_connection& db) {
+  db.query(
+      "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms FROM releases LIMIT 0",
+      "checking the releases table");
+  db.query(
+      "SELECT id, fetched_at, total, remaining, reset_at, max_concurrency, source "
+      "FROM limits LIMIT 0",
+      "checking the limits table");
+}
+
+void pg_migrate(pg_connection& db) {
+  pg_transaction transaction(db, "BEGIN", "migrating the schema");
+  db.exec(std::string(k_migration_lock), "locking the schema for migration");
+  // Read again under the lock: another queue may have migrated since the first look.
+  const pg_state state = pg_inspect(db);
+  pg_check_openable(db, state);
+  for (const pg_migration& step : k_migrations) {
+    if (step.version <= state.version) continue;
+    db.exec(std::string(step.sql), "migrating to schema version " + std::to_string(step.version));
+  }
+  const pg_param version[] = {param(k_pg_schema_version)};
+  db.query(
+      "INSERT INTO gq_schema (one, version) VALUES (true, $1) "
+      "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version",
+      version, "writing the schema version");
+  transaction.commit();
+}
+
+}  // namespace gq::storage::detail

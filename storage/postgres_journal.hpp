@@ -1,0 +1,73 @@
+#pragma once
+// The journal in a PostgreSQL database, chosen by a QUEUE_DB of "postgresql://..." (any libpq
+// connection URI). Same promises as the SQLite journal; format and differences: docs/JOURNAL.md,
+// "PostgreSQL".
+//
+// Connections: the writer (grants, limits, recovery; the ledger's thread), the reader (history
+// and retention, behind a mutex; the archive's thread), and one made by verify() for its own
+// check. The writer runs with synchronous_commit = on (durability::full), so a COMMIT returns
+// only once the server has flushed the grant to its WAL, before any 200 is sent. The writer
+// connection is the one a later session-level advisory lock ("one active queue per database")
+// belongs on: it lives as long as the journal.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "storage/journal.hpp"
+
+namespace gq::storage {
+
+namespace detail {
+class pg_connection;
+}
+
+// The session advisory lock key of "one writer per journal" (pg_try_advisory_lock): one
+// journal per database, so one fixed key. The bytes spell "gq-jrnl".
+inline constexpr std::int64_t k_pg_journal_lock = 0x67712d6a726e6c;
+
+class postgres_journal final : public journal {
+ public:
+  // Connects twice to `uri`, creates the schema in a database that has none of our tables, and
+  // migrates an older one. With integrity_check::deferred a database already at the current
+  // version is opened with reads only and nothing is written until verify() passes. Throws
+  // journal_error (server unreachable, authentication, not a journal, newer schema, read-only).
+  // `exclusive` (journal_options::exclusive): the writer connection holds the journal's advisory
+  // lock (k_pg_journal_lock) from before the schema is read, and again after every reconnection
+  // before any write; open throws journal_error while another process holds it.
+  explicit postgres_journal(const std::string& uri, durability mode = durability::full,
+                            integrity_check check = integrity_check::at_open,
+                            bool exclusive = false);
+  ~postgres_journal() override;
+
+  using journal::record_releases;
+  void record_releases(std::span<const release_record> records,
+                       std::span<const release_reattribution> reattributions) override;
+  void record_limits(const session_limits& limits) override;
+  recovery_state recover() override;
+  std::uint64_t count_releases_since(unix_ms since) override;
+  std::vector<release_record> history(const history_filter& filter) override;
+  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) override;
+  // The server guarantees its pages (WAL, checksums when enabled): verify checks, on a
+  // connection of its own, that every column the journal uses is there and proves the database
+  // writable by writing the schema version (a hot standby or a read-only user fails here).
+  void verify() override;
+  bool verified() const override { return verified_.load(std::memory_order_acquire); }
+  int schema_version() override;
+  // The URI without its password.
+  const std::string& location() const override { return location_; }
+
+ private:
+  void require_verified(const char* what) const;
+
+  std::string uri_;  // with the password, for verify()'s connection; never shown
+  std::string location_;
+  std::unique_ptr<detail::pg_connection> writer_;
+  std::mutex reader_mutex_;
+  std::unique_ptr<detail::pg_connection> reader_;
+  std::atomic<bool> verified_{false};
+};
+
+}  // namespace gq::storage

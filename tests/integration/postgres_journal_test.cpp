@@ -1,0 +1,113 @@
+// The real binary on a PostgreSQL journal (QUEUE_DB=postgresql://...): grants are journaled
+// before their 200, the interval holds across kill -9, the daily count continues, a server that
+// goes away fails closed, `gateway-queue history` prints the grants, and the password appears
+// nowhere in the output.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "integration/clients.hpp"
+#include "integration/server_process.hpp"
+#include "support/postgres_server.hpp"
+
+namespace gq::integration {
+namespace {
+
+using gq::testing::k_password;
+using gq::testing::k_password_user;
+using gq::testing::postgres_server;
+
+std::string password_uri(const postgres_server& server, const std::string& database) {
+  return "postgresql://" + std::string(k_password_user) + ":" + k_password +
+         "@127.0.0.1:" + std::to_string(server.port()) + "/" + database;
+}
+
+TEST(postgres_journal, interval_holds_across_kill9_and_history_prints_the_grants) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database(k_password_user);
+  const std::string uri = password_uri(postgres, database);
+  server_process server({{"QUEUE_DB", uri}, {"QUEUE_IDENTIFY_INTERVAL_MS", "2000"}});
+  ASSERT_TRUE(server.start()) << server.output();
+  std::vector<steady_time> granted;
+  for (int i = 0; i < 3; ++i) {
+    pending_request request(server.port(), "/?shard=0");
+    ASSERT_EQ(request.status(), 200) << server.output();
+    granted.push_back(request.arrived_at());
+    // Committed before the 200 was sent.
+    EXPECT_EQ(postgres.admin("SELECT count(*) FROM releases", database).at(0),
+              std::to_string(i + 1));
+  }
+  server.kill9();
+  ASSERT_TRUE(server.start()) << server.output();
+  pending_request fourth(server.port(), "/?shard=7");
+  ASSERT_EQ(fourth.status(), 200) << server.output();
+  EXPECT_GE(ms_between_exact(granted.back(), fourth.arrived_at()), 2000.0);
+  EXPECT_EQ(http_get(server.port(), "/history").json()["releases"].size(), 4u);
+
+  const run_result history = run_to_exit({"history", "--shard", "0"}, {{"QUEUE_DB", uri}});
+  ASSERT_TRUE(history.status.exited_with(0)) << history.status.describe() << history.err;
+  const auto rows = nlohmann::json::parse(history.out)["releases"];
+  ASSERT_EQ(rows.size(), 3u) << history.out;
+  EXPECT_EQ(rows[0]["shard"], 0);
+
+  const std::string location = "postgresql://" + std::string(k_password_user) +
+                               "@127.0.0.1:" + std::to_string(postgres.port()) + "/" + database;
+  EXPECT_NE(server.output().find(location), std::string::npos) << server.output();
+  EXPECT_EQ(server.output().find(k_password), std::string::npos) << server.output();
+  EXPECT_EQ(history.err.find(k_password), std::string::npos) << history.err;
+}
+
+TEST(postgres_journal, lost_database_server_fails_closed_and_the_queue_recovers) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database();
+  server_process server(
+      {{"QUEUE_DB", postgres.uri(database)}, {"QUEUE_IDENTIFY_INTERVAL_MS", "100"}});
+  ASSERT_TRUE(server.start()) << server.output();
+  ASSERT_EQ(http_get(server.port(), "/?shard=0").status, 200) << server.output();
+  postgres.stop();
+  const auto refused = http_get(server.port(), "/?shard=1");
+  EXPECT_EQ(refused.status, 503) << refused.body << refused.error;
+  postgres.start();
+  const auto again = http_get(server.port(), "/?shard=2");
+  EXPECT_EQ(again.status, 200) << again.body << server.output();
+  EXPECT_EQ(
+      postgres.admin("SELECT string_agg(shard::text, ',' ORDER BY id) FROM releases", database)
+          .at(0),
+      "0,2");
+}
+
+// One active queue per database: a second gateway-queue on the journal of a running one is
+// refused at start (exit 1, saying why) and writes nothing; once the first is gone it starts.
+TEST(postgres_journal, second_queue_on_the_same_database_is_refused_while_the_first_runs) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database();
+  const std::string uri = postgres.uri(database);
+  server_process first({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(first.start()) << first.output();
+  ASSERT_EQ(http_get(first.port(), "/?shard=0").status, 200) << first.output();
+  const run_result second = run_to_exit({}, {{"QUEUE_DB", uri}});
+  EXPECT_TRUE(second.status.exited_with(1)) << second.status.describe();
+  EXPECT_NE((second.out + second.err).find("another gateway-queue is the active writer"),
+            std::string::npos)
+      << second.out << second.err;
+  EXPECT_EQ(postgres.admin("SELECT count(*) FROM releases", database).at(0), "1");
+  first.kill9();  // the database ends its session, and with it the lock
+  server_process third({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(third.start()) << third.output();
+  EXPECT_EQ(http_get(third.port(), "/?shard=1").status, 200) << third.output();
+}
+
+TEST(postgres_journal, unreachable_database_server_exits_1_naming_it) {
+  const std::string uri = "postgresql://gq:Not-shown-41@127.0.0.1:" +
+                          std::to_string(gq::testing::free_loopback_port()) + "/gq";
+  const run_result result = run_to_exit({}, {{"QUEUE_DB", uri}});
+  EXPECT_TRUE(result.status.exited_with(1)) << result.status.describe();
+  const std::string output = result.out + result.err;
+  EXPECT_NE(output.find("postgresql://gq@127.0.0.1"), std::string::npos) << output;
+  EXPECT_EQ(output.find("Not-shown-41"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace gq::integration
