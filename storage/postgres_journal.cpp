@@ -59,15 +59,7 @@ constexpr const char* k_prune =
 // Checked before the transaction begins, exactly as the SQLite journal does: a batch with one
 // bad record is refused whole and nothing is written.
 void check_record(const pg_connection& db, const release_record& record) {
-  if (record.max_concurrency == 0) db.fail("recording grants", "max_concurrency is 0");
-  if (record.bucket >= record.max_concurrency) {
-    db.fail("recording grants", "bucket " + std::to_string(record.bucket) +
-                                    " is not below max_concurrency " +
-                                    std::to_string(record.max_concurrency));
-  }
-  if (record.shard && *record.shard > k_max_stored_integer) {
-    db.fail("recording grants", "shard " + std::to_string(*record.shard) + " exceeds 2^63 - 1");
-  }
+  if (auto problem = release_record_problem(record)) db.fail("recording grants", *problem);
 }
 
 // A bigint[] parameter in PostgreSQL's text form, "{1,NULL,3}": integers only, so nothing needs

@@ -104,15 +104,7 @@ constexpr std::string_view k_count_since = "SELECT count(*) FROM releases WHERE 
 // Checked before the transaction begins: a batch with one bad record is refused whole and
 // nothing is written. The queue never produces these; recover() relies on them never being stored.
 void check_record(const detail::connection& db, const release_record& record) {
-  if (record.max_concurrency == 0) db.fail("recording grants", "max_concurrency is 0");
-  if (record.bucket >= record.max_concurrency) {
-    db.fail("recording grants", "bucket " + std::to_string(record.bucket) +
-                                    " is not below max_concurrency " +
-                                    std::to_string(record.max_concurrency));
-  }
-  if (record.shard && *record.shard > k_max_stored_integer) {
-    db.fail("recording grants", "shard " + std::to_string(*record.shard) + " exceeds 2^63 - 1");
-  }
+  if (auto problem = release_record_problem(record)) db.fail("recording grants", *problem);
 }
 
 }  // namespace

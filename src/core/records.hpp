@@ -48,6 +48,19 @@ struct release_record {
   friend bool operator==(const release_record&, const release_record&) = default;
 };
 
+// The one check every journal backend makes before it stores a grant: nullopt for a record the
+// queue can produce, else why not. recover() relies on such records never being stored.
+inline std::optional<std::string> release_record_problem(const release_record& record) {
+  if (record.max_concurrency == 0) return std::string("max_concurrency is 0");
+  if (record.bucket >= record.max_concurrency) {
+    return "bucket " + std::to_string(record.bucket) + " is not below max_concurrency " +
+           std::to_string(record.max_concurrency);
+  }
+  if (record.shard && *record.shard > k_max_stored_integer)
+    return "shard " + std::to_string(*record.shard) + " exceeds 2^63 - 1";
+  return std::nullopt;
+}
+
 // What a restart needs to continue pacing where the previous process stopped.
 struct recovery_state {
   std::optional<session_limits> limits;  // newest journaled limits, if any
