@@ -14,10 +14,7 @@
 // One JSON line on stdout (lateness p50/p99/max, slots lost), a summary on stderr. Used by
 // `bench/run.sh hangup-held`; results: docs/BENCHMARKS.md.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "loopback_request.hpp"
+
 namespace {
 
 using steady = std::chrono::steady_clock;
@@ -38,20 +37,7 @@ constexpr auto k_stayer_delay = std::chrono::milliseconds{5};
 
 // A loopback connection with one queue request written; -1 on failure.
 int queue_request(std::uint16_t port, std::uint64_t shard) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const std::string request = "GET /?shard=" + std::to_string(shard) +
-                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
-      write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return gq::bench::send_request(port, "/?shard=" + std::to_string(shard));
 }
 
 // The status code of the first response bytes on `fd`, 0 when the peer closed first.

@@ -12,11 +12,8 @@
 // then stops the server with SIGTERM and waits for it. One JSON line on stdout, a summary on
 // stderr. Used by `bench/run.sh startup`; results: docs/BENCHMARKS.md.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,33 +25,15 @@
 #include <string>
 #include <thread>
 
+#include "loopback_request.hpp"
+
 namespace {
 
+using gq::bench::send_request;
 using steady = std::chrono::steady_clock;
 
 double ms_since(steady::time_point start) {
   return std::chrono::duration<double, std::milli>(steady::now() - start).count();
-}
-
-// A loopback connection with one request written; -1 when nothing listens yet.
-int send_request(std::uint16_t port, const std::string& target) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    return -1;
-  }
-  const std::string request =
-      "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // The status code of the whole response on `fd` (read until the server closes), 0 on failure.
