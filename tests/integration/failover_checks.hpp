@@ -1,0 +1,197 @@
+#pragma once
+// The checks of the failover tests (failover_test.cpp) on what the clients saw and what the
+// PostgreSQL journal holds. Each check returns one line per violation (empty: none), so a
+// failure shows every case, not the first.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "integration/failover_support.hpp"
+#include "support/postgres_server.hpp"
+
+namespace gq::integration::failover {
+
+// Spacing tolerance: zero, as queue_api_pacing_test and crash_test check it. Arrival times are
+// the kernel's receive stamps (raw_connection.hpp), which on loopback are the server's send
+// instants; a queue times its interval from its previous send, and a queue taking over waits the
+// interval plus k_recovery_margin (src/pacing/recovery.hpp) after the last journaled grant, which
+// precedes that grant's send. A gap short by any amount is a pacing error. (attack_test allows
+// 5 ms only because it saturates both cores on purpose; these tests do not.)
+constexpr auto k_no_tolerance = std::chrono::microseconds(0);
+
+inline double wall_ms(kernel_time at) {
+  return std::chrono::duration<double, std::milli>(at).count();
+}
+
+// Per bucket (shard % max_concurrency), any two 200s closer than `interval` - `tolerance` in
+// arrival time, whichever queues sent them. Also reports the smallest gap seen, for the log.
+struct spacing_report {
+  std::vector<std::string> violations;
+  double smallest_gap_ms = 1e18;
+  double smallest_gap_across_queues_ms = 1e18;
+};
+inline spacing_report check_spacing(std::vector<observed_answer> grants, int max_concurrency,
+                                    std::chrono::milliseconds interval,
+                                    std::chrono::microseconds tolerance) {
+  spacing_report report;
+  std::sort(grants.begin(), grants.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+  std::map<long long, const observed_answer*> last_in_bucket;
+  const double least = std::chrono::duration<double, std::milli>(interval - tolerance).count();
+  for (const auto& grant : grants) {
+    const long long bucket = grant.shard % max_concurrency;
+    if (const auto* previous = last_in_bucket[bucket]) {
+      const double gap = ms_between_exact(previous->at, grant.at);
+      report.smallest_gap_ms = std::min(report.smallest_gap_ms, gap);
+      if (previous->slot != grant.slot) {
+        report.smallest_gap_across_queues_ms = std::min(report.smallest_gap_across_queues_ms, gap);
+      }
+      if (gap < least) {
+        std::ostringstream line;
+        line.precision(3);
+        line << std::fixed << "bucket " << bucket << ": shard " << previous->shard << " from queue "
+             << previous->slot << " at unix ms " << wall_ms(previous->wall) << ", shard "
+             << grant.shard << " from queue " << grant.slot << " at " << wall_ms(grant.wall) << ": "
+             << gap << " ms apart";
+        report.violations.push_back(line.str());
+      }
+    }
+    last_in_bucket[bucket] = &grant;
+  }
+  return report;
+}
+
+// One journal row.
+struct journal_row {
+  long long shard = -1;
+  long long released_at = 0;
+  long long bucket = 0;
+};
+
+// Per bucket, journal rows closer than `interval` (released_at, whole ms of the server clocks).
+inline std::vector<std::string> check_journal_spacing(std::vector<journal_row> rows,
+                                                      std::chrono::milliseconds interval) {
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.released_at < b.released_at; });
+  std::map<long long, long long> last_in_bucket;
+  std::vector<std::string> violations;
+  for (const auto& row : rows) {
+    if (auto it = last_in_bucket.find(row.bucket);
+        it != last_in_bucket.end() && row.released_at - it->second < interval.count()) {
+      violations.push_back("bucket " + std::to_string(row.bucket) + ": rows at " +
+                           std::to_string(it->second) + " and " + std::to_string(row.released_at));
+    }
+    last_in_bucket[row.bucket] = row.released_at;
+  }
+  return violations;
+}
+
+// Every 200 a client received has its journal row: per shard, the 200s in arrival order are
+// matched to distinct rows journaled no later than each arrived (the earliest unmatched one; a
+// row left over is a grant whose 200 was lost with its process, which is allowed).
+inline std::vector<std::string> check_grants_journaled(std::vector<observed_answer> grants,
+                                                       const std::vector<journal_row>& rows) {
+  std::map<long long, std::vector<long long>> rows_by_shard;
+  for (const auto& row : rows) rows_by_shard[row.shard].push_back(row.released_at);
+  for (auto& [shard, times] : rows_by_shard) std::sort(times.begin(), times.end());
+  std::sort(grants.begin(), grants.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+  std::map<long long, std::size_t> matched;
+  std::vector<std::string> missing;
+  for (const auto& grant : grants) {
+    const auto& times = rows_by_shard[grant.shard];
+    std::size_t& next = matched[grant.shard];
+    // released_at is whole ms, the arrival stamp is not: allow the truncated millisecond.
+    if (next < times.size() && static_cast<double>(times[next]) <= wall_ms(grant.wall) + 1) {
+      ++next;
+      continue;
+    }
+    std::ostringstream line;
+    line << std::fixed << "shard " << grant.shard << ": a 200 from queue " << grant.slot
+         << " at unix ms " << wall_ms(grant.wall) << " has no journal row released before it ("
+         << times.size() << " rows for the shard)";
+    missing.push_back(line.str());
+  }
+  return missing;
+}
+
+inline std::vector<journal_row> journal_of(gq::testing::postgres_server& postgres,
+                                           const std::string& database) {
+  std::vector<journal_row> rows;
+  for (const auto& line : postgres.admin(
+           "SELECT coalesce(shard, -1) || ' ' || released_at || ' ' || bucket FROM releases "
+           "ORDER BY id",
+           database)) {
+    std::istringstream fields(line);
+    journal_row row;
+    fields >> row.shard >> row.released_at >> row.bucket;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+inline std::string lines(const std::vector<std::string>& items, std::size_t at_most = 20) {
+  std::string text;
+  for (std::size_t i = 0; i < items.size() && i < at_most; ++i) text += items[i] + "\n";
+  if (items.size() > at_most) text += "... " + std::to_string(items.size() - at_most) + " more\n";
+  return text;
+}
+
+inline double ms_since(steady_time from, steady_time to) { return ms_between_exact(from, to); }
+
+// Answers other than 200, 429 and 503 (with Retry-After: 1 and a JSON error), which no client
+// of a healthy pair should ever get.
+inline std::vector<std::string> unexpected_answers(const std::vector<observed_answer>& answers) {
+  std::vector<std::string> found;
+  for (const auto& answer : answers) {
+    const bool ok = answer.status == 200 || answer.status == 429 ||
+                    (answer.status == 503 && answer.retry_after == "1" &&
+                     answer.body.find("\"error\"") != std::string::npos);
+    if (!ok) {
+      found.push_back("shard " + std::to_string(answer.shard) + " from queue " +
+                      std::to_string(answer.slot) + ": " + std::to_string(answer.status) +
+                      " Retry-After '" + answer.retry_after + "' " + answer.body);
+    }
+  }
+  return found;
+}
+
+// The checks every test makes at its end: spacing at the clients and in the journal, the daily
+// budget, every 200 journaled.
+inline void expect_pacing_budget_and_journal(const std::vector<observed_answer>& answers,
+                                             const std::vector<journal_row>& rows,
+                                             int max_concurrency,
+                                             std::chrono::milliseconds interval, int daily_limit) {
+  std::vector<observed_answer> grants;
+  for (const auto& answer : answers) {
+    if (answer.status == 200) grants.push_back(answer);
+  }
+  const auto spacing = check_spacing(grants, max_concurrency, interval, k_no_tolerance);
+  EXPECT_TRUE(spacing.violations.empty())
+      << spacing.violations.size() << " interval violations at the clients:\n"
+      << lines(spacing.violations);
+  const auto journal_spacing = check_journal_spacing(rows, interval);
+  EXPECT_TRUE(journal_spacing.empty()) << "in the journal:\n" << lines(journal_spacing);
+  EXPECT_LE(grants.size(), static_cast<std::size_t>(daily_limit)) << "200s beyond the budget";
+  EXPECT_LE(rows.size(), static_cast<std::size_t>(daily_limit)) << "rows beyond the budget";
+  const auto missing = check_grants_journaled(grants, rows);
+  EXPECT_TRUE(missing.empty()) << lines(missing);
+  const auto unexpected = unexpected_answers(answers);
+  EXPECT_TRUE(unexpected.empty()) << lines(unexpected);
+  std::cout << "grants at the clients: " << grants.size() << ", journal rows: " << rows.size()
+            << ", smallest gap in a bucket: " << spacing.smallest_gap_ms
+            << " ms, across queues: " << spacing.smallest_gap_across_queues_ms << " ms\n";
+}
+
+inline int count_from(const std::vector<observed_answer>& answers, int slot, int status) {
+  return static_cast<int>(std::count_if(answers.begin(), answers.end(), [&](const auto& answer) {
+    return answer.slot == slot && answer.status == status;
+  }));
+}
+
+}  // namespace gq::integration::failover
