@@ -18,13 +18,18 @@
 
 namespace gq::integration::failover {
 
-// Spacing tolerance: zero, as queue_api_pacing_test and crash_test check it. Arrival times are
-// the kernel's receive stamps (raw_connection.hpp), which on loopback are the server's send
-// instants; a queue times its interval from its previous send, and a queue taking over waits the
-// interval plus k_recovery_margin (src/pacing/recovery.hpp) after the last journaled grant, which
-// precedes that grant's send. A gap short by any amount is a pacing error. (attack_test allows
-// 5 ms only because it saturates both cores on purpose; these tests do not.)
-constexpr auto k_no_tolerance = std::chrono::microseconds(0);
+// Spacing tolerance at the clients: 1 ms. Arrival times are the kernel's receive stamps
+// (raw_connection.hpp); on loopback the kernel takes them when it hands the segment over, which is
+// normally inside the server's send() (queue_api_pacing_test and crash_test check one or two
+// buckets with no tolerance), but it may hand it over after send() returned when its softirq work
+// is deferred, while the server times the interval from that return. Here several buckets' grants
+// leave in one pass back to back, with up to 60 client threads, PostgreSQL and two or three
+// queues on the machine: a gap 2 us short of 300 ms was seen within one queue process, and
+// attack_test documents 40 us to 3.5 ms on a saturated machine. Every failure these tests look
+// for is far larger: a queue that takes over too soon is short by up to the interval plus
+// k_recovery_margin (src/pacing/recovery.hpp), a resumed queue sending a grant it held by up to
+// the freeze. The journal's spacing (the servers' own times) is checked with no tolerance.
+constexpr auto k_stamp_jitter = std::chrono::microseconds(1000);
 
 inline double wall_ms(kernel_time at) {
   return std::chrono::duration<double, std::milli>(at).count();
@@ -171,7 +176,7 @@ inline void expect_pacing_budget_and_journal(const std::vector<observed_answer>&
   for (const auto& answer : answers) {
     if (answer.status == 200) grants.push_back(answer);
   }
-  const auto spacing = check_spacing(grants, max_concurrency, interval, k_no_tolerance);
+  const auto spacing = check_spacing(grants, max_concurrency, interval, k_stamp_jitter);
   EXPECT_TRUE(spacing.violations.empty())
       << spacing.violations.size() << " interval violations at the clients:\n"
       << lines(spacing.violations);

@@ -9,7 +9,7 @@
 //   - a frozen active (SIGSTOP) keeps its session, so nobody takes over; once the network path to
 //     the database is cut (tests/support/tcp_proxy.hpp) the database ends the session, a standby
 //     takes over, and the frozen one, resumed, sends no 200 while it lacks the lock.
-// The checks and their (zero) spacing tolerance: failover_checks.hpp.
+// The checks and their spacing tolerance: failover_checks.hpp.
 
 #include <gtest/gtest.h>
 #include <signal.h>
