@@ -127,9 +127,11 @@ class shard_clients {
   enum class mode { drain, continuous };
 
   shard_clients(int shards, int slots, mode how, int preferred)
-      : ports_(static_cast<std::size_t>(slots)), mode_(how), preferred_(preferred) {
+      : ports_(static_cast<std::size_t>(slots)),
+        mode_(how),
+        preferred_(preferred),
+        shards_(shards) {
     for (auto& port : ports_) port = 0;
-    shards_ = shards;
   }
   ~shard_clients() { stop(); }
   shard_clients(const shard_clients&) = delete;
@@ -247,7 +249,7 @@ class shard_clients {
   std::vector<std::atomic<std::uint16_t>> ports_;
   const mode mode_;
   std::atomic<int> preferred_;
-  int shards_ = 0;
+  const int shards_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> finished_{0};
   std::vector<std::thread> threads_;

@@ -61,6 +61,9 @@ TEST(failover, kill9_of_the_active_mid_drain_keeps_spacing_and_budget) {
   constexpr int k_daily_limit = 40;
   postgres_server& postgres = postgres_server::shared();
   const std::string database = postgres.create_database();
+  // Declared before the queues, so that on an early return the queues die first and no client
+  // is left waiting for an answer.
+  shard_clients clients(k_shards, 2, shard_clients::mode::drain, 0);
   auto a = queue_on(postgres.uri(database), k_interval, k_max_concurrency, k_daily_limit);
   auto b = queue_on(postgres.uri(database), k_interval, k_max_concurrency, k_daily_limit);
   ASSERT_TRUE(a->start());
@@ -75,7 +78,6 @@ TEST(failover, kill9_of_the_active_mid_drain_keeps_spacing_and_budget) {
   EXPECT_EQ(standby_queue.header("Retry-After"), "1");
   EXPECT_TRUE(standby_queue.json().contains("error")) << standby_queue.body;
 
-  shard_clients clients(k_shards, 2, shard_clients::mode::drain, 0);
   clients.set_port(0, a->port());
   clients.set_port(1, b->port());
   clients.start();
@@ -115,6 +117,7 @@ TEST(failover, frozen_active_is_replaced_only_when_its_session_ends_and_then_gra
   postgres_server& postgres = postgres_server::shared();
   const std::string database = postgres.create_database();
   tcp_proxy proxy(static_cast<std::uint16_t>(postgres.port()));
+  shard_clients clients(k_shards, 2, shard_clients::mode::drain, 0);  // outlives the queues
   auto a = queue_on(proxied_uri(proxy, database), k_interval, k_max_concurrency, k_daily_limit);
   auto b = queue_on(postgres.uri(database), k_interval, k_max_concurrency, k_daily_limit);
   ASSERT_TRUE(a->start());
@@ -122,7 +125,6 @@ TEST(failover, frozen_active_is_replaced_only_when_its_session_ends_and_then_gra
   ASSERT_TRUE(b->start());
   ASSERT_GE(proxy.connections_relayed(), 1);
 
-  shard_clients clients(k_shards, 2, shard_clients::mode::drain, 0);
   clients.set_port(0, a->port());
   clients.set_port(1, b->port());
   clients.start();
@@ -224,13 +226,13 @@ TEST(failover, fifty_random_failovers_keep_spacing_and_budget) {
   postgres_server& postgres = postgres_server::shared();
   const std::string database = postgres.create_database();
   std::vector<std::unique_ptr<tcp_proxy>> proxies;
+  shard_clients clients(k_shards, k_queues, shard_clients::mode::continuous, 0);  // outlives them
   std::vector<std::unique_ptr<server_process>> queues;
   for (int slot = 0; slot < k_queues; ++slot) {
     proxies.push_back(std::make_unique<tcp_proxy>(static_cast<std::uint16_t>(postgres.port())));
     queues.push_back(queue_on(proxied_uri(*proxies.back(), database), k_interval, k_max_concurrency,
                               k_daily_limit));
   }
-  shard_clients clients(k_shards, k_queues, shard_clients::mode::continuous, 0);
   const auto ports = [&] {
     std::vector<std::uint16_t> result;
     for (auto& queue : queues) result.push_back(queue->running() ? queue->port() : 0);
