@@ -4,8 +4,11 @@
 // nowhere in the output.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,6 +133,61 @@ TEST(postgres_journal, second_queue_on_the_same_database_stands_by_until_the_fir
   ASSERT_EQ(next.status, 200) << second.output();
   EXPECT_GE(next.at - granted.at, 1000ms) << "the bucket resumed an interval after its last grant";
   EXPECT_EQ(postgres.admin("SELECT count(*) FROM releases", database).at(0), "2");
+}
+
+// A waiter of a queue that loses its journal is answered at once (503, Retry-After: 1: ask
+// again, maybe another queue), not left waiting for a grant this queue can no longer make.
+TEST(postgres_journal, waiters_of_a_queue_that_loses_its_journal_are_answered_503) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database();
+  server_process server(
+      {{"QUEUE_DB", postgres.uri(database)}, {"QUEUE_IDENTIFY_INTERVAL_MS", "60000"}});
+  ASSERT_TRUE(server.start()) << server.output();
+  ASSERT_EQ(http_get(server.port(), "/?shard=0").status, 200) << server.output();
+  auto waiter =
+      std::async(std::launch::async, [&] { return http_get(server.port(), "/?shard=1"); });
+  ASSERT_TRUE(wait_for_waiting(server.port(), 1));
+  postgres.stop();
+  ASSERT_EQ(waiter.wait_for(5s), std::future_status::ready) << server.output();
+  const http_reply answered = waiter.get();
+  EXPECT_EQ(answered.status, 503) << answered.body;
+  EXPECT_EQ(answered.header("Retry-After"), "1");
+  EXPECT_NE(answered.body.find("standby"), std::string::npos) << answered.body;
+}
+
+// Where a standby may take over, a grant that could not leave within k_recovery_margin of its
+// due instant (the process was stopped meanwhile) is not written: the queue that took over may
+// already be pacing from that grant's journaled instant. Its waiter gets 503 and asks again.
+TEST(postgres_journal, a_grant_held_through_a_stall_is_not_written_late) {
+  postgres_server postgres;
+  const std::string database = postgres.create_database();
+  server_process server(
+      {{"QUEUE_DB", postgres.uri(database)}, {"QUEUE_IDENTIFY_INTERVAL_MS", "2000"}});
+  ASSERT_TRUE(server.start()) << server.output();
+  ASSERT_EQ(http_get(server.port(), "/?shard=0").status, 200) << server.output();
+  auto waiter =
+      std::async(std::launch::async, [&] { return http_get(server.port(), "/?shard=1"); });
+  // Its grant is journaled k_permit_lead (100 ms) before it is due: stop the process then.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (postgres.admin("SELECT count(*) FROM releases", database).at(0) != "2") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << server.output();
+  }
+  ::kill(server.pid(), SIGSTOP);
+  const auto released_at =
+      std::stoll(postgres.admin("SELECT max(released_at) FROM releases", database).at(0));
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(
+      std::max<long long>(0, released_at - now_ms + 300)));  // well past due + k_recovery_margin
+  ::kill(server.pid(), SIGCONT);
+  ASSERT_EQ(waiter.wait_for(5s), std::future_status::ready) << server.output();
+  const http_reply answered = waiter.get();
+  EXPECT_EQ(answered.status, 503) << answered.body;
+  EXPECT_EQ(answered.header("Retry-After"), "1");
+  EXPECT_NE(http_get(server.port(), "/metrics")
+                .body.find("gateway_queue_rejections_total{reason=\"late\"} 1"),
+            std::string::npos);
 }
 
 TEST(postgres_journal, unreachable_database_server_exits_1_naming_it) {
