@@ -195,8 +195,9 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   // than that the port is open and the queue active.
   if (request.path == "/health") return respond(hdl, conn, json_response(200, {{"status", "ok"}}));
   if (request.path == "/ready") {
-    // A lone queue is always the active one; while it stops it takes no new waiters.
+    // Only the active queue takes waiters, and not while it stops.
     if (shutting_down_) return respond(hdl, conn, json_response(503, {{"status", "stopping"}}));
+    if (!counters_.active) return respond(hdl, conn, json_response(503, {{"status", "standby"}}));
     return respond(hdl, conn, json_response(200, {{"status", "ready"}}));
   }
   // The page holds no queue data and a browser cannot attach a bearer token to a navigation: it
@@ -208,19 +209,21 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return respond(hdl, conn, r);
   }
-  if (request.path == "/metrics") {
-    answer_status(hdl, conn, true, k_no_shard);
-    return true;
-  }
+  if (request.path == "/metrics") return answer_status(hdl, conn, true, k_no_shard);
   if (request.path == "/status") {
     auto shard = http::parse_shard(request.query);
     if (auto* error = std::get_if<http::query_error>(&shard))
       return respond(hdl, conn, http::json_error(400, error->message));
-    answer_status(hdl, conn, false,
-                  std::get<std::optional<std::uint64_t>>(shard).value_or(k_no_shard));
-    return true;
+    return answer_status(hdl, conn, false,
+                         std::get<std::optional<std::uint64_t>>(shard).value_or(k_no_shard));
   }
-  if (request.path == "/history") return answer_history(hdl, conn, request.query);
+  if (request.path == "/history") {
+    if (!counters_.active) {
+      return respond(hdl, conn,
+                     http::with_retry_after(http::json_error(503, k_standby_message), 1));
+    }
+    return answer_history(hdl, conn, request.query);
+  }
   auto shard = http::parse_shard(request.query);
   if (auto* error = std::get_if<http::query_error>(&shard)) {
     counters_.count(rejection::bad_request);
@@ -229,6 +232,10 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   if (shutting_down_) {
     counters_.count(rejection::shutdown);
     return respond(hdl, conn, http::json_error(503, "the queue is shutting down"));
+  }
+  if (!counters_.active) {
+    counters_.count(rejection::standby);
+    return respond(hdl, conn, http::with_retry_after(http::json_error(503, k_standby_message), 1));
   }
   if (counters_.waiting >= config_.max_waiting) {
     counters_.count(rejection::full);
@@ -338,7 +345,7 @@ caf::result<bool> edge_state::shut_down() {
     shutting_down_ = true;
     self_->close(acceptor_);
     accepting_ = false;
-    self_->send(config_.gate, shutdown_atom::value);
+    if (counters_.active) self_->send(config_.gate, shutdown_atom::value);
     self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
     answer_held_on_shutdown();
   }
@@ -376,6 +383,10 @@ caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_co
       [self](grant_timer_atom) { self->state.on_grant_timer(); },
       [self](report_timer_atom) { self->state.on_report_timer(); },
       [self](deadline_atom, bool periodic) { self->state.on_deadline_sweep(periodic); },
+      [self](activate_atom, gate_actor gate, archive_actor archive) {
+        self->state.activate(std::move(gate), std::move(archive));
+      },
+      [self](standby_atom) { self->state.stand_by(); },
   };
 }
 

@@ -47,11 +47,16 @@ inline constexpr std::uint64_t k_default_max_waiting = 100'000;
 // The Retry-After (seconds) of that 503: a slot frees at the next grant, seconds away at worst.
 inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
 
+// The 503 of a standby (Retry-After: 1): it may be the active queue a moment later.
+inline constexpr std::string_view k_standby_message =
+    "standby: another gateway-queue holds the journal; ask the active one";
+
 // The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
 // is_socket_with_peer_port, which the edge checks once before it relies on this).
 inline int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }
 
 struct http_edge_config {
+  // Where waiters and /history go; without them the edge starts as a standby (activate).
   gate_actor gate;
   archive_actor archive;
   std::optional<std::string> auth_token;              // QUEUE_AUTH_TOKEN
@@ -65,6 +70,11 @@ struct http_edge_config {
   http::request_limits limits;
   // The buckets' grants, beside the mailbox (the gate's too; null: verdicts only).
   std::shared_ptr<grant_handoff> handoff;
+  // Where a standby may take the journal over (k_recovery_margin of src/pacing/recovery.hpp): a
+  // held grant this late past its due instant is not written; its waiter gets 503 with
+  // Retry-After: 1. Unset: a late grant is written late (no other process can grant meanwhile,
+  // and its bucket's interval runs from the moment it left).
+  std::optional<caf::timespan> late_grant_limit;
 };
 
 struct edge_state {
@@ -92,6 +102,7 @@ struct edge_state {
   void init(http_edge_config config) {
     config_ = std::move(config);
     counters_.auth_required = config_.auth_token.has_value();
+    counters_.active = static_cast<bool>(config_.gate);
     deadlines_.set_timeouts(config_.request_timeout, config_.idle_timeout);
   }
   caf::result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
@@ -110,6 +121,12 @@ struct edge_state {
   // Closes the connections whose request or idle deadline passed (at most a bounded number per
   // message, so that a mass expiry does not delay a grant pass).
   void on_deadline_sweep(bool periodic);
+  // This process holds the journal now: waiters go to `gate`, /history to `archive`.
+  void activate(gate_actor gate, archive_actor archive);
+  // It no longer does: every waiter is answered 503 with Retry-After: 1 and no held grant is
+  // written (another queue may grant in its bucket now); queue requests get the same until the
+  // next activate.
+  void stand_by();
   // Stops accepting, answers every waiter with 503 and replies once all are answered (true) or
   // the grace period ran out (false).
   caf::result<bool> shut_down();
@@ -126,7 +143,7 @@ struct edge_state {
   void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
   // -- read-only answers (http_edge_answers.cpp) --
   // /status (with where `shard` stands, k_no_shard: none) or /metrics.
-  void answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
+  bool answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
   bool answer_dashboard(handle hdl, connection& conn);
   bool answer_history(handle hdl, connection& conn, std::string_view query);
   // -- connections (http_edge.cpp) --
@@ -155,6 +172,8 @@ struct edge_state {
   struct held_grant;
   void write_grant(connection& conn, const held_grant& grant);
   void answer_held_on_shutdown();
+  // Answers a waiter whose grant will not be written with 503 and Retry-After: 1.
+  void refuse_waiter(handle hdl, connection& conn, rejection reason, std::string_view message);
   // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
   void report_sent(handle hdl);
   // Tells the bucket when its grant left (stamped now, reported later). The reports wait until

@@ -12,7 +12,18 @@
 
 namespace gq {
 
-void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
+bool edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
+  if (!counters_.active) {
+    // A standby knows no queue: an empty status, which says active false.
+    http::response r;
+    if (as_metrics) {
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = render_metrics(queue_status{}, counters_, now_unix());
+    } else {
+      r.body = render_status_json(queue_status{}, counters_);
+    }
+    return respond(hdl, conn, r);
+  }
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;
@@ -32,6 +43,7 @@ void edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, st
           [self, hdl, serial](caf::error&) {
             self->state.finish_async(hdl, serial, http::json_error(503, "status unavailable"));
           });
+  return true;
 }
 
 bool edge_state::answer_dashboard(handle hdl, connection& conn) {

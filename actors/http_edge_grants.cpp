@@ -2,6 +2,8 @@
 // due (grant_dispatcher), the due pass that writes them, and the `sent` reports back to the
 // buckets.
 // (The rest of edge_state, connections and requests: http_edge.cpp.)
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -152,14 +154,30 @@ void edge_state::write_if_due() {
 }
 
 void edge_state::write_due_grants() {
+  std::size_t late = 0;
   for (auto& grant : dispatcher_.take_due(self_->clock().now())) {
     // A grant's connection is live: a hang-up withdraws its grant from the dispatcher.
     auto* conn = live(grant.hdl, grant.serial);
-    if (conn && conn->waiter_id == grant.waiter_id)
-      write_grant(*conn, grant);
-    else  // not reached (on_closed withdraws it), but never lose a journaled grant
+    if (!conn || conn->waiter_id != grant.waiter_id) {
+      // Not reached (on_closed withdraws it), but never lose a journaled grant.
       self_->send(grant.bucket, cancel_atom::value, grant.waiter_id);
+      continue;
+    }
+    // The clock read right before the write: a process stopped (SIGSTOP, a VM pause) after the
+    // grant was journaled may have lost the journal meanwhile, and the queue that took it over
+    // waits only k_recovery_margin beyond the interval after this grant's journaled instant.
+    const auto now = self_->clock().now();
+    if (!config_.late_grant_limit || now - grant.due <= *config_.late_grant_limit) {
+      write_grant(*conn, grant);
+      continue;
+    }
+    ++late;
+    report_sent(grant.bucket, grant.waiter_id, now);  // its row stands: the interval runs from now
+    refuse_waiter(grant.hdl, *conn, rejection::late,
+                  "the grant could not be sent in time and was dropped; retry");
   }
+  if (late > 0)
+    spdlog::warn("edge: {} grant(s) not sent: too late past due (the process was stalled)", late);
 }
 
 void edge_state::write_grant(connection& conn, const held_grant& grant) {

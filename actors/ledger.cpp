@@ -14,7 +14,34 @@ void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config
   wait_counts_.assign(wait_histogram_bounds().size(), 0);
   commit_seconds_.counts.assign(commit_histogram_bounds().size(), 0);
   discord_up_ = config_.configured.has_value();  // no token: Discord is not needed
+  if (config_.on_writer_lost)
+    self_->delayed_send(self_, config_.writer_check_interval, confirm_atom::value);
   if (!config_.await_verified) on_verified();
+}
+
+// A round trip on the writer's session between commits: a session ended by the database (a
+// network cut, a restart, an operator) is seen within writer_check_interval, not at the next
+// grant, so /ready turns 503 and waiters go to the queue that takes over.
+void ledger_state::confirm_writer() {
+  if (writer_lost_ || shutting_down_) return;
+  try {
+    journal_->confirm_writer();
+  } catch (const storage::journal_error& e) {
+    spdlog::warn("journal: the writer's check failed: {}", e.what());
+    check_writer_lost();
+  }
+  if (!writer_lost_) self_->delayed_send(self_, config_.writer_check_interval, confirm_atom::value);
+}
+
+void ledger_state::check_writer_lost() {
+  if (writer_lost_ || !journal_->writer_lost()) return;
+  writer_lost_ = true;
+  spdlog::error(
+      "journal: this process is no longer the journal's writer (its database session "
+      "ended, and the lock with it): granting nothing");
+  for (auto& permit : held_) permit.promise.deliver(verdict::of(verdict_kind::unavailable));
+  held_.clear();
+  if (config_.on_writer_lost) config_.on_writer_lost();
 }
 
 // Everything that touches the journal starts here: before it, permits wait in held_ (no limits
@@ -111,6 +138,10 @@ void ledger_state::on_permit(pending_permit permit) {
     permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
     return;
   }
+  if (writer_lost_) {
+    permit.promise.deliver(verdict::of(verdict_kind::unavailable));
+    return;
+  }
   on_window_end();  // a reset that passed since the last tick refills before this decision
   if (budget_.known() && held_.empty() && budget_.available() > 0) {
     admit(std::move(permit));
@@ -174,6 +205,7 @@ void ledger_state::commit_batch() {
     // only the shard and wait they name are lost.
     if (!moved.empty())
       spdlog::warn("journal: {} grant row(s) keep the shard of a waiter that left", moved.size());
+    check_writer_lost();
     return;
   }
   for (std::size_t i = 0; i < batch_.size(); ++i) {
@@ -226,6 +258,7 @@ void ledger_state::on_limits(const session_limits& limits) {
     timed([&] { journal_->record_limits(limits); });
   } catch (const storage::journal_error& e) {
     spdlog::error("journal: cannot record fetched limits: {}", e.what());
+    check_writer_lost();
   }
   admit_held();
   schedule_window_end();
@@ -355,6 +388,7 @@ ledger_self_actor::behavior_type ledger_behavior(
       [self](status_atom) { return self->state.status(); },
       [self](flush_atom) { self->state.commit_batch(); },
       [self](tick_atom) { self->state.on_window_end(); },
+      [self](confirm_atom) { self->state.confirm_writer(); },
       [self](verified_atom) { self->state.on_verified(); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };

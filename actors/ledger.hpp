@@ -17,6 +17,7 @@
 #include <caf/typed_response_promise.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -55,8 +56,10 @@ using ledger_actor = caf::typed_actor<
 
 // What the ledger itself is: its interface plus the messages it sends itself, which no other
 // actor holds a handle to send (spawn_ledger returns a ledger_actor).
-using ledger_self_actor = ledger_actor::extend<caf::reacts_to<flush_atom>,  // commit the batch
-                                               caf::reacts_to<tick_atom>>;  // the daily window ends
+using ledger_self_actor =
+    ledger_actor::extend<caf::reacts_to<flush_atom>,     // commit the batch
+                         caf::reacts_to<tick_atom>,      // the daily window ends
+                         caf::reacts_to<confirm_atom>>;  // prove the journal is still ours
 
 struct ledger_config {
   clock_anchor anchor;
@@ -67,6 +70,12 @@ struct ledger_config {
   // true: the journal's integrity check runs after start (storage::integrity_check::deferred);
   // the ledger restores the window and grants only after a `verified` message.
   bool await_verified = false;
+  // Called once, on the ledger's thread, when the journal says its writer lost it
+  // (storage::journal::writer_lost): another queue may be granting now. The ledger grants
+  // nothing more (503); the caller stands this process by. Also arms a check of the journal
+  // every `writer_check_interval`, so an idle queue notices too.
+  std::function<void()> on_writer_lost;
+  caf::timespan writer_check_interval = std::chrono::milliseconds{500};
 };
 
 struct ledger_state {
@@ -92,6 +101,8 @@ struct ledger_state {
   void commit_batch();
   void admit_held();
   void on_window_end();
+  // The writer check's timer (ledger_config::on_writer_lost).
+  void confirm_writer();
   void mark_fetch() { fetch_mark_ = grants_admitted_; }
   void mark_discord_stopped() { discord_stopped_ = true; }
   void count_refresh(refresh_result result);
@@ -109,6 +120,8 @@ struct ledger_state {
   void admit(pending_permit permit);
   void notify_watcher();
   void observe_wait(std::int64_t waited_ms);
+  // After a journal failure: tells on_writer_lost once when the journal is lost for good.
+  void check_writer_lost();
   // Runs one journal transaction and records its duration in commit_seconds_.
   template <class Transaction>
   void timed(Transaction&& transaction);
@@ -124,6 +137,7 @@ struct ledger_state {
   bool verified_ = false;                       // see ledger_config::await_verified
   std::optional<session_limits> early_limits_;  // fetched before verified_, applied then
   bool shutting_down_ = false;
+  bool writer_lost_ = false;  // for good: every permit is answered unavailable
   caf::actor watcher_;
   std::uint64_t grants_total_ = 0;     // grants committed by this process
   std::uint64_t grants_admitted_ = 0;  // grants admitted (committed or in the batch)

@@ -123,6 +123,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 // The journal passed its deferred integrity check (storage::journal::verify): grants may go.
 using verified_atom = caf::atom_constant<caf::atom("verified")>;
+// The ledger's own timer: prove the journal's writer session still holds the journal.
+using confirm_atom = caf::atom_constant<caf::atom("confirm")>;
 // A journaled grant went to the next waiter of its bucket: fix its row in the next commit.
 using reattribute_atom = caf::atom_constant<caf::atom("reattrib")>;
 
@@ -186,6 +188,11 @@ using report_timer_atom = caf::atom_constant<caf::atom("report_t")>;
 using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
 // The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+// From main: this process holds the journal now, waiters go to this gate and /history to this
+// archive (activate_atom, gate, archive); it no longer does (standby_atom): every waiter is
+// answered 503 and no held grant is written.
+using activate_atom = caf::atom_constant<caf::atom("activate")>;
+using standby_atom = caf::atom_constant<caf::atom("standby")>;
 
 // -- the whole queue, as /status and /metrics show it ---------------------------------------------
 

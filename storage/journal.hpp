@@ -24,6 +24,13 @@ class journal_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// open with journal_options::exclusive found the journal held by another process: the active
+// queue. A standby tries again; nothing was read or written.
+class journal_taken : public journal_error {
+ public:
+  using journal_error::journal_error;
+};
+
 // How hard a commit tries to reach the disk.
 enum class durability {
   // A committed grant survives a process crash and a power loss (SQLite: synchronous=FULL).
@@ -47,10 +54,13 @@ enum class integrity_check {
 struct journal_options {
   durability mode = durability::full;
   integrity_check check = integrity_check::at_open;
-  // The server's: this process is the journal's one writer, and open refuses (journal_error)
+  // The server's: this process is the journal's one writer, and open refuses (journal_taken)
   // while another holds it. PostgreSQL: a session advisory lock on the writer connection, taken
-  // before anything is read or migrated and again after every reconnection before any write;
-  // a write without it is refused, so a process that lost its session cannot commit a grant.
+  // before anything is read or migrated, held for as long as that session lives. A write
+  // without it is refused, and a session once lost is never replaced: a process that
+  // lost its session cannot commit a grant through this journal again, even after the database
+  // comes back, because another queue may have granted meanwhile. It must open the journal anew
+  // (and read it again with recover()).
   // A SQLite file: the server's file lock does this (src/app/journal_lock.hpp), not the journal.
   // Readers such as `gateway-queue history` leave it false and open beside a running server.
   bool exclusive = false;
@@ -107,6 +117,15 @@ class journal {
   virtual void verify() = 0;
   virtual bool verified() const = 0;
 
+  // Proves that this journal's writer still holds it (journal_options::exclusive): for
+  // PostgreSQL a round trip on the writer session, whose life is the lock's. Throws
+  // journal_error when the round trip fails; writer_lost() tells whether the lock went with it.
+  // Nothing to prove for SQLite (the server's file lock lasts as long as the process).
+  virtual void confirm_writer() {}
+  // True for good once the exclusive writer's session has ended: every write is refused from
+  // then on; the process must stop granting and open the journal anew to write again.
+  virtual bool writer_lost() const { return false; }
+
   // The on-disk schema version (docs/JOURNAL.md, "Versions and migrations").
   virtual int schema_version() = 0;
   // Where the journal is, for log lines: a file path or a URI without its password.
@@ -116,6 +135,8 @@ class journal {
 // True for a PostgreSQL connection URI ("postgresql://..." or "postgres://..."), which
 // open_journal opens as a PostgreSQL journal; anything else names a SQLite file.
 bool is_postgres_location(std::string_view location);
+// The location as log lines may show it: a PostgreSQL URI without its password, a file as is.
+std::string redacted_location(std::string_view location);
 
 // Opens the journal named by QUEUE_DB: a PostgreSQL database for a postgresql:// or postgres://
 // URI (storage/postgres_journal.hpp), else a SQLite file (created when missing, migrated when

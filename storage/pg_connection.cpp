@@ -126,10 +126,14 @@ pg_connection::pg_connection(const std::string& uri) {
   }
   if (const char* env = std::getenv("PGPASSWORD")) secrets_.emplace_back(env);
   // Keywords before "dbname" are defaults that the URI overrides: a server that never answers
-  // fails the open after 10 s instead of hanging the start.
-  const char* const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
-                                  nullptr};
-  const char* const values[] = {"10", "gateway-queue", uri.c_str(), nullptr};
+  // fails the open after 10 s instead of hanging the start, and a dead link (a machine gone, a
+  // network cut) fails a statement within ~10 s instead of TCP's ~15 minutes: keepalive probes
+  // after 5 s idle, 1 s apart, 3 lost ends it; data unacknowledged for 10 s ends it too.
+  const char* const keywords[] = {
+      "connect_timeout",  "fallback_application_name", "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "tcp_user_timeout",          "dbname",          nullptr};
+  const char* const values[] = {"10", "gateway-queue", "5",         "1",
+                                "3",  "10000",         uri.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keywords, values, 1));
   if (!conn_) fail("cannot open", "out of memory");
   if (PQstatus(conn_.get()) != CONNECTION_OK) fail("cannot open");
@@ -145,26 +149,24 @@ void pg_connection::add_setup(std::string sql) {
 }
 
 void pg_connection::reconnect_if_broken() {
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    lock_held_ = false;  // a new session holds nothing
-    PQreset(conn_.get());
-    if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
-    for (const std::string& sql : setup_) exec(sql, "setting up the connection");
+  if (PQstatus(conn_.get()) == CONNECTION_OK) return;
+  if (lock_held_) {
+    lock_lost_ = true;
+    fail("writing",
+         "the session that held the journal's lock has ended: this process is no "
+         "longer the journal's writer");
   }
-  if (lock_key_ && !lock_held_) take_advisory_lock();
+  PQreset(conn_.get());
+  if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
+  for (const std::string& sql : setup_) exec(sql, "setting up the connection");
 }
 
-void pg_connection::hold_advisory_lock(std::int64_t key, std::string refusal) {
-  lock_key_ = key;
-  lock_refusal_ = std::move(refusal);
-  take_advisory_lock();
-}
-
-void pg_connection::take_advisory_lock() {
-  const pg_param values[] = {std::to_string(*lock_key_)};
+void pg_connection::hold_advisory_lock(std::int64_t key, std::string_view refusal) {
+  const pg_param values[] = {std::to_string(key)};
   if (query("SELECT pg_try_advisory_lock($1)", values, "taking the journal's lock").text(0, 0) !=
-      "t")
-    fail("taking the journal's lock", lock_refusal_);
+      "t") {
+    throw journal_taken("journal " + location_ + ": " + std::string(refusal));
+  }
   lock_held_ = true;
 }
 

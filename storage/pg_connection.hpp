@@ -59,6 +59,8 @@ class pg_connection {
 
   // Reconnects when the server closed the connection (a restart): the next call after a failed
   // one works again once the server is back. `setup` statements run again on a new connection.
+  // A connection that holds an advisory lock is never replaced: its lock ended with its
+  // session, so this throws journal_error and lock_lost() is true from then on.
   void reconnect_if_broken();
 
   // Runs SQL without parameters (SET, BEGIN, COMMIT, DDL; several statements allowed).
@@ -75,10 +77,14 @@ class pg_connection {
   // Statements run after every (re)connection, e.g. "SET synchronous_commit = on".
   void add_setup(std::string sql);
 
-  // Takes the session advisory lock `key` now, and after every reconnection before the next
-  // statement; throws journal_error with `refusal` while another session holds it. The lock
-  // ends with the session, so whoever holds it is the only one that can commit.
-  void hold_advisory_lock(std::int64_t key, std::string refusal);
+  // Takes the session advisory lock `key` now; throws journal_taken with `refusal` while another
+  // session holds it. The lock ends with the session, and so does this connection's use: whoever
+  // holds the lock is the only one that can commit.
+  void hold_advisory_lock(std::int64_t key, std::string_view refusal);
+  // The session that held the lock has ended (seen by a failed call or reconnect_if_broken).
+  bool lock_lost() const noexcept {
+    return lock_held_ && (lock_lost_ || PQstatus(conn_.get()) != CONNECTION_OK);
+  }
 
  private:
   struct finisher {
@@ -88,11 +94,8 @@ class pg_connection {
   std::string location_;
   std::vector<std::string> secrets_;  // passwords to scrub from libpq's messages
   std::vector<std::string> setup_;
-  std::optional<std::int64_t> lock_key_;
-  std::string lock_refusal_;
-  bool lock_held_ = false;  // by this session: false again after a reconnection
-
-  void take_advisory_lock();
+  bool lock_held_ = false;
+  bool lock_lost_ = false;
 };
 
 // A transaction on the writer or reader: BEGIN at construction, ROLLBACK unless commit() ran.

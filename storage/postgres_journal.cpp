@@ -257,6 +257,13 @@ void postgres_journal::verify() {
   verified_.store(true, std::memory_order_release);
 }
 
+void postgres_journal::confirm_writer() {
+  writer_->reconnect_if_broken();
+  writer_->query("SELECT 1", "confirming the journal's writer session");
+}
+
+bool postgres_journal::writer_lost() const { return writer_->lock_lost(); }
+
 int postgres_journal::schema_version() {
   writer_->reconnect_if_broken();
   return detail::pg_inspect(*writer_).version;

@@ -7,8 +7,7 @@
 // and retention, behind a mutex; the archive's thread), and one made by verify() for its own
 // check. The writer runs with synchronous_commit = on (durability::full), so a COMMIT returns
 // only once the server has flushed the grant to its WAL, before any 200 is sent. The writer
-// connection is the one a later session-level advisory lock ("one active queue per database")
-// belongs on: it lives as long as the journal.
+// connection holds the session-level advisory lock of "one active queue per database".
 
 #include <atomic>
 #include <cstdint>
@@ -35,8 +34,8 @@ class postgres_journal final : public journal {
   // version is opened with reads only and nothing is written until verify() passes. Throws
   // journal_error (server unreachable, authentication, not a journal, newer schema, read-only).
   // `exclusive` (journal_options::exclusive): the writer connection holds the journal's advisory
-  // lock (k_pg_journal_lock) from before the schema is read, and again after every reconnection
-  // before any write; open throws journal_error while another process holds it.
+  // lock (k_pg_journal_lock) from before the schema is read for as long as its session lives;
+  // open throws journal_taken while another process holds it.
   explicit postgres_journal(const std::string& uri, durability mode = durability::full,
                             integrity_check check = integrity_check::at_open,
                             bool exclusive = false);
@@ -56,6 +55,9 @@ class postgres_journal final : public journal {
   void verify() override;
   bool verified() const override { return verified_.load(std::memory_order_acquire); }
   int schema_version() override;
+  // A round trip on the writer session (exclusive: the one holding the lock).
+  void confirm_writer() override;
+  bool writer_lost() const override;
   // The URI without its password.
   const std::string& location() const override { return location_; }
 

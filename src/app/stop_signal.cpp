@@ -55,4 +55,22 @@ int stop_signal::wait() {
   return exit_code_;
 }
 
+void stop_signal::wake() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  woken_ = true;
+  triggered_.notify_all();
+}
+
+bool stop_signal::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock{mutex_};
+  triggered_.wait_for(lock, timeout, [this] { return done_ || woken_; });
+  woken_ = false;
+  return done_;
+}
+
+bool stop_signal::triggered() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return done_;
+}
+
 }  // namespace gq

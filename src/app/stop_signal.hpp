@@ -1,7 +1,9 @@
 #pragma once
 // Where main waits for the end: SIGINT/SIGTERM (exit 0) or a fatal condition raised by an actor,
-// such as Discord rejecting the token at start (exit 1).
+// such as Discord rejecting the token at start (exit 1); and for the events it acts on before
+// that, such as this process losing its journal (wake).
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -23,12 +25,18 @@ class stop_signal {
 
   // Blocks until triggered; returns the exit code.
   int wait();
+  // Ends the current or next wait_for early, without stopping. Any thread.
+  void wake();
+  // Blocks until triggered, woken or `timeout` passed; true once triggered.
+  bool wait_for(std::chrono::milliseconds timeout);
+  bool triggered();
   const std::string& reason() const { return reason_; }
 
  private:
   std::mutex mutex_;
   std::condition_variable triggered_;
   bool done_ = false;
+  bool woken_ = false;
   int exit_code_ = 0;
   std::string reason_;
   std::thread signal_thread_;

@@ -53,6 +53,7 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
     if (b.waiting > 0 && !b.drain.known) buckets.back()["drain_unknown"] = b.drain.reason;
   }
   nlohmann::json body{
+      {"active", edge.active},
       {"max_concurrency", status.max_concurrency},
       {"limits_known", ledger.limits_known},
       {"total", ledger.limits.total},

@@ -19,8 +19,10 @@ enum class rejection : std::uint8_t {
   bad_request,  // 400/413/414/431: malformed or oversized request, shard or filter
   journal,      // 503: the journal cannot be written, nothing granted
   shutdown,     // 503: the queue is stopping
+  standby,      // 503: another queue holds the journal (or this one lost it): not active
+  late,         // 503: a grant could not leave within k_recovery_margin of its due instant
 };
-constexpr std::size_t k_rejection_kinds = 6;
+constexpr std::size_t k_rejection_kinds = 8;
 const char* to_string(rejection reason);
 
 // What only the HTTP edge knows, shown beside the queue's own status.
@@ -30,6 +32,8 @@ struct edge_counters {
   std::uint64_t hangups_total = 0;  // waiters dropped because their client left
   std::array<std::uint64_t, k_rejection_kinds> rejections{};  // by rejection
   bool auth_required = false;                                 // QUEUE_AUTH_TOKEN is set
+  // This process holds the journal and paces waiters; a standby shows an empty queue status.
+  bool active = true;
 
   void count(rejection reason) { ++rejections[static_cast<std::size_t>(reason)]; }
   std::uint64_t rejected(rejection reason) const {

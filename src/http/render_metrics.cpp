@@ -95,6 +95,10 @@ const char* to_string(rejection reason) {
       return "journal";
     case rejection::shutdown:
       return "shutdown";
+    case rejection::standby:
+      return "standby";
+    case rejection::late:
+      return "late";
   }
   return "unknown";
 }
@@ -105,6 +109,9 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
   for (const auto& b : status.buckets) waiting += b.waiting;
   exposition out;
 
+  out.single("gateway_queue_active", "gauge",
+             "1 while this process holds the journal and paces waiters, 0 on a standby.",
+             std::uint64_t{edge.active ? 1U : 0U});
   // -- waiters and grants --
   out.single("gateway_queue_waiting", "gauge", "Shards waiting for a grant.", waiting);
   out.family("gateway_queue_bucket_waiting", "gauge", "Shards waiting, per bucket.");
@@ -120,7 +127,7 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
              "Waiters dropped because their client disconnected.", edge.hangups_total);
   out.family("gateway_queue_rejections_total", "counter",
              "Requests refused, by reason: full (503), exhausted (429), auth (401), bad_request "
-             "(4xx), journal (503), shutdown (503).");
+             "(4xx), journal (503), shutdown (503), standby (503), late (503).");
   for (std::size_t i = 0; i < k_rejection_kinds; ++i) {
     const auto reason = static_cast<rejection>(i);
     out.sample("gateway_queue_rejections_total",

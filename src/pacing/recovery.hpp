@@ -10,9 +10,12 @@
 namespace gq {
 
 // The journal stamps a grant with its due time; its 200 reaches the socket a little later (well
-// under a millisecond on a quiet machine, 25 ms was seen on a loaded 2-core one). A restarted
-// queue waits this much longer than the interval so that the gap the client sees is never short;
-// a restart takes longer than this anyway.
+// under a millisecond on a quiet machine, 25 ms was seen on a loaded 2-core one). A queue that
+// resumes from the journal (a restart, a standby taking over) waits this much longer than the
+// interval so that the gap a client sees is never short. Where a standby can take over (a
+// PostgreSQL journal) the edge never writes a grant later than this after its due instant (it
+// answers 503 instead): a process frozen with journaled grants in hand, resumed after another
+// took over, cannot deliver them late.
 constexpr std::chrono::milliseconds k_recovery_margin{100};
 
 // The earliest unix time at which each of `max_concurrency` buckets may grant again: the interval

@@ -85,7 +85,11 @@ class actor_fixture : public ::testing::Test {
     journal_ = std::make_shared<storage::sqlite_journal>(
         db_path_, storage::durability::normal,
         deferred_check_ ? storage::integrity_check::deferred : storage::integrity_check::at_open);
-    ledger_config lcfg{anchor_, reject, limits, deferred_check_};
+    ledger_config lcfg;
+    lcfg.anchor = anchor_;
+    lcfg.reject_when_exhausted = reject;
+    lcfg.configured = limits;
+    lcfg.await_verified = deferred_check_;
     ledger_ = spawn_ledger(system_, journal_, lcfg, false);
     gate_config gcfg{
         ledger_, anchor_, interval, limits ? limits->max_concurrency : 1, std::move(resume_at),

@@ -12,7 +12,11 @@ class ledger_flow : public actor_fixture {
  protected:
   void start_ledger(std::optional<session_limits> limits, bool reject = false) {
     journal_ = std::make_shared<storage::sqlite_journal>(db_path_, storage::durability::normal);
-    ledger_ = spawn_ledger(system_, journal_, {anchor_, reject, limits}, false);
+    ledger_config config;
+    config.anchor = anchor_;
+    config.reject_when_exhausted = reject;
+    config.configured = limits;
+    ledger_ = spawn_ledger(system_, journal_, config, false);
     sched_.run();
   }
 

@@ -213,30 +213,44 @@ TEST_F(postgres_journal_test, a_second_writer_is_refused_while_the_first_holds_t
 }
 
 // The fence: a writer whose session ended (a network cut, the server ending it) has lost the
-// lock with it; once another holds the lock, it must not commit a grant, and it writes again
-// only after it holds the lock again.
-TEST_F(postgres_journal_test, a_writer_that_lost_its_session_commits_nothing_until_it_holds_the_lock) {
+// lock with it. Another queue may have taken the lock and granted meanwhile, which this journal
+// has not read, so it never writes again, not even once the lock is free: the process must open
+// the journal anew and recover from it.
+TEST_F(postgres_journal_test, a_writer_that_lost_its_session_never_commits_again) {
   auto first = open_journal(uri_, {durability::full, integrity_check::at_open, true});
   first->record_releases(std::vector{grant(1, 1)});
-  server_.admin(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + database_ +
-          "' AND pid <> pg_backend_pid()",
-      database_);
+  first->confirm_writer();
+  EXPECT_FALSE(first->writer_lost());
+  server_.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                    database_ + "' AND pid <> pg_backend_pid()",
+                database_);
+  EXPECT_THROW(first->confirm_writer(), journal_error) << "the session is gone";
+  EXPECT_TRUE(first->writer_lost());
   auto second = open_journal(uri_, {durability::full, integrity_check::at_open, true});
-  EXPECT_THROW(first->record_releases(std::vector{grant(2, 2)}), journal_error)
-      << "the session is gone";
+  second->record_releases(std::vector{grant(2, 2)});
   try {
     first->record_releases(std::vector{grant(3, 3)});
     ADD_FAILURE() << "committed without the lock";
   } catch (const journal_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("another gateway-queue is the active writer"));
+    EXPECT_THAT(e.what(), HasSubstr("no longer the journal's writer"));
   }
+  second.reset();  // the lock is free again
+  EXPECT_THROW(first->record_releases(std::vector{grant(4, 4)}), journal_error);
+  EXPECT_THROW(first->record_limits(session_limits{}), journal_error);
+  EXPECT_TRUE(first->writer_lost());
   EXPECT_THAT(server_.admin("SELECT shard FROM releases ORDER BY id", database_),
-              ElementsAre("1"));
-  second.reset();
-  first->record_releases(std::vector{grant(4, 4)});
-  EXPECT_THAT(server_.admin("SELECT shard FROM releases ORDER BY id", database_),
-              ElementsAre("1", "4"));
+              ElementsAre("1", "2"));
+  auto again = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  EXPECT_EQ(again->recover().last_release_at, 2) << "opened anew, it reads what the other wrote";
+}
+
+// A standby tells "another queue is active" (journal_taken: try again later) from a journal that
+// cannot be opened at all.
+TEST_F(postgres_journal_test, a_taken_journal_is_told_apart_from_a_broken_one) {
+  auto first = open_journal(uri_, {durability::full, integrity_check::at_open, true});
+  EXPECT_THROW(open_journal(uri_, {durability::full, integrity_check::at_open, true}),
+               journal_taken);
+  EXPECT_FALSE(first->writer_lost());
 }
 
 TEST_F(postgres_journal_test, deferred_open_refuses_writes_until_verify_passes) {

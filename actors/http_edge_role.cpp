@@ -1,0 +1,56 @@
+// The HTTP edge's role: the active queue's edge sends waiters to its gate; a standby's (another
+// process holds the journal, or this one lost it) answers them 503 with Retry-After: 1. Main
+// switches it (activate_atom, standby_atom) as this process wins and loses the journal.
+// (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp, http_edge_answers.cpp.)
+#include <spdlog/spdlog.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/http_edge.hpp"
+
+namespace gq {
+
+void edge_state::activate(gate_actor gate, archive_actor archive) {
+  config_.gate = std::move(gate);
+  config_.archive = std::move(archive);
+  counters_.active = true;
+}
+
+void edge_state::stand_by() {
+  if (!counters_.active) return;
+  counters_.active = false;
+  // Another queue may take the journal from now on and grant in these buckets: a grant held here
+  // (journaled, not yet written) must never leave, however close to due.
+  take_handed_off();
+  for (auto& grant : dispatcher_.take_all()) {
+    if (auto* conn = live(grant.hdl, grant.serial); conn && conn->waiter_id == grant.waiter_id)
+      conn->grant_held = false;
+  }
+  std::vector<std::pair<handle, std::uint64_t>> waiters;
+  for (auto& [hdl, conn] : connections_) {
+    if (conn.waiter_id != 0) waiters.emplace_back(hdl, conn.serial);
+  }
+  // Answering may process bytes that arrived meanwhile (and drop connections): look each up.
+  for (const auto& [hdl, serial] : waiters) {
+    if (auto* conn = live(hdl, serial); conn && conn->waiter_id != 0)
+      refuse_waiter(hdl, *conn, rejection::standby, k_standby_message);
+  }
+  // The gate's actors are stopped by main; nothing more goes to them.
+  config_.gate = nullptr;
+  config_.archive = nullptr;
+  grant_timer_.reset();
+  spdlog::info("edge: standby, {} waiter(s) answered 503", waiters.size());
+  maybe_finish_shutdown();
+}
+
+void edge_state::refuse_waiter(handle hdl, connection& conn, rejection reason,
+                               std::string_view message) {
+  counters_.count(reason);
+  conn.waiter_id = 0;
+  conn.grant_held = false;
+  --counters_.waiting;
+  finish_async(hdl, conn.serial, http::with_retry_after(http::json_error(503, message), 1));
+}
+
+}  // namespace gq
