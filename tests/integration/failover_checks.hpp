@@ -31,6 +31,13 @@ namespace gq::integration::failover {
 // the freeze. The journal's spacing (the servers' own times) is checked with no tolerance.
 constexpr auto k_stamp_jitter = std::chrono::microseconds(1000);
 
+// How soon a resumed queue whose session ended while it was stopped says /ready 503. It learns of
+// the loss at its next use of the writer session: a commit, or the ledger's check of the session
+// every 500 ms (writer_check_interval in actors/ledger.hpp) when it has nothing to commit. Until
+// then it still says /ready 200 (it cannot grant: a commit fails), so the bound is that interval
+// plus a round trip and scheduling on a busy machine.
+constexpr auto k_resume_notice_bound = std::chrono::milliseconds(1000);
+
 inline double wall_ms(kernel_time at) {
   return std::chrono::duration<double, std::milli>(at).count();
 }
@@ -147,15 +154,21 @@ inline std::string lines(const std::vector<std::string>& items, std::size_t at_m
   return text;
 }
 
+inline double ms_of(std::chrono::milliseconds duration) {
+  return static_cast<double>(duration.count());
+}
+
 inline double ms_since(steady_time from, steady_time to) { return ms_between_exact(from, to); }
 
-// Answers other than 200, 429 and 503 (with Retry-After: 1 and a JSON error), which no client
-// of a healthy pair should ever get.
+// Answers other than 200, 429 and 503 (a JSON error, with Retry-After: 1 unless the queue is
+// stopping), which no client of the queues should ever get.
 inline std::vector<std::string> unexpected_answers(const std::vector<observed_answer>& answers) {
   std::vector<std::string> found;
   for (const auto& answer : answers) {
+    // A standby's and a fenced queue's 503 say when to retry; a stopping queue's 503 does not.
+    const bool shutting_down = answer.body.find("shutting down") != std::string::npos;
     const bool ok = answer.status == 200 || answer.status == 429 ||
-                    (answer.status == 503 && answer.retry_after == "1" &&
+                    (answer.status == 503 && (answer.retry_after == "1" || shutting_down) &&
                      answer.body.find("\"error\"") != std::string::npos);
     if (!ok) {
       found.push_back("shard " + std::to_string(answer.shard) + " from queue " +

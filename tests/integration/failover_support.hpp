@@ -100,6 +100,32 @@ inline std::optional<ready_answer> wait_for_active(const std::vector<std::uint16
   }
 }
 
+// What a resumed queue (SIGCONT after its session ended) said to GET /ready, polled every 10 ms
+// from `resumed_at` until it answers 503, for at most `timeout`.
+struct resume_notice {
+  double first_standby_ms = -1;  // when /ready first answered 503 (-1: not within the timeout)
+  int ready_answers = 0;         // /ready 200s before that
+  double last_ready_ms = -1;     // when the last of them arrived
+};
+inline resume_notice watch_until_standby(std::uint16_t port, steady_time resumed_at,
+                                         std::chrono::milliseconds timeout) {
+  resume_notice notice;
+  while (std::chrono::steady_clock::now() < resumed_at + timeout) {
+    const int status = probe_status(port, "/ready");
+    const double at = ms_between_exact(resumed_at, std::chrono::steady_clock::now());
+    if (status == 503) {
+      notice.first_standby_ms = at;
+      break;
+    }
+    if (status == 200) {
+      ++notice.ready_answers;
+      notice.last_ready_ms = at;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return notice;
+}
+
 // One answer to a queue request as a client saw it.
 struct observed_answer {
   long long shard = 0;
