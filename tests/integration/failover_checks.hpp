@@ -67,7 +67,9 @@ inline spacing_report check_spacing(std::vector<observed_answer> grants, int max
         report.smallest_gap_ms = gap;
         report.smallest_gap = "bucket " + std::to_string(bucket) + ", queue " +
                               std::to_string(previous->slot) + " then queue " +
-                              std::to_string(grant.slot);
+                              std::to_string(grant.slot) + ", kernel stamps " +
+                              std::to_string(wall_ms(grant.wall) - wall_ms(previous->wall)) +
+                              " ms apart on the wall clock";
       }
       if (previous->slot != grant.slot) {
         report.smallest_gap_across_queues_ms = std::min(report.smallest_gap_across_queues_ms, gap);
