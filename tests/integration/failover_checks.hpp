@@ -20,18 +20,18 @@
 
 namespace gq::integration::failover {
 
-// Spacing tolerance at the clients: 1 ms. Arrival times are the kernel's receive stamps
-// (raw_connection.hpp); on loopback the kernel takes them when it hands the segment over, which is
-// normally inside the server's send() (queue_api_pacing_test and crash_test check one or two
-// buckets with no tolerance), but it may hand it over after send() returned when its softirq work
-// is deferred, while the server times the interval from that return. Here several buckets' grants
-// leave in one pass back to back, with up to 60 client threads, PostgreSQL and two or three
-// queues on the machine: a gap 2 us short of 300 ms was seen within one queue process, and
-// attack_test documents 40 us to 3.5 ms on a saturated machine. Every failure these tests look
-// for is far larger: a queue that takes over too soon is short by up to the interval plus
-// k_recovery_margin (src/pacing/recovery.hpp), a resumed queue sending a grant it held by up to
-// the freeze. The journal's spacing (the servers' own times) is checked with no tolerance.
-constexpr auto k_stamp_jitter = std::chrono::microseconds(1000);
+// Spacing tolerance at the clients: 5 ms, attack_test's k_stamp_jitter. Arrival times are the
+// kernel's receive stamps (raw_connection.hpp); on loopback the kernel normally takes them inside
+// the server's send(), so queue_api_pacing_test and crash_test (one or two buckets, a few
+// clients) check with no tolerance. But when its softirq work is deferred the kernel stamps a
+// segment after send() returned, and the server times the interval from that return. Here up to
+// 64 client threads start and connect at once next to PostgreSQL and two or three queues on two
+// cores: within one queue process, gaps of 299.45 ms and once 297.17 ms were seen for a 300 ms
+// interval, always among a bucket's first grants of the burst (kernel stamps as short as the
+// converted times; attack_test saw up to 3.5 ms on a saturated CI machine). A takeover is checked
+// exactly on the servers' own times in the journal (check_takeover_margin), so the tolerance hides
+// nothing there; a resumed queue writing a grant it held is bounded in check_sent_after_resume.
+constexpr auto k_stamp_jitter = std::chrono::milliseconds(5);
 
 // How soon a resumed queue whose session ended while it was stopped says /ready 503. It learns of
 // the loss at its next use of the writer session: a commit, or the ledger's check of the session
@@ -187,6 +187,58 @@ inline std::vector<std::string> check_sent_after_resume(
       line << ": no journal row before it";
     }
     violations.push_back(line.str());
+  }
+  return violations;
+}
+
+// One term of a queue that took over: its slot, from when it was seen active until the next
+// failover (or the end).
+struct active_term_window {
+  int slot = 0;
+  steady_time from{};
+  steady_time until{};
+};
+
+// The takeover rule on the servers' own clocks: in each bucket, the first grant of a queue that
+// took over is journaled (due) no sooner than the interval plus k_recovery_margin after the row
+// before it, the last grant any queue journaled there. A term's first grant in a bucket is taken
+// as its first 200 there that a client saw (matched to its row). `checked` counts the pairs.
+inline std::vector<std::string> check_takeover_margin(const std::vector<observed_answer>& answers,
+                                                      const std::vector<journal_row>& rows,
+                                                      const std::vector<active_term_window>& terms,
+                                                      int max_concurrency,
+                                                      std::chrono::milliseconds interval,
+                                                      int& checked) {
+  std::vector<std::string> violations;
+  const long long least = (interval + k_recovery_margin).count();
+  for (const auto& term : terms) {
+    std::map<long long, const observed_answer*> first_in_bucket;
+    for (const auto& answer : answers) {
+      if (answer.status != 200 || answer.slot != term.slot || answer.at < term.from ||
+          answer.at >= term.until)
+        continue;
+      const auto*& first = first_in_bucket[answer.shard % max_concurrency];
+      if (!first || answer.at < first->at) first = &answer;
+    }
+    for (const auto& [bucket, first] : first_in_bucket) {
+      const auto row = row_of(*first, rows);
+      if (!row) continue;  // check_grants_journaled reports it
+      std::optional<long long> before;
+      for (const auto& other : rows) {
+        if (other.bucket == bucket && other.released_at < row->released_at &&
+            (!before || other.released_at > *before))
+          before = other.released_at;
+      }
+      if (!before) continue;  // the bucket's first grant ever
+      ++checked;
+      if (row->released_at - *before < least) {
+        violations.push_back("bucket " + std::to_string(bucket) + ": queue " +
+                             std::to_string(term.slot) + " took over and granted at " +
+                             std::to_string(row->released_at) + ", " +
+                             std::to_string(row->released_at - *before) +
+                             " ms after the last journaled grant at " + std::to_string(*before));
+      }
+    }
   }
   return violations;
 }

@@ -104,6 +104,11 @@ TEST(failover, kill9_of_the_active_mid_drain_keeps_spacing_and_budget) {
   const auto rows = journal_of(postgres, database);
   EXPECT_EQ(rows.size(), static_cast<std::size_t>(k_daily_limit));
   expect_pacing_budget_and_journal(answers, rows, k_max_concurrency, k_interval, k_daily_limit);
+  int checked = 0;
+  const auto early = check_takeover_margin(answers, rows, {{1, killed_at, steady_time::max()}},
+                                           k_max_concurrency, k_interval, checked);
+  EXPECT_TRUE(early.empty()) << lines(early);
+  EXPECT_GE(checked, 1) << "no bucket granted on both sides of the failover";
 }
 
 // The active frozen (SIGSTOP) with shards waiting: its session holds the lock, so the standby
@@ -206,6 +211,10 @@ TEST(failover, frozen_active_is_replaced_only_when_its_session_ends_and_then_gra
   EXPECT_GE(count_from(answers, 1, 200), 1) << "no grant after the failover";
   const auto rows = journal_of(postgres, database);
   expect_pacing_budget_and_journal(answers, rows, k_max_concurrency, k_interval, k_daily_limit);
+  int checked = 0;
+  const auto early = check_takeover_margin(answers, rows, {{1, cut_at, steady_time::max()}},
+                                           k_max_concurrency, k_interval, checked);
+  EXPECT_TRUE(early.empty()) << lines(early);
   // Rows due while it was frozen and before the other took over: grants it held, never sent.
   std::cout << "grants the frozen queue held (journaled, not sent): "
             << std::count_if(rows.begin(), rows.end(),
@@ -276,6 +285,7 @@ TEST(failover, fifty_random_failovers_keep_spacing_and_budget) {
   std::vector<double> takeovers;
   std::vector<std::string> slow;
   std::vector<resume_notice> notices;
+  std::vector<active_term_window> terms;  // of the queues that took over
   int active = 0;
   std::uniform_int_distribution<int> drain_ms(200, 900);
   std::uniform_int_distribution<int> action(0, 99);
@@ -317,6 +327,8 @@ TEST(failover, fifty_random_failovers_keep_spacing_and_budget) {
     }
     const int previous = active;
     active = taken->slot;
+    if (!terms.empty()) terms.back().until = from;
+    terms.push_back({active, from, steady_time::max()});
     clients.prefer(active);
 
     // The old active back as a standby.
@@ -363,6 +375,11 @@ TEST(failover, fifty_random_failovers_keep_spacing_and_budget) {
             1)
       << "the budget was never used up";
   expect_pacing_budget_and_journal(answers, rows, k_max_concurrency, k_interval, k_daily_limit);
+  int checked = 0;
+  const auto early =
+      check_takeover_margin(answers, rows, terms, k_max_concurrency, k_interval, checked);
+  EXPECT_TRUE(early.empty()) << lines(early);
+  std::cout << "first grants after a takeover checked against the journal: " << checked << "\n";
   std::sort(takeovers.begin(), takeovers.end());
   std::cout << "failovers: " << takeovers.size() << ", takeover median "
             << static_cast<long long>(takeovers[takeovers.size() / 2]) << " ms, max "
