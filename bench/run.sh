@@ -30,9 +30,10 @@
 #            (initdb in a mktemp -d directory, 127.0.0.1 only at a port the kernel picks, its unix
 #            socket in that directory, fsync on, trust for loopback; as root its tools run as user
 #            postgres), a fresh database per server start, QUEUE_DB=postgresql://postgres@
-#            127.0.0.1:PORT/DB; stopped (pg_ctl -m fast) and removed at exit. Needs the
-#            postgresql package (PG_BIN, default /usr/lib/postgresql/15/bin) and psql. Every
-#            scenario but startup runs on it (startup's seeding and sizes are the SQLite file's).
+#            127.0.0.1:PORT/DB; stopped (pg_ctl -m fast) and removed at exit (KEEP=1 keeps its
+#            directory). Needs the postgresql package (PG_BIN, default
+#            /usr/lib/postgresql/15/bin) and psql. Every scenario but startup runs on it
+#            (startup's seeding and sizes are the SQLite file's).
 #
 # Results: one JSON line per scenario in $OUT/<scenario>.json, the load client's human summary
 # in $OUT/<scenario>.txt, the journal-side numbers from sqlite3 (psql) in
@@ -79,6 +80,7 @@ SERVER_DB=""
 SERVER_PORT=""
 PG_DIR=""
 PG_PORT=""
+PG_STARTED=0
 PG_DATABASES=0
 PG_DB_URI=""
 failures=0
@@ -123,6 +125,7 @@ pg_start() {
   fi
   # Trust for the unix socket and loopback only (the cluster listens nowhere else).
   printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$PG_DIR/data/pg_hba.conf"
+  PG_STARTED=1  # from here on pg_stop stops it: a start that timed out may have left it running
   if ! pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
     -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null; then
     echo "run.sh: the PostgreSQL cluster did not start; its log:" >&2
@@ -134,10 +137,10 @@ pg_start() {
 # pg_stop: stops the cluster (if started) and removes its directory unless KEEP=1.
 pg_stop() {
   [[ -n "$PG_DIR" ]] || return 0
-  if [[ -n "$PG_PORT" ]]; then
+  if [[ $PG_STARTED -eq 1 ]]; then
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 ||
       echo "run.sh: pg_ctl stop failed for the cluster in $PG_DIR" >&2
-    PG_PORT=""
+    PG_STARTED=0
   fi
   if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$PG_DIR"; fi
   PG_DIR=""
