@@ -52,15 +52,6 @@ ATTACK="$BUILD/bench/attack"
 STARTUP="$BUILD/bench/startup"
 HELD="$BUILD/bench/held_hangup"
 PORT="${PORT:-5810}"
-OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
-mkdir -p "$OUT"
-
-for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK" "$STARTUP" "$HELD"; do
-  [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
-done
-command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "run.sh: needs curl" >&2; exit 1; }
-command -v jq >/dev/null || { echo "run.sh: needs jq (apt-get install jq)" >&2; exit 1; }
 BENCH_JOURNAL="${BENCH_JOURNAL:-sqlite}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 case "$BENCH_JOURNAL" in
@@ -73,6 +64,15 @@ case "$BENCH_JOURNAL" in
     ;;
   *) echo "run.sh: BENCH_JOURNAL must be sqlite or postgresql, not '$BENCH_JOURNAL'" >&2; exit 2 ;;
 esac
+OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
+mkdir -p "$OUT"
+
+for f in "$BIN" "$LOAD" "$JBENCH" "$HICCUP" "$ATTACK" "$STARTUP" "$HELD"; do
+  [[ -x "$f" ]] || { echo "run.sh: $f is missing; build with: cmake -S $repo -B $BUILD -DGQ_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2" >&2; exit 1; }
+done
+command -v sqlite3 >/dev/null || { echo "run.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "run.sh: needs curl" >&2; exit 1; }
+command -v jq >/dev/null || { echo "run.sh: needs jq (apt-get install jq)" >&2; exit 1; }
 
 SERVER_PID=""
 SERVER_DIR=""
