@@ -25,9 +25,19 @@
 #            "chrt -f 10" for real-time scheduling (needs root or CAP_SYS_NICE)
 #   QUIET=L  before each scenario wait (up to 15 min) until the 1-minute load average is below L;
 #            timing on a shared 2-core machine is meaningless while other jobs compile
+#   BENCH_JOURNAL  the journal backend: sqlite (default: QUEUE_DB is a file in the scenario's
+#            directory) or postgresql: one throwaway PostgreSQL 15 cluster for the whole run
+#            (initdb in a mktemp -d directory, 127.0.0.1 only at a port the kernel picks, its unix
+#            socket in that directory, fsync on, trust for loopback; as root its tools run as user
+#            postgres), a fresh database per server start, QUEUE_DB=postgresql://postgres@
+#            127.0.0.1:PORT/DB; stopped (pg_ctl -m fast) and removed at exit (KEEP=1 keeps its
+#            directory). Needs the postgresql package (PG_BIN, default
+#            /usr/lib/postgresql/15/bin) and psql. Every scenario but startup runs on it
+#            (startup's seeding and sizes are the SQLite file's).
 #
 # Results: one JSON line per scenario in $OUT/<scenario>.json, the load client's human summary
-# in $OUT/<scenario>.txt, the journal-side numbers from sqlite3 in $OUT/<scenario>.journal.txt.
+# in $OUT/<scenario>.txt, the journal-side numbers from sqlite3 (psql) in
+# $OUT/<scenario>.journal.txt.
 # Numbers and the machine they were measured on: docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -42,6 +52,18 @@ ATTACK="$BUILD/bench/attack"
 STARTUP="$BUILD/bench/startup"
 HELD="$BUILD/bench/held_hangup"
 PORT="${PORT:-5810}"
+BENCH_JOURNAL="${BENCH_JOURNAL:-sqlite}"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+case "$BENCH_JOURNAL" in
+  sqlite) ;;
+  postgresql)
+    [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] ||
+      { echo "run.sh: BENCH_JOURNAL=postgresql needs $PG_BIN/initdb and pg_ctl (apt-get install postgresql, or set PG_BIN)" >&2; exit 1; }
+    command -v psql >/dev/null || { echo "run.sh: BENCH_JOURNAL=postgresql needs psql (apt-get install postgresql-client)" >&2; exit 1; }
+    command -v python3 >/dev/null || { echo "run.sh: BENCH_JOURNAL=postgresql needs python3 (to pick a free port)" >&2; exit 1; }
+    ;;
+  *) echo "run.sh: BENCH_JOURNAL must be sqlite or postgresql, not '$BENCH_JOURNAL'" >&2; exit 2 ;;
+esac
 OUT="${OUT:-$(mktemp -d /tmp/gq-bench-results.XXXXXX)}"
 mkdir -p "$OUT"
 
@@ -54,7 +76,13 @@ command -v jq >/dev/null || { echo "run.sh: needs jq (apt-get install jq)" >&2; 
 
 SERVER_PID=""
 SERVER_DIR=""
+SERVER_DB=""
 SERVER_PORT=""
+PG_DIR=""
+PG_PORT=""
+PG_STARTED=0
+PG_DATABASES=0
+PG_DB_URI=""
 failures=0
 
 stop_server() {
@@ -73,15 +101,90 @@ stop_server() {
 cleanup() {
   stop_server
   if [[ "${KEEP:-0}" != 1 && -n "$SERVER_DIR" ]]; then rm -rf "$SERVER_DIR"; fi
+  pg_stop
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# BENCH_JOURNAL=postgresql: the cluster's tools run as user postgres when this runs as root
+# (initdb and pg_ctl refuse root); the cluster directory is then theirs.
+pg_as() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_start: the throwaway cluster of this run (see the header).
+pg_start() {
+  PG_DIR="$(mktemp -d /tmp/gq-bench-postgres.XXXXXX)"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$PG_DIR"; fi
+  # The kernel's pick of a free loopback port, as the PostgreSQL test support does.
+  PG_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  if ! pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync >"$PG_DIR/initdb.log" 2>&1; then
+    echo "run.sh: initdb failed:" >&2
+    cat "$PG_DIR/initdb.log" >&2
+    exit 1
+  fi
+  # Trust for the unix socket and loopback only (the cluster listens nowhere else).
+  printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$PG_DIR/data/pg_hba.conf"
+  PG_STARTED=1  # from here on pg_stop stops it: a start that timed out may have left it running
+  if ! pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null; then
+    echo "run.sh: the PostgreSQL cluster did not start; its log:" >&2
+    cat "$PG_DIR/server.log" >&2
+    exit 1
+  fi
+}
+
+# pg_stop: stops the cluster (if started) and removes its directory unless KEEP=1.
+pg_stop() {
+  [[ -n "$PG_DIR" ]] || return 0
+  if [[ $PG_STARTED -eq 1 ]]; then
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 ||
+      echo "run.sh: pg_ctl stop failed for the cluster in $PG_DIR" >&2
+    PG_STARTED=0
+  fi
+  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$PG_DIR"; fi
+  PG_DIR=""
+}
+
+# pg_new_database: a new empty database of the cluster; its URI in PG_DB_URI. (Not in a command
+# substitution: the count of databases must survive.)
+pg_new_database() {
+  PG_DATABASES=$((PG_DATABASES + 1))
+  local name="gq_bench_$PG_DATABASES"
+  psql -X -q -v ON_ERROR_STOP=1 -d "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" \
+    -c "CREATE DATABASE $name"
+  PG_DB_URI="postgresql://postgres@127.0.0.1:$PG_PORT/$name"
+}
+
+# journal_sql [--table] SQL: runs SQL on the current server's journal. --table: read-only, with a
+# header (for the reports), else bare values (and writes, for seeding).
+journal_sql() {
+  local table=0
+  if [[ "$1" == --table ]]; then table=1; shift; fi
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    if [[ $table -eq 1 ]]; then
+      psql -X -q -v ON_ERROR_STOP=1 -P footer=off -d "$SERVER_DB" -c "$1"
+    else
+      psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$SERVER_DB" -c "$1"
+    fi
+  elif [[ $table -eq 1 ]]; then
+    sqlite3 -header -column "file:$SERVER_DB?mode=ro" "$1"
+  else
+    sqlite3 "$SERVER_DB" "$1"
+  fi
+}
 
 # start_server NAME PORT VAR=VALUE... : a fresh journal, the server on 127.0.0.1:PORT.
 start_server() {
   local name="$1"
   if [[ "${KEEP:-0}" != 1 && -n "$SERVER_DIR" ]]; then rm -rf "$SERVER_DIR"; fi
   SERVER_DIR="$(mktemp -d "/tmp/gq-bench-$name.XXXXXX")"
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    pg_new_database
+    SERVER_DB="$PG_DB_URI"
+  else
+    SERVER_DB="$SERVER_DIR/queue.db"
+  fi
   restart_server "$@"
 }
 
@@ -95,7 +198,7 @@ restart_server() {
     exit 1
   fi
   # shellcheck disable=SC2086 # SERVER_PREFIX is a command line, split on purpose
-  env HOST=127.0.0.1 PORT="$port" QUEUE_DB="$SERVER_DIR/queue.db" QUEUE_DAILY_LIMIT=10000000 \
+  env HOST=127.0.0.1 PORT="$port" QUEUE_DB="$SERVER_DB" QUEUE_DAILY_LIMIT=10000000 \
     QUEUE_LOG_LEVEL=warn "$@" ${SERVER_PREFIX:-} "$BIN" >>"$SERVER_DIR/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -119,7 +222,7 @@ load() {
   local rc=0
   "$HICCUP" >"$OUT/$name.hiccup.json" &
   local hiccup_pid=$!
-  "$LOAD" --url "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" --db "$SERVER_DIR/queue.db" \
+  "$LOAD" --url "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" --db "$SERVER_DB" \
     --label "$name" "$@" >"$OUT/$name.json" 2>"$OUT/$name.txt" || rc=$?
   kill -TERM "$hiccup_pid" 2>/dev/null || true
   wait "$hiccup_pid" 2>/dev/null || true
@@ -138,11 +241,13 @@ load() {
 # previous grant's write was acknowledged (whole ms). Send-time lateness is the load client's
 # "lateness (kernel rx)"; its "journal due -> kernel send" is the per-grant delay after due.
 journal_lateness() {
-  local name="$1" interval="$2" seeded="${3:-0}" db="$SERVER_DIR/queue.db"
+  local name="$1" interval="$2" seeded="${3:-0}" early="sum(late < 0)"
+  # PostgreSQL does not sum booleans; the ids of a fresh database start at 1 as SQLite's do.
+  [[ "$BENCH_JOURNAL" == postgresql ]] && early="count(*) FILTER (WHERE late < 0)"
   {
     echo "-- journal: rows, and due spacing excess = released_at - (previous released_at of the bucket + $interval)"
     echo "   (released_at = due instant; not a send time)"
-    sqlite3 -header -column "file:$db?mode=ro" "
+    journal_sql --table "
       WITH l AS (
         SELECT released_at - LAG(released_at) OVER (PARTITION BY bucket ORDER BY id) - $interval AS late
         FROM releases WHERE id > $seeded),
@@ -152,13 +257,13 @@ journal_lateness() {
              count(*) AS gaps, min(late) AS min_ms,
              max(CASE WHEN r = (n + 1) / 2 THEN late END) AS p50_ms,
              max(CASE WHEN r = (n * 99 + 99) / 100 THEN late END) AS p99_ms,
-             max(late) AS max_ms, sum(late < 0) AS early,
+             max(late) AS max_ms, $early AS early,
              round(avg(late), 3) AS mean_ms
       FROM s;"
     echo "-- journal: rounds (k-th grant of every bucket, round 1 = the prime round): spread of"
     echo "   released_at (due instants), and distinct released_at values (ms) in the round; since"
     echo "   released_at is the due time, not the commit time, this no longer counts commits"
-    sqlite3 -header -column "file:$db?mode=ro" "
+    journal_sql --table "
       WITH k AS (SELECT released_at, ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY id) AS k
                  FROM releases WHERE id > $seeded),
       r AS (SELECT k, max(released_at) - min(released_at) AS spread,
@@ -174,6 +279,9 @@ journal_lateness() {
 machine() {
   echo "== machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "== binary: $BIN ($(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2))${SERVER_PREFIX:+, run under: $SERVER_PREFIX}"
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    echo "== journal: PostgreSQL $("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //') on 127.0.0.1:$PG_PORT (fsync on, synchronous_commit on), a fresh database per server"
+  fi
 }
 
 # ------------------------------------------------------------------------------------------
@@ -235,7 +343,7 @@ scenario_tick() {
   start_server tick "$port" "${env[@]}"
   stop_server
   local due=$(($(date +%s%3N) + 3000))
-  sqlite3 "$SERVER_DIR/queue.db" "
+  journal_sql "
     WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 255)
     INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms)
     SELECT $((due - interval - margin)), i, i, 256, 0 FROM s;"
@@ -271,7 +379,7 @@ scenario_hangup_held() {
     --hangup-before-due-ms 50 >"$OUT/hangup-held.json" 2>"$OUT/hangup-held.txt" || rc=$?
   sed 's/^/   /' "$OUT/hangup-held.txt"
   [[ $rc -eq 0 ]] || failures=$((failures + 1))
-  echo "   journal: $(sqlite3 "$SERVER_DIR/queue.db" 'SELECT count(*) FROM releases') rows" \
+  echo "   journal: $(journal_sql 'SELECT count(*) FROM releases') rows" \
     "(64 first grants + 640 stayers' = 704 when no grant was lost or added)"
   stop_server
 }
@@ -301,8 +409,12 @@ scenario_attack() {
 
 # (e) journal: grants per second committed by the storage layer alone.
 scenario_journal() {
-  local rc=0
-  "$JBENCH" --seconds 3 >"$OUT/journal.json" 2>"$OUT/journal.txt" || rc=$?
+  local rc=0 db=()
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    pg_new_database
+    db=(--db "$PG_DB_URI")
+  fi
+  "$JBENCH" "${db[@]}" --seconds 3 >"$OUT/journal.json" 2>"$OUT/journal.txt" || rc=$?
   sed 's/^/   /' "$OUT/journal.txt"
   [[ $rc -eq 0 ]] || failures=$((failures + 1))
 }
@@ -315,6 +427,10 @@ scenario_journal() {
 # just written), as after a crash-restart on a busy machine.
 scenario_startup() {
   local port=$((PORT + 7)) rows="${STARTUP_ROWS:-1000000}" rc=0
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    echo "   skipped: startup measures a SQLite journal file (BENCH_JOURNAL=sqlite)"
+    return 0
+  fi
   local env=(QUEUE_MAX_CONCURRENCY=16 QUEUE_IDENTIFY_INTERVAL_MS=5000)
   start_server startup "$port" "${env[@]}"
   stop_server
@@ -376,6 +492,7 @@ wait_quiet() {
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] ||
   scenarios=(hold hold-bare drain drain-big tick hangup hangup-held journal attack startup burst)
+[[ "$BENCH_JOURNAL" == postgresql ]] && pg_start
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
   wait_quiet

@@ -4,10 +4,12 @@
 //  2. strict: no field the API does not know (a misspelt `livenesProbe` would otherwise pass
 //     and be dropped by the API server). The schemas above allow unknown fields, so the known
 //     ones are read from the same package's type declarations;
-//  3. the queue's own needs: one replica, probes on /health and /ready at the container's port,
-//     the journal (QUEUE_DB) on the claimed volume, a non-root locked-down pod, resources set,
-//     the token from a Secret, the kustomization naming every manifest.
+//  3. the queue's own needs: probes on /health and /ready at the container's port, a non-root
+//     locked-down pod, resources set, the tokens from Secrets, the kustomization naming every
+//     manifest, and what the journal allows: one replica with its file on the claimed volume
+//     (SQLite), or a standby behind a readiness probe on /ready (PostgreSQL).
 // usage: node check_kubernetes.js DIR   (DIR holds kustomization.yaml and the manifests)
+// kubernetes_refusals.js proves that pass 3 refuses what it should.
 "use strict";
 
 const fs = require("fs");
@@ -60,11 +62,16 @@ function schemaProblems({ file, object }) {
   return checkUnknownFields(object).map((p) => `${where}: ${p}`);
 }
 
-function main() {
-  const dir = process.argv[2];
+// Every problem of the manifests in dir, and the objects read.
+function checkDirectory(dir) {
   const { kustomization, objects, problems } = loadManifests(dir);
   for (const entry of objects) problems.push(...schemaProblems(entry));
   problems.push(...checkQueueNeeds(objects.map((e) => e.object), kustomization));
+  return { kustomization, objects, problems };
+}
+
+function main() {
+  const { objects, problems } = checkDirectory(process.argv[2]);
   if (problems.length > 0) {
     for (const p of problems) console.log(`FAIL: ${p}`);
     process.exit(1);
@@ -74,4 +81,5 @@ function main() {
               `for the queue: ${kinds}`);
 }
 
-main();
+module.exports = { loadManifests, schemaProblems, checkDirectory };
+if (require.main === module) main();

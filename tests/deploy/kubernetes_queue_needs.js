@@ -1,30 +1,30 @@
 // What gateway-queue needs from its Kubernetes manifests beyond being valid API objects: the
-// mistakes a schema cannot see (a probe on the wrong port, the journal outside the volume, two
-// replicas pacing separately). Returns one message per problem.
+// mistakes a schema cannot see (a probe on the wrong port, a token in plain text, a Service that
+// misses the pod). What the journal's backend decides (how many replicas, where the journal lives,
+// how a rollout may proceed) is in kubernetes_journal_needs.js. Returns one message per problem.
 "use strict";
 
-const posix = require("path").posix;
+const { checkJournalNeeds, journalOf } = require("./kubernetes_journal_needs");
 
 function checkQueueNeeds(objects, kustomization) {
   const problems = [];
   const need = (ok, message) => {
     if (!ok) problems.push(message);
   };
-  const sets = objects.filter((o) => o.kind === "StatefulSet");
-  need(sets.length === 1, `want exactly one StatefulSet, found ${sets.length}`);
-  if (sets.length !== 1) return problems;
-  const set = sets[0];
-  const spec = set.spec || {};
+  const workloads = objects.filter((o) => o.kind === "StatefulSet" || o.kind === "Deployment");
+  need(workloads.length === 1, `want exactly one StatefulSet or Deployment, found ${workloads.length}`);
+  if (workloads.length !== 1) return problems;
+  const workload = workloads[0];
+  const kind = workload.kind;
+  const spec = workload.spec || {};
   const labels = (spec.template && spec.template.metadata && spec.template.metadata.labels) || {};
   const pod = (spec.template && spec.template.spec) || {};
   const selects = (selector) =>
     !!selector && Object.keys(selector).length > 0 &&
     Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-  // Two queues would each pace on their own: twice the identify rate Discord allows.
-  need(spec.replicas === 1, `StatefulSet replicas must be 1, not ${spec.replicas}`);
   need(selects(spec.selector && spec.selector.matchLabels) && !spec.selector.matchExpressions,
-       "StatefulSet selector.matchLabels must select the pod template's labels");
+       `${kind} selector.matchLabels must select the pod template's labels`);
   need(Number.isInteger(pod.terminationGracePeriodSeconds) && pod.terminationGracePeriodSeconds >= 10,
        "pod terminationGracePeriodSeconds must be set (>= 10 s) so waiters get their 503");
 
@@ -57,17 +57,8 @@ function checkQueueNeeds(objects, kustomization) {
     need(!(o.kind === "Secret" && (o.data || o.stringData)), `Secret ${o.metadata.name} holds values: keep tokens out of the repository`);
   }
 
-  // The journal must live on the claimed volume, or every restart forgets the pacing.
-  const db = value("QUEUE_DB") || "";
-  const mount = (c.volumeMounts || []).find((m) => m.mountPath === posix.dirname(db));
-  const claims = (spec.volumeClaimTemplates || []).map((t) => t.metadata && t.metadata.name);
-  need(posix.isAbsolute(db), `QUEUE_DB must be an absolute path, not "${db}"`);
-  need(!!mount && claims.includes(mount.name),
-       `QUEUE_DB ${db} must be in a directory mounted from a volumeClaimTemplate (${claims.join(", ")})`);
-  const claim = (spec.volumeClaimTemplates || []).find((t) => mount && t.metadata.name === mount.name);
-  need(!!claim && claim.spec && claim.spec.resources && claim.spec.resources.requests &&
-       !!claim.spec.resources.requests.storage, "the journal's claim must request storage");
-  const volumes = new Set([...claims, ...(pod.volumes || []).map((v) => v.name)]);
+  const volumes = new Set([...(spec.volumeClaimTemplates || []).map((t) => t.metadata && t.metadata.name),
+                           ...(pod.volumes || []).map((v) => v.name)]);
   for (const m of c.volumeMounts || []) need(volumes.has(m.name), `volumeMount ${m.name} has no volume`);
 
   const r = c.resources || {};
@@ -82,7 +73,6 @@ function checkQueueNeeds(objects, kustomization) {
        ps.runAsNonRoot !== false, "runAsNonRoot must be true");
   const uid = cs.runAsUser !== undefined ? cs.runAsUser : ps.runAsUser;
   need(Number.isInteger(uid) && uid > 0, "runAsUser must be a non-zero uid");
-  need(Number.isInteger(ps.fsGroup), "pod securityContext.fsGroup must be set so the journal volume is writable");
   const seccomp = cs.seccompProfile || ps.seccompProfile;
   need(!!seccomp && seccomp.type === "RuntimeDefault", "seccompProfile must be RuntimeDefault");
   need(cs.allowPrivilegeEscalation === false, "allowPrivilegeEscalation must be false");
@@ -90,20 +80,16 @@ function checkQueueNeeds(objects, kustomization) {
   need(cs.readOnlyRootFilesystem === true, "readOnlyRootFilesystem must be true");
   need(!!cs.capabilities && (cs.capabilities.drop || []).includes("ALL") && !(cs.capabilities.add || []).length,
        "capabilities must drop ALL and add none");
-  if (cs.readOnlyRootFilesystem === true) {
-    need((c.volumeMounts || []).some((m) => m.mountPath === "/tmp"),
-         "with a read-only root, mount a volume at /tmp for SQLite's temporary files");
-  }
 
-  // Services: one the shards call, and the StatefulSet's headless governing one.
+  // The Service the shards call (a StatefulSet's headless governing one is the journal's rule).
   const services = objects.filter((o) => o.kind === "Service");
   const servesQueue = (s) => selects(s.spec && s.spec.selector) &&
     (s.spec.ports || []).some((p) => reaches(p.targetPort !== undefined ? p.targetPort : p.port));
   need(services.some((s) => servesQueue(s) && s.spec.clusterIP !== "None"),
        "no Service selects the pod and reaches the queue's port");
-  const governing = services.find((s) => s.metadata.name === spec.serviceName);
-  need(!!governing && governing.spec.clusterIP === "None" && servesQueue(governing),
-       `serviceName ${spec.serviceName} must name a headless Service of the pod`);
+
+  checkJournalNeeds({ workload, spec, pod, c, env, journal: journalOf(env), objects, services,
+                      selects, servesQueue, need });
 
   // A kustomize image override whose name matches no container changes nothing, silently.
   const images = new Set(containers.map((x) => (x.image || "").replace(/[:@].*$/, "")));

@@ -7,7 +7,10 @@
 // can check where a password goes.
 //
 // postgres_server::shared() is the one cluster of a test binary, started at its first use and
-// stopped by a GoogleTest global environment; each test takes a fresh database of it.
+// stopped by a GoogleTest global environment; each test takes a fresh database of it. Under ctest
+// every test process shares one cluster instead: the fixture test postgres.cluster_start
+// (tests/support/postgres_cluster.cpp) starts it and writes where it is to
+// GQ_POSTGRES_CLUSTER_FILE, and postgres.cluster_stop stops it after the last test.
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -83,10 +86,20 @@ class postgres_server {
   }
 
   ~postgres_server() {
+    if (!owner_) return;
     if (running_) stop();
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
+
+  // A running cluster started by another process (`dir`, `port` as dir() and port() said there).
+  // As `owner` this one stops and removes it at the end; else it leaves it alone.
+  static std::unique_ptr<postgres_server> attach(const std::string& dir, int port, bool owner) {
+    return std::unique_ptr<postgres_server>(new postgres_server(dir, port, owner));
+  }
+  // Leaves the cluster running and its directory in place at the end (for attach()).
+  void keep() { owner_ = false; }
+  const std::string& dir() const { return dir_; }
   postgres_server(const postgres_server&) = delete;
   postgres_server& operator=(const postgres_server&) = delete;
 
@@ -145,6 +158,7 @@ class postgres_server {
   static postgres_server& shared() {
     static std::string failure;
     static std::unique_ptr<postgres_server> server = [] {
+      if (auto run_wide = run_wide_cluster()) return run_wide;
       try {
         return std::make_unique<postgres_server>();
       } catch (const std::exception& e) {
@@ -159,12 +173,40 @@ class postgres_server {
 
   // Stops the shared cluster, if it was started; the global environment's TearDown.
   static void stop_shared() {
-    if (postgres_server* server = shared_instance(); server != nullptr && server->running_) {
+    if (postgres_server* server = shared_instance();
+        server != nullptr && server->owner_ && server->running_) {
       server->stop();
     }
   }
 
  private:
+  postgres_server(std::string dir, int port, bool owner)
+      : dir_(std::move(dir)),
+        port_(port),
+        as_postgres_(geteuid() == 0),
+        running_(true),
+        owner_(owner) {}
+
+  // The ctest run's cluster when there is one and it answers; null otherwise (a test binary run
+  // on its own, or a file left by a run that was killed).
+  static std::unique_ptr<postgres_server> run_wide_cluster() {
+#ifdef GQ_POSTGRES_CLUSTER_FILE
+    std::ifstream file(GQ_POSTGRES_CLUSTER_FILE);
+    std::string dir;
+    int port = 0;
+    if (!(file >> dir >> port)) return nullptr;
+    auto server = attach(dir, port, false);
+    try {
+      server->admin("SELECT 1");
+      return server;
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+#else
+    return nullptr;
+#endif
+  }
+
   static postgres_server*& shared_instance() {
     static postgres_server* instance = nullptr;
     return instance;
@@ -189,6 +231,7 @@ class postgres_server {
   int port_ = 0;
   bool as_postgres_ = false;
   bool running_ = false;
+  bool owner_ = true;  // stops and removes the cluster at the end
 };
 
 // Stops the shared cluster when the binary's tests are done (kill -9 of the binary leaves it
