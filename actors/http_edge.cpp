@@ -231,7 +231,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   }
   if (shutting_down_) {
     counters_.count(rejection::shutdown);
-    return respond(hdl, conn, http::json_error(503, "the queue is shutting down"));
+    return respond(hdl, conn, stopping_response());
   }
   if (!counters_.active) {
     counters_.count(rejection::standby);

@@ -51,6 +51,12 @@ inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
 inline constexpr std::string_view k_standby_message =
     "standby: another gateway-queue holds the journal; ask the active one";
 
+// The 503 of a stopping queue, with Retry-After: 1: a standby taking over, or this queue
+// restarted, answers in a moment.
+inline http::response stopping_response() {
+  return http::with_retry_after(http::json_error(503, "the queue is shutting down"), 1);
+}
+
 // The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
 // is_socket_with_peer_port, which the edge checks once before it relies on this).
 inline int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }

@@ -70,7 +70,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
       default:  // shutting down, or withdrawn (only ever for a client that has gone)
         if (result.kind == verdict_kind::shutting_down) counters_.count(rejection::shutdown);
         conn->keep_alive = false;  // the process is about to close it anyway
-        finish_async(hdl, serial, http::json_error(503, "the queue is shutting down"));
+        finish_async(hdl, serial, stopping_response());
         break;
     }
   }
@@ -95,7 +95,7 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
     conn->waiter_id = 0;
     --counters_.waiting;
     conn->keep_alive = false;
-    finish_async(hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
+    finish_async(hdl, conn->serial, stopping_response());
     return;
   }
   auto bytes = http::serialize(
@@ -257,7 +257,7 @@ void edge_state::answer_held_on_shutdown() {
     conn->grant_held = false;
     --counters_.waiting;
     conn->keep_alive = false;
-    finish_async(grant.hdl, conn->serial, http::json_error(503, "the queue is shutting down"));
+    finish_async(grant.hdl, conn->serial, stopping_response());
   }
 }
 
