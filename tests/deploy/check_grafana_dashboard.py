@@ -26,7 +26,7 @@ GAUGES_AND_COUNTERS = {
     "gateway_queue_total_sessions", "gateway_queue_max_concurrency", "gateway_queue_limits_known",
     "gateway_queue_reset_timestamp_seconds", "gateway_queue_reset_seconds",
     "gateway_queue_identify_interval_seconds", "gateway_queue_last_grant_timestamp_seconds",
-    "gateway_queue_build_info", "gateway_queue_auth_required",
+    "gateway_queue_build_info", "gateway_queue_auth_required", "gateway_queue_active",
 }
 HISTOGRAMS = {"gateway_queue_journal_commit_seconds", "gateway_queue_wait_seconds"}
 KNOWN_METRICS = GAUGES_AND_COUNTERS | {
@@ -42,6 +42,7 @@ REQUIRED = {
     "journal commit time": r"histogram_quantile\(0\.\d+, .*gateway_queue_journal_commit_seconds_bucket\b",
     "rejections by reason": r"by \(reason\) \(rate\(gateway_queue_rejections_total\b",
     "Discord status": r"gateway_queue_discord_up\b",
+    "which queue is active": r"gateway_queue_active\b",
 }
 
 # Grafana's variables, replaced by a value of the same kind so that the expression parses.
