@@ -53,8 +53,9 @@ inline constexpr std::string_view k_standby_message =
 
 // The 503 of a stopping queue, with Retry-After: 1: a standby taking over, or this queue
 // restarted, answers in a moment.
+inline constexpr std::string_view k_stopping_message = "the queue is shutting down";
 inline http::response stopping_response() {
-  return http::with_retry_after(http::json_error(503, "the queue is shutting down"), 1);
+  return http::with_retry_after(http::json_error(503, k_stopping_message), 1);
 }
 
 // The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
@@ -178,7 +179,8 @@ struct edge_state {
   struct held_grant;
   void write_grant(connection& conn, const held_grant& grant);
   void answer_held_on_shutdown();
-  // Answers a waiter whose grant will not be written with 503 and Retry-After: 1.
+  // Answers a waiter whose grant will not be written with 503 and Retry-After: 1 (the 503 of a
+  // standby, a stopping queue, a late grant).
   void refuse_waiter(handle hdl, connection& conn, rejection reason, std::string_view message);
   // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
   void report_sent(handle hdl);

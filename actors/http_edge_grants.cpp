@@ -91,11 +91,8 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
     // Journaled but not yet due when the queue stops: never a 200. It counts from its due
     // instant (nobody is left to pass it to).
     report_sent(bucket, waiter_id, due);
-    counters_.count(rejection::shutdown);
-    conn->waiter_id = 0;
-    --counters_.waiting;
     conn->keep_alive = false;
-    finish_async(hdl, conn->serial, stopping_response());
+    refuse_waiter(hdl, *conn, rejection::shutdown, k_stopping_message);
     return;
   }
   auto bytes = http::serialize(
@@ -163,11 +160,15 @@ void edge_state::write_due_grants() {
       self_->send(grant.bucket, cancel_atom::value, grant.waiter_id);
       continue;
     }
+    if (!config_.late_grant_limit) {
+      write_grant(*conn, grant);
+      continue;
+    }
     // The clock read right before the write: a process stopped (SIGSTOP, a VM pause) after the
     // grant was journaled may have lost the journal meanwhile, and the queue that took it over
     // waits only k_recovery_margin beyond the interval after this grant's journaled instant.
     const auto now = self_->clock().now();
-    if (!config_.late_grant_limit || now - grant.due <= *config_.late_grant_limit) {
+    if (now - grant.due <= *config_.late_grant_limit) {
       write_grant(*conn, grant);
       continue;
     }
@@ -252,12 +253,8 @@ void edge_state::answer_held_on_shutdown() {
     report_sent(grant.bucket, grant.waiter_id, grant.due);
     auto* conn = live(grant.hdl, grant.serial);
     if (!conn || conn->waiter_id != grant.waiter_id) continue;
-    counters_.count(rejection::shutdown);
-    conn->waiter_id = 0;
-    conn->grant_held = false;
-    --counters_.waiting;
     conn->keep_alive = false;
-    finish_async(grant.hdl, conn->serial, stopping_response());
+    refuse_waiter(grant.hdl, *conn, rejection::shutdown, k_stopping_message);
   }
 }
 

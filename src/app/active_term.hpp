@@ -29,9 +29,9 @@ class active_term {
  public:
   // Reads the journal (throws storage::journal_error) and spawns the actors: each bucket resumes
   // an interval (plus k_recovery_margin) after its last journaled grant and the daily window
-  // continues from the journal. `on_lost` is called once, from another thread, if the journal's
-  // writer loses it; `stop` ends the process on a fatal condition (the token rejected at start,
-  // a damaged journal).
+  // continues from the journal. `on_lost` (empty for a journal that cannot be lost: SQLite) is
+  // called once, from another thread, if the journal's writer loses it; `stop` ends the process on
+  // a fatal condition (the token rejected at start, a damaged journal).
   active_term(caf::actor_system& system, const server_config& config, clock_anchor anchor,
               std::shared_ptr<storage::journal> journal, std::shared_ptr<grant_handoff> handoff,
               stop_signal& stop, std::function<void()> on_lost);
@@ -47,7 +47,6 @@ class active_term {
 
   const gate_actor& gate() const { return gate_; }
   const archive_actor& archive() const { return archive_; }
-  const storage::journal& journal() const { return *journal_; }
 
  private:
   std::shared_ptr<storage::journal> journal_;

@@ -115,13 +115,18 @@ int run_server(const server_config& config) {
   caf::actor_system system{caf_config};
   auto handoff = std::make_shared<grant_handoff>();
   auto lost = std::make_shared<std::atomic<bool>>(false);
+  // A SQLite journal cannot be lost while the process lives: its ledger needs no writer check.
+  std::function<void()> on_lost;
+  if (shared_journal) {
+    on_lost = [lost, &stop] {
+      lost->store(true);
+      stop.wake();
+    };
+  }
   auto start_term = [&](std::shared_ptr<storage::journal> held) {
     lost->store(false);
     return std::make_unique<active_term>(system, config, anchor, std::move(held), handoff, stop,
-                                         [lost, &stop] {
-                                           lost->store(true);
-                                           stop.wake();
-                                         });
+                                         on_lost);
   };
   std::unique_ptr<active_term> term;
   std::string location = config.db_path;
