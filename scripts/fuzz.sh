@@ -7,13 +7,18 @@
 #   FUZZ_TARGETS  targets to run (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --tests
 build="${BUILD_DIR:-build-fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
 targets=(${FUZZ_TARGETS:-request_parser query config gateway_bot})
 
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DGQ_FUZZ=ON \
-  -DGQ_BUILD_TESTS=OFF -DGQ_BUILD_BENCH=OFF ${CMAKE_ARGS:-}
+# Ninja and ccache as in scripts/test.sh.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+generator=()
+[ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DGQ_FUZZ=ON -DGQ_BUILD_TESTS=OFF -DGQ_BUILD_BENCH=OFF \
+  ${CMAKE_ARGS:-}
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 mkdir -p "$build/artifacts"

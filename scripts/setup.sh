@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages gateway-queue builds, tests and benchmarks with.
+# Installs the Debian 12 packages gateway-queue needs, in two sets:
+#   scripts/setup.sh          what the server builds with (scripts/run-server.sh, the image)
+#   scripts/setup.sh --tests  that, and what the tests, benchmarks and CI run with (scripts/test.sh)
 # Idempotent: packages already present are skipped, so a second run costs one dpkg query.
 set -euo pipefail
 
 root="$(dirname "$0")/.."
+with_tests=false
+case "${1:-}" in
+  "") ;;
+  --tests) with_tests=true ;;
+  *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+esac
 
 # What the server builds with.
 packages=(
@@ -13,10 +21,10 @@ packages=(
   libpq-dev                          # the PostgreSQL journal (libpq)
 )
 
-# What the tests run with; skipped where they are absent (the Docker image's build stage copies
-# this script alone).
-if [ -d "$root/tests" ]; then
+if $with_tests; then
   packages+=(
+    git                              # the version names its commit (cmake/version.cmake)
+    ninja-build ccache               # faster and cached builds (scripts/test.sh)
     libgtest-dev libgmock-dev python3
     python3-discord python3-aiohttp  # the discord.py end-to-end test (tests/e2e)
     prometheus                       # promtool: /metrics and the alert rules
@@ -25,6 +33,9 @@ if [ -d "$root/tests" ]; then
     clang libclang-rt-14-dev         # libFuzzer targets (scripts/fuzz.sh)
     jq                               # bench/run.sh burst: machine stalls within its windows
     postgresql                       # server 15: throwaway clusters for the PostgreSQL journal tests
+    debootstrap lintian curl         # the Debian package, installed in a throwaway root
+    podman runc                      # the container image, built and run (runc: crun refuses
+                                     # some cgroup layouts)
   )
   # Node and npm for the deploy checks and the discord.js end-to-end test: Debian's, unless a
   # node and npm are already on PATH (a Node.js from elsewhere bundles npm and conflicts with
@@ -49,7 +60,7 @@ fi
 # The Kubernetes API schemas the manifest check validates against, pinned by package-lock.json
 # (about 20 s, once; again only when the lock file changes).
 checks="$root/tests/deploy"
-if [ -f "$checks/package-lock.json" ] &&
+if $with_tests && [ -f "$checks/package-lock.json" ] &&
    ! cmp -s "$checks/package-lock.json" "$checks/node_modules/.setup-installed-lock.json"; then
   echo "setup: installing the deploy checks' npm packages"
   npm ci --prefix "$checks" --no-audit --no-fund --loglevel=error

@@ -8,27 +8,30 @@
 
 #include "src/app/config_messages.hpp"
 #include "src/app/config_setting.hpp"
-
-#ifndef GQ_VERSION
-#define GQ_VERSION "0.0.0"
-#endif
+#include "src/core/version.hpp"
 
 // The table of settings (names, types, defaults shown, help) and how each command reads them.
 // The validators: src/app/config_setting.hpp; CLI11's own refusals: src/app/config_messages.hpp.
 
 namespace gq {
-namespace {}  // namespace
+
+std::string version_line() {
+  const std::string commit(build_commit());
+  return "gateway-queue " + std::string(build_version()) + " (commit " + commit +
+         (commit == "unknown" ? ": built outside a git checkout" : "") + ")";
+}
 
 using namespace config_detail;
 
 command parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"gateway-queue: paces Discord gateway IDENTIFYs for bots sharded across processes.",
                "gateway-queue"};
-  app.set_version_flag("--version", GQ_VERSION);
+  app.set_version_flag("--version", version_line());
   app.allow_extras();  // reported below, without echoing values that may be mistyped secrets
   app.footer(
       "Each option also reads the environment variable shown; a flag wins over the environment.\n"
       "An empty DISCORD_TOKEN or QUEUE_AUTH_TOKEN counts as unset. Tokens are never printed.\n"
+      "Secrets belong in files: DISCORD_TOKEN_FILE, QUEUE_AUTH_TOKEN_FILE, QUEUE_DB_FILE.\n"
       "Details: docs/CONFIGURATION.md");
 
   std::deque<setting> settings;  // a deque: `add` hands out references that must stay valid
@@ -42,6 +45,15 @@ command parse_command_line(int argc, const char* const* argv) {
     if (env) s.option->envname(env);
     if (default_shown && *default_shown) s.option->default_str(default_shown);
     return s;
+  };
+  // VAR_FILE and --flag-file for `s`: its value read from a file (docs/CONFIGURATION.md, "Secrets
+  // in files").
+  std::deque<std::string> file_names;  // the names' storage: setting holds const char*
+  auto add_file = [&](CLI::App& to, setting& s) {
+    const auto& env = file_names.emplace_back(std::string(s.env) + "_FILE");
+    const auto& flag = file_names.emplace_back(std::string(s.flag) + "-file");
+    const auto help = "Read " + std::string(s.env) + " from this file (one final newline dropped)";
+    s.file = &add(to, env.c_str(), flag.c_str(), "PATH", nullptr, help.c_str());
   };
 
   const server_config defaults;
@@ -57,6 +69,8 @@ command parse_command_line(int argc, const char* const* argv) {
           "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot");
   auto& db = add(app, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(),
                  "SQLite journal file or postgresql:// URI");
+  add_file(app, discord_token);
+  add_file(app, db);
   const auto interval_default = std::to_string(defaults.identify_interval.count());
   auto& interval =
       add(app, "QUEUE_IDENTIFY_INTERVAL_MS", "--identify-interval-ms", "MS",
@@ -79,6 +93,7 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& auth_token =
       add(app, "QUEUE_AUTH_TOKEN", "--auth-token", "TOKEN", nullptr,
           "When set, requests need 'Authorization: Bearer <it>' (/health, /ready excepted)", true);
+  add_file(app, auth_token);
   const auto request_timeout_default = std::to_string(defaults.request_timeout.count());
   auto& request_timeout =
       add(app, "QUEUE_REQUEST_TIMEOUT_S", "--request-timeout-s", "SECONDS",
@@ -101,6 +116,7 @@ command parse_command_line(int argc, const char* const* argv) {
   history->allow_extras();
   auto& history_db = add(*history, "QUEUE_DB", "--db", "PATH", defaults.db_path.c_str(),
                          "SQLite journal file or postgresql:// URI");
+  add_file(*history, history_db);
   auto& shard = add(*history, nullptr, "--shard", "N", nullptr, "Only grants of this shard");
   auto& since = add(*history, nullptr, "--since", "UNIX_MS", nullptr,
                     "Only grants released at or after this time");
@@ -148,7 +164,7 @@ command parse_command_line(int argc, const char* const* argv) {
   } catch (const CLI::CallForAllHelp&) {
     return exit_request{0, without_final_newline(app.help("", CLI::AppFormatMode::All))};
   } catch (const CLI::CallForVersion& e) {
-    return exit_request{0, std::string("gateway-queue ") + e.what()};
+    return exit_request{0, e.what()};
   } catch (const CLI::ParseError& e) {
     return exit_request{2,
                         one_printable_line(scrub_secrets(explain(e.what(), settings), argc, argv))};
@@ -161,7 +177,8 @@ command parse_command_line(int argc, const char* const* argv) {
     if (history->parsed()) {
       history_command result;
       // Both `history --db x` and `--db x history` work; either flag beats QUEUE_DB.
-      read_path(db.from_flag() && !history_db.from_flag() ? db : history_db, result.db_path);
+      read_path(db.given_by_flag() && !history_db.given_by_flag() ? db : history_db,
+                result.db_path);
       auto& filter = result.filter;
       if (auto raw = shard.raw()) filter.shard = integer_in(shard, *raw, 0, k_max_stored_integer);
       if (auto raw = since.raw()) {
@@ -232,6 +249,9 @@ command parse_command_line(int argc, const char* const* argv) {
                 {{"hold", exhausted_policy::hold}, {"reject", exhausted_policy::reject}});
     read_integer(waiting, config.max_waiting, 1, 10'000'000);
     read_secret(auth_token, config.auth_token, "Bearer ");
+    for (const setting* s : {&discord_token, &auth_token}) {
+      if (s->from_flag() && s->raw()) config.secrets_on_command_line.emplace_back(s->flag);
+    }
     read_integer(retention, config.retention_days, 1, 36'500);
     read_duration(request_timeout, config.request_timeout, 1, 3'600);
     read_duration(idle_timeout, config.idle_timeout, 1, 86'400);

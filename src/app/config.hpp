@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "actors/archive.hpp"
 #include "src/http/connection_deadlines.hpp"
@@ -49,6 +50,9 @@ struct server_config {
   std::chrono::seconds idle_timeout = k_default_idle_timeout;        // keep-alive between requests
   log_format log_format_ = log_format::text;
   log_level log_level_ = log_level::info;
+  // Flags that carried a token (`--discord-token`): any user of the machine can read them in
+  // `ps`; the server warns at start.
+  std::vector<std::string> secrets_on_command_line;
 };
 
 // `gateway-queue history`: prints journal rows without a running server.
@@ -89,6 +93,9 @@ struct exit_request {
 };
 using command =
     std::variant<server_config, history_command, probe_command, plan_command, exit_request>;
+
+// "gateway-queue <version> (commit <hash>)": what --version prints and the log's first line says.
+std::string version_line();
 
 // Parses argv and the environment (getenv). A bad value yields exit_request{2, "<one line naming
 // the variable and the flag, and what is allowed>"}; the line never contains a secret's value.

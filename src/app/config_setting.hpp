@@ -25,6 +25,10 @@ struct bad_value {
   std::string message;
 };
 
+// Longest value file read (VAR_FILE): a token is under 100 bytes, a PostgreSQL URI under a few
+// hundred; anything larger is the wrong file (or /dev/zero).
+inline constexpr std::size_t k_max_value_file_bytes = 64 * 1024;
+
 // One command-line option with an (optional) environment fallback.
 struct setting {
   const char* env = nullptr;  // nullptr for flags without an environment variable
@@ -32,17 +36,34 @@ struct setting {
   bool secret = false;
   std::string value;
   CLI::Option* option = nullptr;
+  // The same value read from a file named by `VAR_FILE` / `--flag-file`, the way Docker,
+  // Kubernetes and systemd hand over secrets; null for settings without one. At one level (flags,
+  // or else the environment) a setting and its file exclude each other.
+  const setting* file = nullptr;
 
   // A value equal to the environment's may have come from either; then it does not matter.
   bool from_flag() const;
 
-  // "ENV (--flag)", or "--flag" alone.
+  // from_flag(), or the file's flag given.
+  bool given_by_flag() const;
+
+  // "ENV (--flag)", or "--flag" alone; the file's label once raw() took the value from it, so
+  // that a bad token in DISCORD_TOKEN_FILE is reported as that file's.
   std::string label() const;
 
   // The value to validate, or nullopt for "use the default". CLI11 ignores an empty environment
   // variable; we do not, so that `PORT=` is an error instead of a silent default. An empty secret
   // counts as unset: docker-compose's `DISCORD_TOKEN=${DISCORD_TOKEN}` yields one when unset.
+  // With a file: its contents, one trailing newline dropped; an unreadable, empty or oversized
+  // file, or a value given both ways at one level, fails naming the variable.
   std::optional<std::string> raw() const;
+
+  // Set by raw(): whether the value it returned came from the file (for label()).
+  mutable bool read_from_file = false;
+
+ private:
+  std::optional<std::string> direct_raw() const;
+  std::string read_value_file() const;  // called on the file's setting
 };
 
 // Quotes a value for an error line: printable ASCII as is, everything else escaped, so the

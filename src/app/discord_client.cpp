@@ -11,9 +11,7 @@
 #include <stdexcept>
 #include <variant>
 
-#ifndef GQ_VERSION
-#define GQ_VERSION "0.0.0"
-#endif
+#include "src/core/version.hpp"
 
 namespace gq {
 namespace {
@@ -311,7 +309,7 @@ limits_fetch discord_client::fetch() {
     auto client = impl_->make_client();
     const httplib::Headers headers{
         {"Authorization", "Bot " + impl_->token},
-        {"User-Agent", "DiscordBot (" GQ_HOMEPAGE_URL ", " GQ_VERSION ")"},
+        {"User-Agent", "DiscordBot (" GQ_HOMEPAGE_URL ", " + std::string(build_version()) + ")"},
         {"Accept", "application/json"}};
     std::string body;
     bool too_large = false;

@@ -87,9 +87,17 @@ int run_server(const server_config& config) {
   // must cost an EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   init_logging(config.log_format_, config.log_level_);
+  spdlog::info("{}", version_line());  // first, so every log names the build it came from
   if (config.discord_token) add_log_redaction(*config.discord_token);
   if (config.auth_token) add_log_redaction(*config.auth_token);
   if (auto warning = exposure_warning(config)) spdlog::warn("{}", *warning);
+  for (const auto& flag : config.secrets_on_command_line) {
+    spdlog::warn(
+        "{} was given on the command line, where every user of this machine can read it "
+        "(ps, /proc/PID/cmdline); give it in a file instead: {}-file, or the _FILE "
+        "variable (docs/CONFIGURATION.md, \"Secrets in files\")",
+        flag, flag);
+  }
 
   // A PostgreSQL journal may be shared: one process holds it (the active queue), the others wait
   // as standbys. A SQLite file is locked for the life of the process instead.
@@ -160,8 +168,8 @@ int run_server(const server_config& config) {
   self->request(edge, k_edge_answer_timeout, listen_atom::value, config.host, config.port)
       .receive(
           [&](std::uint16_t port) {
-            spdlog::info("gateway-queue {} listening on {}:{} ({}, journal {}, limits from {})",
-                         GQ_VERSION, config.host, port, term ? "active" : "standby",
+            spdlog::info("listening on {}:{} ({}, journal {}, limits from {})", config.host, port,
+                         term ? "active" : "standby",
                          term ? location : storage::redacted_location(config.db_path),
                          config.discord_token ? "discord" : "config");
           },

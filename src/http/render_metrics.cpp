@@ -6,11 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "src/core/version.hpp"
 #include "src/http/render.hpp"
-
-#ifndef GQ_VERSION
-#define GQ_VERSION "0.0.0"
-#endif
 
 namespace gq {
 
@@ -189,8 +186,12 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
              "Journal commits that failed (their waiters got 503).", ledger.journal_failures);
 
   // -- the process --
-  out.family("gateway_queue_build_info", "gauge", "The running version; always 1.");
-  out.sample("gateway_queue_build_info", "{version=\"" GQ_VERSION "\"}", std::uint64_t{1});
+  out.family("gateway_queue_build_info", "gauge",
+             "The running version and the commit it was built from; always 1.");
+  out.sample("gateway_queue_build_info",
+             "{version=\"" + std::string(build_version()) + "\",commit=\"" +
+                 std::string(build_commit()) + "\"}",
+             std::uint64_t{1});
   out.single("gateway_queue_auth_required", "gauge",
              "1 when requests need a bearer token (QUEUE_AUTH_TOKEN is set).",
              std::uint64_t{edge.auth_required ? 1u : 0u});

@@ -5,9 +5,10 @@
 //     and be dropped by the API server). The schemas above allow unknown fields, so the known
 //     ones are read from the same package's type declarations;
 //  3. the queue's own needs: probes on /health and /ready at the container's port, a non-root
-//     locked-down pod, resources set, the tokens from Secrets, the kustomization naming every
-//     manifest, and what the journal allows: one replica with its file on the claimed volume
-//     (SQLite), or a standby behind a readiness probe on /ready (PostgreSQL).
+//     locked-down pod, resources set, the secrets as files of Secret volumes (never in the
+//     environment or on the command line), the kustomization naming every manifest, and what the
+//     journal allows: one replica with its file on the claimed volume (SQLite), or a standby
+//     behind a readiness probe on /ready (PostgreSQL).
 // usage: node check_kubernetes.js DIR   (DIR holds kustomization.yaml and the manifests)
 // kubernetes_refusals.js proves that pass 3 refuses what it should.
 "use strict";
@@ -18,8 +19,12 @@ const YAML = require("yaml");
 const { checkUnknownFields } = require("./kubernetes_fields");
 const { checkQueueNeeds } = require("./kubernetes_queue_needs");
 
+// Read as YAML 1.1, as kubectl reads them: there `defaultMode: 0440` is octal (288), where YAML 1.2
+// would make it decimal 440 and the check would judge file modes the cluster never sets.
+const yamlOptions = { version: "1.1" };
+
 function loadManifests(dir) {
-  const kustomization = YAML.parse(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
+  const kustomization = YAML.parse(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"), yamlOptions);
   const problems = [];
   if (kustomization.kind !== "Kustomization" ||
       !/^kustomize\.config\.k8s\.io\/v1(beta1)?$/.test(kustomization.apiVersion)) {
@@ -37,7 +42,7 @@ function loadManifests(dir) {
       problems.push(`kustomization.yaml: resource ${file} does not exist`);
       continue;
     }
-    for (const doc of YAML.parseAllDocuments(fs.readFileSync(full, "utf8"))) {
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(full, "utf8"), yamlOptions)) {
       for (const e of [...doc.errors, ...doc.warnings]) problems.push(`${file}: ${e.message}`);
       const object = doc.toJS();
       if (object !== null) objects.push({ file, object });

@@ -1,7 +1,8 @@
 """Checks that the systemd unit's SystemCallFilter lets the real server work: runs the binary
-under strace, drives it through what it does in production (limits from a Discord API, grants
-journaled, /health, /status, /metrics, /history, a waiter that hangs up, SIGTERM with a waiter),
-and fails if it made a system call the unit's filter refuses. systemd itself cannot run here, so
+under strace, drives it through what it does in production (the token read from a file, as the
+drop-in discord-token.conf hands it over; limits from a Discord API, grants journaled, /health,
+/status, /metrics, /history, a waiter that hangs up, SIGTERM with a waiter), and fails if it
+made a system call the unit's filter refuses. systemd itself cannot run here, so
 the filter is computed from the unit's SystemCallFilter= lines with `systemd-analyze
 syscall-filter`, the same tables systemd applies.
 
@@ -98,8 +99,12 @@ def exercise(binary, workdir):
     port = free_port()
     trace = workdir / "trace.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QUEUE_", "DISCORD_"))}
+    # A credential file, as systemd's LoadCredential= leaves it (one final newline, mode 0400).
+    token = workdir / "discord-token"
+    token.write_text("syscall-check\n")
+    token.chmod(0o400)
     env.update(HOST="127.0.0.1", PORT=str(port), QUEUE_DB=str(workdir / "journal.db"),
-               DISCORD_TOKEN="syscall-check", QUEUE_IDENTIFY_INTERVAL_MS="300",
+               DISCORD_TOKEN_FILE=str(token), QUEUE_IDENTIFY_INTERVAL_MS="300",
                DISCORD_API_URL=f"http://localhost:{discord.server_address[1]}/api/v10",
                QUEUE_REFRESH_INTERVAL_S="1")
     tracer = subprocess.Popen(["strace", "-f", "-qq", "-o", str(trace), binary], env=env,

@@ -2,8 +2,8 @@
 //  - a SQLite journal (QUEUE_DB a file) allows exactly one queue: two would each pace on their
 //    own, twice the identify rate Discord allows, and the file's lock does not reach across
 //    nodes. So: a StatefulSet of one replica, the file on a claimed volume.
-//  - a PostgreSQL journal (QUEUE_DB a postgresql:// URI, or from a Secret) allows more: one queue
-//    holds the journal's lock and is active, the others stand by. Then only /ready tells the
+//  - a PostgreSQL journal (QUEUE_DB or --db a postgresql:// URI, or --db-file) allows more: one
+//    queue holds the journal's lock and is active, the others stand by. Then only /ready tells the
 //    Service which pod is the active one, so more than one replica needs a readinessProbe on
 //    /ready, probed often enough to follow a takeover within seconds, pods spread over nodes, and
 //    a rollout that does not wait for a second ready pod (there never is one).
@@ -12,18 +12,25 @@
 "use strict";
 
 const posix = require("path").posix;
+const { flagsOf } = require("./kubernetes_secret_needs");
 
 const isPostgresUri = (s) => /^postgres(ql)?:\/\//.test(s);
 
-// The journal QUEUE_DB names: { backend: "sqlite" | "postgresql", value, fromSecret }.
-// A value from a Secret is taken for a URI: a file path is no secret, a connection string may be.
-function journalOf(env) {
+// The journal the container names: { backend: "sqlite" | "postgresql", value }, value undefined
+// when it is read from a file or a Secret. As in the queue, --db-file or --db beats the
+// environment (QUEUE_DB_FILE, QUEUE_DB). A journal from a file or a Secret is taken for a URI: a
+// file path is no secret, a connection string may be (kubernetes_secret_needs.js says which of
+// these forms are allowed).
+function journalOf(env, c) {
+  const flags = flagsOf(c);
   const db = env.get("QUEUE_DB");
-  if (db && db.value === undefined && db.valueFrom && db.valueFrom.secretKeyRef) {
-    return { backend: "postgresql", value: undefined, fromSecret: true };
+  if (flags["--db-file"] !== undefined ||
+      (flags["--db"] === undefined && (env.has("QUEUE_DB_FILE") || (db && db.value === undefined && db.valueFrom)))) {
+    return { backend: "postgresql", value: undefined };
   }
-  const value = db && db.value !== undefined ? String(db.value) : "gateway-queue.db";
-  return { backend: isPostgresUri(value) ? "postgresql" : "sqlite", value, fromSecret: false };
+  const value = flags["--db"] !== undefined ? flags["--db"]
+    : db && db.value !== undefined ? String(db.value) : "gateway-queue.db";
+  return { backend: isPostgresUri(value) ? "postgresql" : "sqlite", value };
 }
 
 // An intOrString field (2, "50%") against a total, rounded as the controllers round it.
@@ -66,14 +73,11 @@ function checkSqliteJournal(ctx) {
 }
 
 function checkPostgresJournal(ctx) {
-  const { workload, spec, pod, c, env, journal, need } = ctx;
+  // Where the password may come from (a file, never QUEUE_DB, --db or PGPASSWORD):
+  // kubernetes_secret_needs.js.
+  const { workload, spec, pod, c, need } = ctx;
   const replicas = spec.replicas === undefined ? 1 : spec.replicas;
   need(Number.isInteger(replicas) && replicas >= 1, `${workload.kind} replicas must be 1 or more, not ${replicas}`);
-  need(journal.fromSecret || !/^[^/]*\/\/[^/@]*:[^/@]*@|[?&]password=/.test(journal.value),
-       "QUEUE_DB must not hold the password: take PGPASSWORD from a Secret");
-  const password = env.get("PGPASSWORD");
-  need(!password || (password.value === undefined && !!password.valueFrom && !!password.valueFrom.secretKeyRef),
-       "PGPASSWORD must come from a Secret (valueFrom.secretKeyRef), never a literal value");
   if (workload.kind === "StatefulSet") {
     const claims = spec.volumeClaimTemplates || [];
     need(claims.length === 0, "a PostgreSQL journal needs no volume claim: use a Deployment");

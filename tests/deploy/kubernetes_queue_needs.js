@@ -1,10 +1,12 @@
 // What gateway-queue needs from its Kubernetes manifests beyond being valid API objects: the
-// mistakes a schema cannot see (a probe on the wrong port, a token in plain text, a Service that
-// misses the pod). What the journal's backend decides (how many replicas, where the journal lives,
-// how a rollout may proceed) is in kubernetes_journal_needs.js. Returns one message per problem.
+// mistakes a schema cannot see (a probe on the wrong port, a token in the environment, a Service
+// that misses the pod). What the journal's backend decides (how many replicas, where the journal
+// lives, how a rollout may proceed) is in kubernetes_journal_needs.js; how secrets reach the queue
+// (as files of Secret volumes) in kubernetes_secret_needs.js. Returns one message per problem.
 "use strict";
 
 const { checkJournalNeeds, journalOf } = require("./kubernetes_journal_needs");
+const { checkSecretNeeds } = require("./kubernetes_secret_needs");
 
 function checkQueueNeeds(objects, kustomization) {
   const problems = [];
@@ -49,10 +51,7 @@ function checkQueueNeeds(objects, kustomization) {
     if (get) need(reaches(get.port), `${probe} port ${get.port} is not the queue's port ${port}`);
   }
 
-  const token = env.get("DISCORD_TOKEN");
-  need(!!token && token.value === undefined && !!token.valueFrom && !!token.valueFrom.secretKeyRef &&
-       !!token.valueFrom.secretKeyRef.name && !!token.valueFrom.secretKeyRef.key,
-       "DISCORD_TOKEN must come from a Secret (valueFrom.secretKeyRef), never a literal value");
+  checkSecretNeeds({ c, pod, env, need });
   for (const o of objects) {
     need(!(o.kind === "Secret" && (o.data || o.stringData)), `Secret ${o.metadata.name} holds values: keep tokens out of the repository`);
   }
@@ -88,7 +87,7 @@ function checkQueueNeeds(objects, kustomization) {
   need(services.some((s) => servesQueue(s) && s.spec.clusterIP !== "None"),
        "no Service selects the pod and reaches the queue's port");
 
-  checkJournalNeeds({ workload, spec, pod, c, env, journal: journalOf(env), objects, services,
+  checkJournalNeeds({ workload, spec, pod, c, env, journal: journalOf(env, c), objects, services,
                       selects, servesQueue, need });
 
   // A kustomize image override whose name matches no container changes nothing, silently.

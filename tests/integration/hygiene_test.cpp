@@ -11,6 +11,7 @@
 
 #include "integration/clients.hpp"
 #include "integration/server_process.hpp"
+#include "src/core/version.hpp"
 #include "support/fake_discord.hpp"
 
 namespace gq::integration {
@@ -90,7 +91,8 @@ TEST(hygiene, discord_sees_this_projects_name_and_version_in_the_user_agent) {
   server_process server({{"DISCORD_TOKEN", "hygiene-ua-token"}, {"DISCORD_API_URL", fake.api_url()}});
   ASSERT_TRUE(server.start());
   ASSERT_TRUE(fake.wait_for_requests(1, 3s));
-  EXPECT_EQ(fake.requests().front().user_agent, "DiscordBot (gateway-queue, " GQ_VERSION ")");
+  EXPECT_EQ(fake.requests().front().user_agent,
+            "DiscordBot (gateway-queue, " + std::string(build_version()) + ")");
 }
 
 }  // namespace

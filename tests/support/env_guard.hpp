@@ -31,6 +31,9 @@ inline constexpr const char* k_config_variables[] = {
     "QUEUE_IDLE_TIMEOUT_S",
     "QUEUE_LOG_FORMAT",
     "QUEUE_LOG_LEVEL",
+    "DISCORD_TOKEN_FILE",
+    "QUEUE_AUTH_TOKEN_FILE",
+    "QUEUE_DB_FILE",
 };
 
 class env_guard {
@@ -58,6 +61,10 @@ class env_guard {
   void set(const std::string& name, const std::string& value) {
     if (!saved_.count(name)) throw std::logic_error(name + " is not guarded");
     ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  void unset(const std::string& name) {
+    if (!saved_.count(name)) throw std::logic_error(name + " is not guarded");
+    ::unsetenv(name.c_str());
   }
 
  private:

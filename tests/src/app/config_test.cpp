@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "src/app/command_line.hpp"
+#include "src/core/version.hpp"
 #include "support/env_guard.hpp"
 
 namespace gq {
@@ -312,7 +313,16 @@ TEST_F(config_test, help_never_shows_a_configured_secret) {
 TEST_F(config_test, version_exits_0) {
   const auto exit = parse_exit({"--version"});
   EXPECT_EQ(exit.code, 0);
-  EXPECT_THAT(exit.message, HasSubstr("gateway-queue "));
+  EXPECT_EQ(exit.message, version_line());
+}
+
+TEST_F(config_test, version_names_the_build_and_its_commit) {
+  const std::string commit(build_commit());
+  EXPECT_EQ(version_line(), "gateway-queue " + std::string(build_version()) + " (commit " + commit +
+                                (commit == "unknown" ? ": built outside a git checkout" : "") +
+                                ")");
+  // Built from this repository's checkout, as every test build is: a real 40-digit hash.
+  EXPECT_THAT(commit, ::testing::MatchesRegex("[0-9a-f]{40}"));
 }
 
 // Found by tests/fuzz/config_fuzz.cpp: CLI11's own message for a value given to a flag that

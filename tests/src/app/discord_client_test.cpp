@@ -8,11 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "src/core/version.hpp"
 #include "support/fake_discord.hpp"
-
-#ifndef GQ_VERSION
-#define GQ_VERSION "0.0.0"
-#endif
 
 namespace gq {
 namespace {
@@ -173,7 +170,8 @@ TEST(discord_client, sends_token_and_user_agent_to_gateway_bot_under_the_prefix)
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].path, "/api/v10/gateway/bot");
   EXPECT_EQ(requests[0].authorization, "Bot tok-abc");
-  EXPECT_EQ(requests[0].user_agent, "DiscordBot (gateway-queue, " GQ_VERSION ")");
+  EXPECT_EQ(requests[0].user_agent,
+            "DiscordBot (gateway-queue, " + std::string(build_version()) + ")");
 }
 
 TEST(discord_client, trailing_slash_and_empty_prefix_give_clean_paths) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "src/core/version.hpp"
 #include "src/http/render.hpp"
 
 namespace gq {
@@ -150,7 +151,9 @@ TEST(render_metrics, shows_every_counter_and_gauge_with_its_value) {
       {"gateway_queue_identify_interval_seconds", "5.25"},
       {"gateway_queue_last_grant_timestamp_seconds", "1795843599.001"},
       {"gateway_queue_journal_failures_total", "0"},
-      {"gateway_queue_build_info{version=\"" GQ_VERSION "\"}", "1"},
+      {"gateway_queue_build_info{version=\"" + std::string(build_version()) + "\",commit=\"" +
+           std::string(build_commit()) + "\"}",
+       "1"},
       {"gateway_queue_auth_required", "1"},
   };
   for (const auto& [series, value] : expected) {
