@@ -49,9 +49,9 @@ name="gq-image-test-$$"
 volume="gq-image-test-$$"
 containers=()
 
-# The three settings this sandbox needs (docs: /work/shared/PLATFORM.md, "Containers with
-# podman"): runc rather than crun (the hybrid cgroup layout), cgroupfs rather than systemd, and
-# no default ulimits (raising RLIMIT_NOFILE/RLIMIT_NPROC is refused).
+# Three settings for a machine without systemd that may not raise limits (CI's, a container
+# host's): runc rather than crun (crun refuses a hybrid cgroup layout), cgroupfs rather than
+# systemd, and no default ulimits (raising RLIMIT_NOFILE/RLIMIT_NPROC is refused there).
 printf '[containers]\ndefault_ulimits = []\n' >"$tmp/containers.conf"
 export CONTAINERS_CONF="$tmp/containers.conf"
 pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
