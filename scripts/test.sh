@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 build="${BUILD_DIR:-build}"
 # Ninja, and ccache in front of the compiler: a build made while developing leaves its objects in
 # ccache's store, so a fresh clone elsewhere on the same machine (CI) compiles only what changed.
-# The base directory makes the clone's absolute paths relative, so they match.
+# The base directory makes the clone's absolute paths relative, so they match. The precompiled
+# headers (CMakeLists.txt) are cacheable only with these sloppiness settings (ccache's manual,
+# "Precompiled headers"); otherwise every file that uses one is compiled anew each time.
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 generator=()
 [ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)  # an existing directory keeps its own
 # Tests on explicitly: a directory configured without them keeps GQ_BUILD_TESTS=OFF in its cache.

@@ -63,6 +63,9 @@ constexpr const char* k_flags[] = {
     "--reset-after-ms",
     "--interval-ms",
     "--json",
+    "--discord-token-file",
+    "--auth-token-file",
+    "--db-file",
 };
 constexpr char k_secret_tag[] = "\x7f<token>";
 
