@@ -126,7 +126,7 @@ command parse_command_line(int argc, const char* const* argv) {
                     std::to_string(history_filter::k_default_limit).c_str(),
                     "At most this many rows, 1..10000");
   auto* probe = app.add_subcommand(
-      "probe", "GET /health of the server at HOST:PORT; exit 0 on 200, else 1 (health checks)");
+      "probe", "GET /health (or /ready) of the server at HOST:PORT; exit 0 on 200, else 1");
   probe->allow_extras();
   auto& probe_host = add(*probe, "HOST", "--host", "ADDRESS", defaults.host.c_str(),
                          "Server address; 0.0.0.0 or :: (a wildcard bind) probes loopback");
@@ -135,6 +135,9 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& probe_timeout = add(*probe, nullptr, "--timeout-ms", "MS",
                             std::to_string(probe_command{}.timeout.count()).c_str(),
                             "Limit for connecting and for the answer, each; 1..600000 ms");
+  bool probe_ready = false;
+  probe->add_flag("--ready", probe_ready,
+                  "GET /ready instead: exit 0 only on the active queue (load balancers)");
 
   auto* plan = app.add_subcommand("plan", "Print how long a boot of N shards takes, and exit");
   plan->allow_extras();
@@ -202,6 +205,7 @@ command parse_command_line(int argc, const char* const* argv) {
       read_integer(port.from_flag() && !probe_port.from_flag() ? port : probe_port, result.port, 1,
                    65535);
       read_duration(probe_timeout, result.timeout, 1, 600'000);
+      result.ready = probe_ready;
       return result;
     }
 

@@ -61,11 +61,13 @@ struct history_command {
   history_filter filter;                   // --shard --since --until --limit
 };
 
-// `gateway-queue probe`: GET /health of a running server (the container health check).
+// `gateway-queue probe`: GET /health of a running server (the container health check), or GET
+// /ready with --ready (which queue of several is active: load balancers, keepalived).
 struct probe_command {
   std::string host{k_default_host};         // --host, else HOST; a wildcard address probes loopback
   std::uint16_t port = k_default_port;      // --port, else PORT
   std::chrono::milliseconds timeout{2000};  // --timeout-ms: connect and read, each
+  bool ready = false;                       // --ready: /ready instead of /health
 };
 
 // `gateway-queue plan`: how long a boot of N shards takes (src/app/plan_command.hpp). Each limit is

@@ -41,8 +41,9 @@ std::string describe(httplib::Error error, std::chrono::milliseconds timeout) {
 int run_probe_command(const probe_command& request) {
   const auto target = probe_target(request.host);
   const bool v6 = target.find(':') != std::string::npos;
+  const std::string path = request.ready ? "/ready" : "/health";
   const std::string url = "http://" + (v6 ? "[" + target + "]" : target) + ":" +
-                          std::to_string(request.port) + "/health";
+                          std::to_string(request.port) + path;
   const auto seconds = request.timeout.count() / 1000;
   const auto micros = (request.timeout.count() % 1000) * 1000;
   httplib::Client client(target, request.port);
@@ -50,7 +51,7 @@ int run_probe_command(const probe_command& request) {
   client.set_read_timeout(seconds, micros);
   client.set_write_timeout(seconds, micros);
   client.set_keep_alive(false);
-  auto result = client.Get("/health");
+  auto result = client.Get(path);
   if (!result) {
     std::cerr << "gateway-queue probe: GET " << url << ": "
               << describe(result.error(), request.timeout) << "\n";

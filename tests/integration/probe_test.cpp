@@ -1,13 +1,17 @@
-// `gateway-queue probe`, the container health check, against a live server and a closed port.
+// `gateway-queue probe`, the container health check, against a live server and a closed port,
+// and `probe --ready` against an active queue and a standby.
 
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "integration/server_process.hpp"
+#include "support/postgres_server.hpp"
 
 namespace gq::integration {
 namespace {
+
+using gq::testing::postgres_server;
 
 TEST(probe, exits_0_against_a_serving_queue) {
   server_process server({{"QUEUE_AUTH_TOKEN", "probe-test-token"}});  // /health needs no token
@@ -41,6 +45,29 @@ TEST(probe, exits_1_once_the_server_has_stopped) {
   ASSERT_TRUE(server.stop().exited_with(0));
   auto result = run_to_exit({"probe", "--timeout-ms", "500"}, {{"PORT", port}});
   EXPECT_TRUE(result.status.exited_with(1)) << result.status.describe() << result.err;
+}
+
+// --ready asks GET /ready: which of the queues sharing a PostgreSQL journal is the active one, for
+// a load balancer or keepalived. A lone queue is always ready; a standby serves (/health) but is
+// not ready until it takes the journal over.
+TEST(probe, ready_exits_0_on_the_active_queue_and_1_on_a_standby) {
+  postgres_server postgres;
+  const std::string uri = postgres.uri(postgres.create_database());
+  server_process active({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(active.start()) << active.output();
+  server_process standby({{"QUEUE_DB", uri}});
+  ASSERT_TRUE(standby.start()) << standby.output();
+  const auto active_port = std::to_string(active.port());
+  const auto standby_port = std::to_string(standby.port());
+
+  auto on_active = run_to_exit({"probe", "--ready", "--port", active_port}, {});
+  EXPECT_TRUE(on_active.status.exited_with(0)) << on_active.status.describe() << on_active.err;
+  auto standby_health = run_to_exit({"probe", "--port", standby_port}, {});
+  EXPECT_TRUE(standby_health.status.exited_with(0)) << standby_health.err;
+  auto on_standby = run_to_exit({"probe", "--ready", "--port", standby_port}, {});
+  EXPECT_TRUE(on_standby.status.exited_with(1)) << on_standby.status.describe();
+  EXPECT_EQ(on_standby.err, "gateway-queue probe: GET http://127.0.0.1:" + standby_port +
+                                "/ready answered 503\n");
 }
 
 TEST(probe, bad_values_exit_2_naming_the_option) {
