@@ -132,8 +132,11 @@ inline pid_t spawn_binary(const std::vector<std::string>& args, const env_map& e
                           const std::string& work_dir, const std::string& stdout_path,
                           const std::string& stderr_path,
                           const std::vector<std::string>& launcher = {}) {
+  // Copied from a string object rather than the literal: GCC 12 at -O2 under a sanitizer warns
+  // (-Wstringop-overread, -Warray-bounds) about the literal's copy, depending on its length.
+  static const std::string binary = GQ_BINARY;
   std::vector<std::string> argv_text = launcher;
-  argv_text.push_back(GQ_BINARY);
+  argv_text.push_back(binary);
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : argv_text) argv.push_back(arg.data());
