@@ -20,6 +20,10 @@ class write_lock_holder {
  public:
   explicit write_lock_holder(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    // Just after it starts listening the queue may still be writing its start-up rows; a slow run
+    // (ThreadSanitizer) can still be at it here (BEGIN EXCLUSIVE then failed with SQLITE_BUSY).
+    // Wait for that write to end, then hold the lock.
+    sqlite3_busy_timeout(db_, 10'000);
     EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   }
   ~write_lock_holder() { release(); }
