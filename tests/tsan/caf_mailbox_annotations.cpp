@@ -6,8 +6,10 @@
 // points (the executable is linked with -rdynamic, so the libraries' vtables and calls bind
 // here), mark a release on the receiving actor at enqueue and an acquire on it before each
 // message is consumed, and forward to the library's function. That is exactly the ordering the
-// mailbox provides; nothing else is hidden, so two of our threads touching the same data without
-// a message between them are still reported.
+// mailbox provides. One more edge: an actor's messages are handled one after the other,
+// whichever worker thread takes each (a release after each one), as CAF guarantees. Nothing
+// else is hidden, so two of our threads (or actors) touching the same data without a message
+// between them are still reported.
 //
 // The signatures follow the Itanium C++ ABI: `this` first; a std::unique_ptr argument (not
 // trivially copyable) is passed by address and destroyed by the caller; a returned unique_ptr
@@ -77,16 +79,23 @@ void GQ_BLOCKING_ENQUEUE(void* self, void* element, void* context) {
   next(self, element, context);
 }
 
+// The release after a message is handled orders what its handler wrote (say, the handler of a
+// request it sent) before the actor's next message, which another worker thread may handle:
+// CAF hands the actor over through its (uninstrumented) mailbox state and scheduler queues.
 int GQ_SCHEDULED_CONSUME(void* self, void* element) {
   static const auto next = reinterpret_cast<consume_fn>(original(GQ_NAME(GQ_SCHEDULED_CONSUME)));
   __tsan_acquire(self);
-  return next(self, element);
+  const int result = next(self, element);
+  __tsan_release(self);
+  return result;
 }
 
 int GQ_RAW_CONSUME(void* self, void* element) {
   static const auto next = reinterpret_cast<consume_fn>(original(GQ_NAME(GQ_RAW_CONSUME)));
   __tsan_acquire(self);
-  return next(self, element);
+  const int result = next(self, element);
+  __tsan_release(self);
+  return result;
 }
 
 void* GQ_BLOCKING_DEQUEUE(void* result, void* self) {
