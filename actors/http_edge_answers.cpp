@@ -14,13 +14,16 @@ namespace gq {
 
 bool edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
   if (!counters_.active) {
-    // A standby knows no queue: an empty status, which says active false.
+    // A standby knows no queue: an empty status, which says active false (and, asked about a
+    // shard, that it cannot tell where the shard stands).
+    queue_status empty;
+    empty.shard = shard;
     http::response r;
     if (as_metrics) {
       r.content_type = "text/plain; version=0.0.4";
-      r.body = render_metrics(queue_status{}, counters_, now_unix());
+      r.body = render_metrics(empty, counters_, now_unix());
     } else {
-      r.body = render_status_json(queue_status{}, counters_);
+      r.body = render_status_json(empty, counters_);
     }
     return respond(hdl, conn, r);
   }

@@ -145,4 +145,22 @@ std::string redacted_location(std::string_view location);
 // unreadable file.
 std::unique_ptr<journal> open_journal(const std::string& location, journal_options options = {});
 
+// The writer's way in to a journal another process may hold (journal_options::exclusive), for a
+// queue that stands by until it can write. PostgreSQL: one database session, kept while the
+// queue waits, on which the journal's lock is tried again; so a standby costs the database one
+// idle session, not a login per try, and the session that wins the lock becomes the journal's
+// writer. A SQLite file: every call opens the journal (the server's file lock decides instead).
+class journal_claim {
+ public:
+  virtual ~journal_claim() = default;
+  // The journal, opened as open_journal does, once this process holds it; null while another
+  // does. Throws journal_error as open_journal does; a session that broke is opened anew by the
+  // next call.
+  virtual std::unique_ptr<journal> try_open() = 0;
+};
+
+// A claim on the journal at `location` (as open_journal names it), opened with `options`.
+std::unique_ptr<journal_claim> claim_journal(const std::string& location,
+                                             journal_options options);
+
 }  // namespace gq::storage

@@ -20,4 +20,28 @@ std::unique_ptr<journal> open_journal(const std::string& location, journal_optio
   return std::make_unique<sqlite_journal>(location, options.mode, options.check);
 }
 
+namespace {
+
+// SQLite has no session to keep: the file lock (src/app/journal_lock.hpp) is the server's.
+class sqlite_claim final : public journal_claim {
+ public:
+  sqlite_claim(std::string path, journal_options options)
+      : path_(std::move(path)), options_(options) {}
+  std::unique_ptr<journal> try_open() override {
+    return std::make_unique<sqlite_journal>(path_, options_.mode, options_.check);
+  }
+
+ private:
+  std::string path_;
+  journal_options options_;
+};
+
+}  // namespace
+
+std::unique_ptr<journal_claim> claim_journal(const std::string& location,
+                                             journal_options options) {
+  if (is_postgres_location(location)) return std::make_unique<postgres_claim>(location, options);
+  return std::make_unique<sqlite_claim>(location, options);
+}
+
 }  // namespace gq::storage

@@ -161,13 +161,14 @@ void pg_connection::reconnect_if_broken() {
   for (const std::string& sql : setup_) exec(sql, "setting up the connection");
 }
 
-void pg_connection::hold_advisory_lock(std::int64_t key, std::string_view refusal) {
+bool pg_connection::try_advisory_lock(std::int64_t key) {
   const pg_param values[] = {std::to_string(key)};
   if (query("SELECT pg_try_advisory_lock($1)", values, "taking the journal's lock").text(0, 0) !=
       "t") {
-    throw journal_taken("journal " + location_ + ": " + std::string(refusal));
+    return false;
   }
   lock_held_ = true;
+  return true;
 }
 
 void pg_connection::exec(const std::string& sql, std::string_view what) {

@@ -77,10 +77,10 @@ class pg_connection {
   // Statements run after every (re)connection, e.g. "SET synchronous_commit = on".
   void add_setup(std::string sql);
 
-  // Takes the session advisory lock `key` now; throws journal_taken with `refusal` while another
-  // session holds it. The lock ends with the session, and so does this connection's use: whoever
-  // holds the lock is the only one that can commit.
-  void hold_advisory_lock(std::int64_t key, std::string_view refusal);
+  // Takes the session advisory lock `key` now; false while another session holds it (a standby
+  // asks again on the same session). The lock ends with the session, and so does this
+  // connection's use: whoever holds the lock is the only one that can commit.
+  bool try_advisory_lock(std::int64_t key);
   // The session that held the lock has ended (seen by a failed call or reconnect_if_broken).
   bool lock_lost() const noexcept {
     return lock_held_ && (lock_lost_ || PQstatus(conn_.get()) != CONNECTION_OK);

@@ -97,19 +97,28 @@ std::string history_sql(const history_filter& filter, std::vector<pg_param>& par
   return sql;
 }
 
+// The writer's connection; `exclusive`: holding the journal's lock, taken before the schema is
+// read or migrated, so another queue's journal is not touched.
+std::unique_ptr<pg_connection> connect_writer(const std::string& uri, bool exclusive) {
+  auto writer = std::make_unique<pg_connection>(uri);
+  if (exclusive && !writer->try_advisory_lock(k_pg_journal_lock)) {
+    throw journal_taken("journal " + writer->location() +
+                        ": another gateway-queue is the active writer of this journal (it holds "
+                        "the journal's advisory lock)");
+  }
+  return writer;
+}
+
 }  // namespace
 
 postgres_journal::postgres_journal(const std::string& uri, durability mode, integrity_check check,
                                    bool exclusive)
-    : uri_(uri) {
-  writer_ = std::make_unique<pg_connection>(uri);
+    : postgres_journal(uri, connect_writer(uri, exclusive), mode, check) {}
+
+postgres_journal::postgres_journal(const std::string& uri, std::unique_ptr<pg_connection> writer,
+                                   durability mode, integrity_check check)
+    : uri_(uri), writer_(std::move(writer)) {
   location_ = writer_->location();
-  // Before the schema is read or migrated: another queue's journal is not touched.
-  if (exclusive) {
-    writer_->hold_advisory_lock(k_pg_journal_lock,
-                                "another gateway-queue is the active writer of this journal (it "
-                                "holds the journal's advisory lock)");
-  }
   writer_->add_setup(synchronous_setting(mode));
   const detail::pg_state state = detail::pg_inspect(*writer_);
   detail::pg_check_openable(*writer_, state);
@@ -267,6 +276,24 @@ bool postgres_journal::writer_lost() const { return writer_->lock_lost(); }
 int postgres_journal::schema_version() {
   writer_->reconnect_if_broken();
   return detail::pg_inspect(*writer_).version;
+}
+
+postgres_claim::postgres_claim(std::string uri, journal_options options)
+    : uri_(std::move(uri)), options_(options) {}
+
+postgres_claim::~postgres_claim() = default;
+
+std::unique_ptr<journal> postgres_claim::try_open() {
+  if (!session_) {
+    session_ = std::make_unique<pg_connection>(uri_);
+  } else {
+    session_->reconnect_if_broken();  // a database restarted while we waited
+  }
+  if (!session_->try_advisory_lock(k_pg_journal_lock)) return nullptr;
+  // The session is the journal's from here: a journal that fails to open takes the session (and
+  // the lock) with it, and the next try connects anew.
+  return std::make_unique<postgres_journal>(uri_, std::move(session_), options_.mode,
+                                            options_.check);
 }
 
 }  // namespace gq::storage

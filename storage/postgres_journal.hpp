@@ -39,6 +39,10 @@ class postgres_journal final : public journal {
   explicit postgres_journal(const std::string& uri, durability mode = durability::full,
                             integrity_check check = integrity_check::at_open,
                             bool exclusive = false);
+  // As above, with `writer` as the writer connection: a connection to `uri`, holding the
+  // journal's lock when the journal is exclusive (postgres_claim's session).
+  postgres_journal(const std::string& uri, std::unique_ptr<detail::pg_connection> writer,
+                   durability mode, integrity_check check);
   ~postgres_journal() override;
 
   using journal::record_releases;
@@ -70,6 +74,20 @@ class postgres_journal final : public journal {
   std::mutex reader_mutex_;
   std::unique_ptr<detail::pg_connection> reader_;
   std::atomic<bool> verified_{false};
+};
+
+// journal_claim for PostgreSQL (claim_journal, storage/journal.hpp): one session that tries the
+// journal's lock on each try_open() and, once it wins, is the new journal's writer.
+class postgres_claim final : public journal_claim {
+ public:
+  postgres_claim(std::string uri, journal_options options);
+  ~postgres_claim() override;
+  std::unique_ptr<journal> try_open() override;
+
+ private:
+  std::string uri_;  // with the password; never shown
+  journal_options options_;
+  std::unique_ptr<detail::pg_connection> session_;
 };
 
 }  // namespace gq::storage

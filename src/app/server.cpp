@@ -56,19 +56,19 @@ struct system_config : caf::actor_system_config {
 
 // The full integrity check runs once the queue listens (active_term::verify), so that start-up
 // does not grow with the journal; until it passes nothing is written and nothing granted.
-std::shared_ptr<storage::journal> open_as_writer(const server_config& config) {
-  return storage::open_journal(
+std::unique_ptr<storage::journal_claim> claim_as_writer(const server_config& config) {
+  return storage::claim_journal(
       config.db_path, {storage::durability::full, storage::integrity_check::deferred, true});
 }
 
 // A standby's wait: tries to take the journal every k_standby_poll until it holds it (returned)
 // or the process stops (null). A database that cannot be reached is tried again the same way.
-std::shared_ptr<storage::journal> wait_for_journal(const server_config& config, stop_signal& stop) {
+std::shared_ptr<storage::journal> wait_for_journal(storage::journal_claim& claim,
+                                                   stop_signal& stop) {
   std::string last_failure;
   while (!stop.triggered()) {
     try {
-      return open_as_writer(config);
-    } catch (const storage::journal_taken&) {
+      if (auto journal = claim.try_open()) return journal;
       last_failure.clear();
     } catch (const storage::journal_error& e) {
       if (e.what() != last_failure) spdlog::warn("standby: cannot open the journal: {}", e.what());
@@ -104,12 +104,17 @@ int run_server(const server_config& config) {
   const bool shared_journal = storage::is_postgres_location(config.db_path);
   std::shared_ptr<storage::journal> journal;
   std::optional<journal_lock> lock;
+  // Kept for the life of the process: a standby waits on the claim's one database session.
+  const auto claim = claim_as_writer(config);
   try {
     // Before the journal is opened (and maybe migrated).
     if (!shared_journal) lock.emplace(config.db_path);
-    journal = open_as_writer(config);
-  } catch (const storage::journal_taken& e) {
-    spdlog::info("standby: {}", e.what());
+    journal = claim->try_open();
+    if (!journal) {
+      spdlog::info("standby: journal {}: another gateway-queue is the active writer (it holds "
+                   "the journal's advisory lock)",
+                   storage::redacted_location(config.db_path));
+    }
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
     return 1;
@@ -186,7 +191,7 @@ int run_server(const server_config& config) {
   while (!stop.triggered()) {
     if (!term) {
       const auto waiting_since = std::chrono::steady_clock::now();
-      auto held = wait_for_journal(config, stop);
+      auto held = wait_for_journal(*claim, stop);
       if (!held) break;
       try {
         term = start_term(std::move(held));

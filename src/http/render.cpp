@@ -16,19 +16,32 @@ nlohmann::json time_or_null(const grant_estimate& e) {
   return e.known ? nlohmann::json(e.at) : nlohmann::json(nullptr);
 }
 
-// Where the shard asked about stands: bucket, place in line, estimated grant.
-nlohmann::json shard_standing(const queue_status& status) {
-  const auto bucket = status.max_concurrency > 0 ? status.shard % status.max_concurrency : 0;
+constexpr const char* k_standby_estimate = "this queue is a standby: ask the active one";
+
+// Where the shard asked about stands: bucket, place in line, estimated grant. A standby knows no
+// queue and no max_concurrency: it says so rather than leave the shard out.
+nlohmann::json shard_standing(const queue_status& status, bool active) {
   const bool waiting = status.shard_position > 0;
+  nlohmann::json bucket = nullptr;
+  if (active) bucket = status.max_concurrency > 0 ? status.shard % status.max_concurrency : 0;
   nlohmann::json standing{
       {"shard", status.shard},
-      {"bucket", bucket},
+      {"bucket", std::move(bucket)},
       {"state", waiting ? "waiting" : "not waiting"},
       {"position", waiting ? nlohmann::json(status.shard_position) : nlohmann::json(nullptr)},
       {"estimated_grant_at", time_or_null(status.shard_eta)},
   };
   if (waiting && !status.shard_eta.known) standing["estimate_unknown"] = status.shard_eta.reason;
+  if (!active) standing["estimate_unknown"] = k_standby_estimate;
   return standing;
+}
+
+// As gateway_queue_discord_up says it: a standby calls no Discord, and a queue whose reads fail
+// is not "ok" (render_metrics.cpp).
+const char* discord_state(const ledger_status& ledger, bool active) {
+  if (!active) return "standby";
+  if (ledger.discord_stopped) return "token_rejected";
+  return ledger.discord_up ? "ok" : "failing";
 }
 
 }  // namespace
@@ -61,7 +74,7 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"reset_at", ledger.limits_known ? nlohmann::json(ledger.limits.reset_at) : nullptr},
       {"limits_source", to_string(ledger.limits.source)},
       {"last_refresh", ledger.last_refresh > 0 ? nlohmann::json(ledger.last_refresh) : nullptr},
-      {"discord", ledger.discord_stopped ? "token_rejected" : "ok"},
+      {"discord", discord_state(ledger, edge.active)},
       {"waiting", total_waiting(status)},
       {"held_for_budget", ledger.held},
       {"grants_total", ledger.grants_total},
@@ -70,7 +83,7 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"auth", edge.auth_required},
       {"buckets", std::move(buckets)},
   };
-  if (status.shard != k_no_shard) body["shard"] = shard_standing(status);
+  if (status.shard != k_no_shard) body["shard"] = shard_standing(status, edge.active);
   return body.dump();
 }
 

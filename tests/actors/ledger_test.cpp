@@ -71,6 +71,29 @@ TEST_F(ledger_flow, permits_that_arrive_together_are_journaled_in_one_transactio
   for (const auto& row : rows) EXPECT_EQ(row.released_at, answer(*row.shard)->at);
 }
 
+TEST_F(ledger_flow, a_restart_configured_as_before_journals_no_second_limits_row) {
+  const auto limits_rows = [this] {
+    return storage::testing::raw_db(db_path_).rows("SELECT total, reset_at FROM limits");
+  };
+  const auto restart = [this](const session_limits& limits) {
+    caf::anon_send_exit(ledger_, caf::exit_reason::user_shutdown);
+    sched_.run();
+    start_ledger(limits);
+  };
+  start_ledger(configured(1000));
+  ASSERT_EQ(limits_rows().size(), 1u);
+  advance(1h);
+  restart(configured(1000));
+  EXPECT_EQ(limits_rows().size(), 1u) << "same limits, same window";
+  restart(configured(500));
+  EXPECT_EQ(limits_rows().size(), 2u) << "a new daily limit is journaled";
+  advance(std::chrono::milliseconds{daily_budget::k_day_ms});
+  restart(configured(500));
+  const auto rows = limits_rows();
+  ASSERT_EQ(rows.size(), 3u) << "a new window is journaled";
+  EXPECT_NE(rows[2][1], rows[1][1]);
+}
+
 TEST_F(ledger_flow, permits_beyond_the_budget_are_held_until_the_window_resets) {
   start_ledger(configured(2));
   ask_permits({1, 2, 3});

@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "integration/clients.hpp"
+#include "integration/discord_support.hpp"
 #include "integration/server_process.hpp"
+#include "support/postgres_server.hpp"
 
 namespace gq::integration {
 namespace {
@@ -112,6 +114,7 @@ TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
     EXPECT_EQ(bucket_waiting_of(dom, b), after["buckets"][b]["waiting"].dump()) << "bucket " << b;
   EXPECT_NE(text_of(dom, "state").find("updated"), std::string::npos)
       << "the page polled /status: " << text_of(dom, "state");
+  EXPECT_EQ(text_of(dom, "role"), "active");
   EXPECT_NE(dom.find("shard 0 (bucket 0)"), std::string::npos)
       << "the timeline lists the grants from /history";
 
@@ -130,6 +133,27 @@ TEST(dashboard, asks_for_the_token_when_the_queue_requires_one) {
   EXPECT_NE(dom.find("id=\"auth\" class=\"wide shown\""), std::string::npos) << dom;
   EXPECT_EQ(text_of(dom, "state"), "token required");
   EXPECT_EQ(text_of(dom, "remaining"), "–") << "no data without the token";
+}
+
+// Two queues on one PostgreSQL journal: the standby's page says it is the standby, and polls
+// without the error the history it cannot serve (503) would show.
+TEST(dashboard, a_standby_says_so_and_polls_without_error) {
+  ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM)) << "chromium not found: run scripts/setup.sh";
+  auto& postgres = gq::testing::postgres_server::shared();
+  const std::string uri = postgres.uri(postgres.create_database());
+  server_process active{{"QUEUE_DB", uri}};
+  ASSERT_TRUE(active.start());
+  ASSERT_TRUE(discord_support::eventually(
+      [&] { return http_get(active.port(), "/ready").status == 200; }, 10s))
+      << active.output();
+  server_process standby{{"QUEUE_DB", uri}};
+  ASSERT_TRUE(standby.start());
+  ASSERT_EQ(http_get(standby.port(), "/ready").status, 503) << standby.output();
+
+  const auto dom = run_chromium(standby.base_url() + "/dashboard", {"--dump-dom"});
+  EXPECT_EQ(text_of(dom, "role"), "standby (another queue is active)") << dom;
+  EXPECT_NE(text_of(dom, "state").find("updated"), std::string::npos) << text_of(dom, "state");
+  EXPECT_NE(text_of(dom, "timeline-range").find("a standby"), std::string::npos);
 }
 
 }  // namespace

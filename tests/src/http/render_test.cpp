@@ -72,5 +72,31 @@ TEST(render_status_json, shows_drain_times_and_where_an_asked_shard_stands) {
   EXPECT_FALSE(body["shard"].contains("estimate_unknown"));
 }
 
+TEST(render_status_json, a_standby_says_where_an_asked_shard_stands_and_that_it_calls_no_discord) {
+  queue_status status;
+  status.shard = 9;
+  edge_counters standby;
+  standby.active = false;
+  const auto body = nlohmann::json::parse(render_status_json(status, standby));
+  EXPECT_EQ(body["active"], false);
+  EXPECT_EQ(body["discord"], "standby");
+  ASSERT_TRUE(body.contains("shard")) << body.dump();
+  EXPECT_EQ(body["shard"]["shard"], 9);
+  EXPECT_TRUE(body["shard"]["bucket"].is_null()) << "a standby knows no max_concurrency";
+  EXPECT_EQ(body["shard"]["state"], "not waiting");
+  EXPECT_TRUE(body["shard"]["estimated_grant_at"].is_null());
+  EXPECT_EQ(body["shard"]["estimate_unknown"], "this queue is a standby: ask the active one");
+}
+
+TEST(render_status_json, discord_agrees_with_the_discord_up_metric) {
+  queue_status status;
+  status.ledger.discord_up = true;
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "ok");
+  status.ledger.discord_up = false;
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "failing");
+  status.ledger.discord_stopped = true;
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "token_rejected");
+}
+
 }  // namespace
 }  // namespace gq
