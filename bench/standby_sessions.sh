@@ -44,18 +44,19 @@ admin="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 psql -X -q -v ON_ERROR_STOP=1 -d "$admin" -c "CREATE DATABASE gq_standby"
 uri="postgresql://postgres@127.0.0.1:$pg_port/gq_standby"
 
-start_queue() {  # name
-  local port
-  port="$(free_port)"
-  HOST=127.0.0.1 PORT="$port" QUEUE_DB="$uri" "$BIN" >"$dir/$1.log" 2>&1 &
+# start_queue NAME: a queue on the database, its port in queue_port. (Not in a command
+# substitution: its PID must reach `pids` for the cleanup.)
+start_queue() {
+  queue_port="$(free_port)"
+  HOST=127.0.0.1 PORT="$queue_port" QUEUE_DB="$uri" "$BIN" >"$dir/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break
+    curl -fs -o /dev/null "http://127.0.0.1:$queue_port/health" && break
     sleep 0.1
   done
-  echo "$port"
 }
-active_port="$(start_queue active)"
+start_queue active
+active_port="$queue_port"
 curl -fs -o /dev/null "http://127.0.0.1:$active_port/ready" || { echo "the first queue is not active" >&2; exit 1; }
 sleep 1  # the active queue's own logins are counted before the window
 sessions() {
@@ -64,7 +65,8 @@ sessions() {
 logins() { grep -c 'connection authorized: user=postgres database=gq_standby' "$dir/server.log" || true; }
 sessions_before="$(sessions)"
 logins_before="$(logins)"
-standby_port="$(start_queue standby)"
+start_queue standby
+standby_port="$queue_port"
 [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$standby_port/ready")" == 503 ]] ||
   { echo "the second queue is not a standby" >&2; exit 1; }
 sleep "$window"

@@ -34,6 +34,7 @@ if $with_tests; then
     jq                               # bench/run.sh burst: machine stalls within its windows
     postgresql                       # server 15: throwaway clusters for the PostgreSQL journal tests
     haproxy                          # deploy/haproxy/haproxy.cfg run in front of two queues
+    pgbouncer                        # the journal refuses a pooler that shares sessions
     debootstrap lintian curl         # the Debian package, installed in a throwaway root
     podman runc                      # the container image, built and run (runc: crun refuses
                                      # some cgroup layouts)

@@ -1,13 +1,43 @@
 #include "storage/pg_connection.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 
 #include "storage/journal.hpp"
 
 namespace gq::storage::detail {
 
 namespace {
+
+// The session setting that marks the session holding the journal's lock (a custom setting needs
+// a dot in its name); its value is unique to the process that took the lock.
+constexpr const char* k_mark_setting = "gateway_queue.writer";
+constexpr std::string_view k_pooler_hint =
+    "a connection pooler in transaction or statement mode (PgBouncer's pool_mode) hands one "
+    "database session to several clients, so the journal's session lock proves nothing; connect "
+    "directly or through session pooling (docs/JOURNAL.md, \"PgBouncer\")";
+
+std::string new_writer_mark() {
+  std::random_device random;
+  std::string mark = std::to_string(::getpid()) + "-";
+  for (int i = 0; i < 4; ++i) {
+    char chunk[9];
+    std::snprintf(chunk, sizeof chunk, "%08x", random());
+    mark += chunk;
+  }
+  return mark;
+}
+
+// The mark on the session this connection reaches ("" when none).
+std::string current_mark(pg_connection& db, std::string_view what) {
+  const pg_result read =
+      db.query("SELECT current_setting('" + std::string(k_mark_setting) + "', true)", what);
+  return read.is_null(0, 0) ? std::string{} : read.text(0, 0);
+}
 
 struct uri_parts {
   std::string redacted;
@@ -162,13 +192,33 @@ void pg_connection::reconnect_if_broken() {
 }
 
 bool pg_connection::try_advisory_lock(std::int64_t key) {
-  const pg_param values[] = {std::to_string(key)};
-  if (query("SELECT pg_try_advisory_lock($1)", values, "taking the journal's lock").text(0, 0) !=
-      "t") {
-    return false;
+  const std::string_view what = "taking the journal's lock";
+  if (!current_mark(*this, what).empty()) {
+    fail(what, "this database session already holds the journal for another gateway-queue "
+               "process: " +
+                   std::string(k_pooler_hint));
   }
+  const pg_param values[] = {std::to_string(key)};
+  if (query("SELECT pg_try_advisory_lock($1)", values, what).text(0, 0) != "t") return false;
+  const pg_param mark[] = {new_writer_mark()};
+  query("SELECT set_config('" + std::string(k_mark_setting) + "', $1, false)", mark, what);
+  writer_mark_ = *mark[0];
   lock_held_ = true;
   return true;
+}
+
+void pg_connection::confirm_lock_holder() {
+  const std::string_view what = "confirming the journal's writer session";
+  reconnect_if_broken();
+  const std::string mark = current_mark(*this, what);  // the round trip, with or without a lock
+  if (lock_held_ && mark != writer_mark_) fail_not_lock_holder(what);
+}
+
+void pg_connection::fail_not_lock_holder(std::string_view what) {
+  lock_lost_ = true;
+  fail(what, "this connection reached another database session than the one holding the "
+             "journal's lock: " +
+                 std::string(k_pooler_hint));
 }
 
 void pg_connection::exec(const std::string& sql, std::string_view what) {

@@ -80,7 +80,20 @@ class pg_connection {
   // Takes the session advisory lock `key` now; false while another session holds it (a standby
   // asks again on the same session). The lock ends with the session, and so does this
   // connection's use: whoever holds the lock is the only one that can commit.
+  // With the lock taken, the session carries this process's mark (the session setting
+  // gateway_queue.writer). A session that already carries another process's mark is shared with
+  // it by a connection pooler in transaction or statement mode, where a session lock proves
+  // nothing: this throws journal_error saying so.
   bool try_advisory_lock(std::int64_t key);
+  // The mark of the session holding the lock; empty when this connection took none.
+  const std::string& writer_mark() const noexcept { return writer_mark_; }
+  // A round trip proving that the session behind this connection is still the one holding the
+  // lock: throws journal_error, and lock_lost() is true from then on, when the session ended or
+  // when it is not the one this process marked (a pooler handed this connection another one).
+  void confirm_lock_holder();
+  // Throws journal_error for a statement that found another session than the lock holder's;
+  // lock_lost() is true from then on.
+  [[noreturn]] void fail_not_lock_holder(std::string_view what);
   // The session that held the lock has ended (seen by a failed call or reconnect_if_broken).
   bool lock_lost() const noexcept {
     return lock_held_ && (lock_lost_ || PQstatus(conn_.get()) != CONNECTION_OK);
@@ -94,6 +107,7 @@ class pg_connection {
   std::string location_;
   std::vector<std::string> secrets_;  // passwords to scrub from libpq's messages
   std::vector<std::string> setup_;
+  std::string writer_mark_;
   bool lock_held_ = false;
   bool lock_lost_ = false;
 };

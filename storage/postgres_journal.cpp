@@ -25,10 +25,13 @@ const char* synchronous_setting(durability mode) {
 }
 
 // The whole batch in one statement (one round trip, not one per grant): five bound arrays,
-// unnested in step.
+// unnested in step. $6, the writer's mark (pg_connection::writer_mark, "" without a lock): on a
+// session without that mark nothing is inserted, so a pooler that hands the transaction another
+// session than the lock holder's cannot commit a grant there.
 constexpr const char* k_insert_releases =
     "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
-    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])";
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+    "WHERE $6 = '' OR current_setting('gateway_queue.writer', true) = $6";
 // As in the SQLite journal: the newest row with that due instant, bucket and max_concurrency.
 constexpr const char* k_reattribute_release =
     "UPDATE releases SET shard = $1, waited_ms = $2 WHERE id = (SELECT max(id) FROM releases "
@@ -161,9 +164,12 @@ void postgres_journal::record_releases(std::span<const release_record> records,
       max_concurrency.add(record.max_concurrency);
       waited_ms.add(record.waited_ms);
     }
-    const pg_param values[] = {released_at.done(), shard.done(), bucket.done(),
-                               max_concurrency.done(), waited_ms.done()};
-    writer_->query(k_insert_releases, values, "recording grants");
+    const pg_param values[] = {released_at.done(),     shard.done(),     bucket.done(),
+                               max_concurrency.done(), waited_ms.done(), writer_->writer_mark()};
+    if (writer_->query(k_insert_releases, values, "recording grants").affected() !=
+        records.size()) {
+      writer_->fail_not_lock_holder("recording grants");
+    }
   }
   for (const release_reattribution& moved : reattributions) {
     const pg_param values[] = {param(moved.shard), param(moved.waited_ms), param(moved.released_at),
@@ -266,10 +272,7 @@ void postgres_journal::verify() {
   verified_.store(true, std::memory_order_release);
 }
 
-void postgres_journal::confirm_writer() {
-  writer_->reconnect_if_broken();
-  writer_->query("SELECT 1", "confirming the journal's writer session");
-}
+void postgres_journal::confirm_writer() { writer_->confirm_lock_holder(); }
 
 bool postgres_journal::writer_lost() const { return writer_->lock_lost(); }
 

@@ -2,6 +2,7 @@
 // A fake Discord gateway for @discordjs/ws: HELLO (op 10) on connect, a READY dispatch after each
 // IDENTIFY (op 2), an ACK (op 11) for each heartbeat (op 1). Plain JSON text frames. It records
 // every IDENTIFY with the time it arrived, which is what the end-to-end tests judge.
+// invalidate(shard) sends that shard an Invalid Session (op 9, not resumable): it identifies again.
 const path = require('node:path');
 const { createRequire } = require('node:module');
 const { EventEmitter } = require('node:events');
@@ -17,6 +18,7 @@ async function startFakeGateway() {
   await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const url = `ws://127.0.0.1:${server.address().port}`;
   const gateway = { url, identifies: [], events: new EventEmitter() };
+  const sockets = new Map(); // shard -> the socket of its last IDENTIFY
   server.on('connection', (socket) => {
     let sequence = 0;
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41250 } }));
@@ -27,6 +29,7 @@ async function startFakeGateway() {
       } else if (payload.op === 2) {
         const [shard, count] = payload.d.shard;
         const record = { shard, mono: performance.now(), wall: Date.now() };
+        sockets.set(shard, socket);
         gateway.identifies.push(record);
         gateway.events.emit('identify', record);
         socket.send(JSON.stringify({
@@ -41,6 +44,7 @@ async function startFakeGateway() {
     });
   });
   gateway.reset = () => { gateway.identifies = []; };
+  gateway.invalidate = (shard) => sockets.get(shard)?.send(JSON.stringify({ op: 9, d: false }));
   gateway.close = () => {
     for (const client of server.clients) client.terminate();
     return new Promise((resolve) => server.close(resolve));

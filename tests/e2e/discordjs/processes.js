@@ -41,15 +41,16 @@ async function stopChild(child, graceMs = 3000) {
   }
 }
 
-// Starts the queue on a free loopback port with its journal in a fresh directory.
-// Resolves to { url, stop() } once GET /health answers 200.
-async function startQueue({ binary, intervalMs, maxConcurrency, authToken }) {
+// Starts the queue on a free loopback port with its journal in a fresh directory, or in `db` (a
+// PostgreSQL URI, which several queues may share). Resolves to { url, stop(), kill() } once
+// GET /health answers 200; kill() is SIGKILL, a crash.
+async function startQueue({ binary, intervalMs, maxConcurrency, authToken, db }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gq-e2e-'));
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(
     ([name]) => !/^(HOST|PORT|QUEUE_.*|DISCORD_.*)$/.test(name)));
   Object.assign(env, {
-    HOST: '127.0.0.1', PORT: String(port), QUEUE_DB: path.join(dir, 'queue.db'),
+    HOST: '127.0.0.1', PORT: String(port), QUEUE_DB: db ?? path.join(dir, 'queue.db'),
     QUEUE_MAX_CONCURRENCY: String(maxConcurrency), QUEUE_IDENTIFY_INTERVAL_MS: String(intervalMs),
     QUEUE_LOG_LEVEL: 'warn',
   });
@@ -64,10 +65,15 @@ async function startQueue({ binary, intervalMs, maxConcurrency, authToken }) {
     await stopChild(child);
     fs.rmSync(dir, { recursive: true, force: true });
   };
+  const kill = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  };
   for (const deadline = Date.now() + 10000; Date.now() < deadline; await sleep(50)) {
     if (child.exitCode !== null) break;
     try {
-      if ((await fetch(`${url}/health`)).status === 200) return { url, stop };
+      if ((await fetch(`${url}/health`)).status === 200) return { url, stop, kill };
     } catch { /* not listening yet */ }
   }
   await stop();

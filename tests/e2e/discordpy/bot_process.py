@@ -1,7 +1,8 @@
 """One bot process: the real discord.py AutoShardedClient against the fake Discord of run.py.
 
-argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing), queue_token, shard_count,
-shard_ids}. Reports one JSON line per event on stdout: {"event": "loaded"|"asking"|"granted", "shard", "wall"};
+argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing; a URL or a list),
+queue_token, shard_count, shard_ids, reconnect_timeout (optional, seconds)}. Reports one JSON line
+per event on stdout: {"event": "loaded"|"asking"|"granted"|"wait_cancelled", "shard", "wall"};
 starts when a line arrives on stdin; a later line "cancel" cancels the client's task.
 'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report.
 """
@@ -10,6 +11,7 @@ import json
 import os
 import sys
 import time
+import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'clients', 'discordpy'))
 
@@ -20,6 +22,14 @@ from queue_client import QueueShardedClient  # noqa: E402
 config = json.loads(sys.argv[1])
 discord.http.Route.BASE = config['api_base']
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config['gateway_url'])
+if config.get('reconnect_timeout'):
+    # discord.py gives a re-identifying shard 60 s (Shard.reidentify and Shard.reconnect call
+    # asyncio.wait_for(..., timeout=60.0)), too long for a test: in this process discord.shard
+    # sees an asyncio whose wait_for makes those 60 s `reconnect_timeout`. Nothing else changes.
+    def _wait_for(future, timeout):
+        return asyncio.wait_for(future, config['reconnect_timeout'] if timeout == 60.0 else timeout)
+
+    discord.shard.asyncio = types.SimpleNamespace(**{**vars(asyncio), 'wait_for': _wait_for})
 
 
 def report(event, shard):
@@ -29,7 +39,11 @@ def report(event, shard):
 class ReportingClient(QueueShardedClient):
     async def before_identify_hook(self, shard_id, *, initial=False):
         report('asking', shard_id)
-        await super().before_identify_hook(shard_id, initial=initial)
+        try:
+            await super().before_identify_hook(shard_id, initial=initial)
+        except asyncio.CancelledError:
+            report('wait_cancelled', shard_id)
+            raise
         report('granted', shard_id)
 
 

@@ -4,6 +4,7 @@ discord.py always asks for `compress=zlib-stream`, so each connection gets one z
 every frame is binary, flushed with Z_SYNC_FLUSH (ending in 00 00 ff ff). The gateway sends HELLO,
 answers heartbeats, and answers each IDENTIFY with READY; it records every IDENTIFY with its time.
 REST bodies carry `Content-Type: application/json` exactly: discord.py parses nothing else.
+invalidate(shard) sends that shard an Invalid Session (op 9, not resumable): it identifies again.
 """
 import json
 import time
@@ -28,6 +29,7 @@ class FakeDiscord:
         self.port = None
         self._runner = None
         self._sockets = set()
+        self._senders = {}  # shard -> send() of the connection of its last IDENTIFY
 
     @property
     def api_base(self):
@@ -53,6 +55,9 @@ class FakeDiscord:
             await socket.close()
         await self._runner.cleanup()
 
+    async def invalidate(self, shard):
+        await self._senders[shard]({'op': 9, 'd': False})
+
     async def _gateway(self, request):
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
@@ -74,6 +79,7 @@ class FakeDiscord:
                     await send({'op': 11})
                 elif payload['op'] == 2:
                     shard, count = payload['d']['shard']
+                    self._senders[shard] = send
                     self.identifies.append({'shard': shard, 'mono': time.monotonic() * 1000, 'wall': time.time() * 1000})
                     sequence += 1
                     await send({'op': 0, 't': 'READY', 's': sequence, 'd': {

@@ -1,8 +1,14 @@
-"""The refusal rules of clients/discordpy/queue_client.py against a scripted server (unittest):
+"""The refusal rules of clients/discordpy/queue_client.py against scripted servers (unittest):
 a 503 and a 429 are each waited out for their Retry-After, only the 2xx lets the shard go, the
-request carries `shard` and the bearer token, and cancelling the wait closes its connection."""
+request carries `shard` and the bearer token, and cancelling the wait closes its connection.
+With a list of queues: an unreachable queue and a 503 move on to the next one, a 429 does not,
+and a round of 503s waits the longest Retry-After before the next round.
+ShardRequests: a request outlives a wait cancelled as discord.py cancels a slow connect (here with
+asyncio.wait_for and a short timeout instead of the library's 60 s), the retried wait takes it
+over, a grant is used once and only while fresh, and close() ends the request."""
 import asyncio
 import os
+import socket
 import sys
 import time
 import unittest
@@ -10,11 +16,13 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'clients', 'discordpy'))
 
 import aiohttp  # noqa: E402
-from queue_client import wait_for_identify  # noqa: E402
+from queue_client import ShardRequests, wait_for_identify  # noqa: E402
 
 
 class ScriptedServer:
-    """Answers requests with `answers` in order; None holds the request until the client leaves.
+    """Answers requests with `answers` in order: (status, headers) or (status, headers, delay_s);
+    None holds the request until the client leaves; 'drop' closes the connection unanswered, as a
+    queue killed with SIGKILL does.
 
     Plain asyncio streams, so that a client hanging up is seen as end of stream at once."""
 
@@ -32,8 +40,10 @@ class ScriptedServer:
         answer = self.answers.pop(0)
         if answer is None:
             record['closed'] = await reader.read(1) == b''
-        else:
-            status, extra = answer
+        elif answer != 'drop':
+            status, extra, *delay = answer
+            if delay:
+                await asyncio.sleep(delay[0])
             fields = ''.join(f'{name}: {value}\r\n' for name, value in extra.items())
             writer.write(f'HTTP/1.1 {status} X\r\n{fields}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}'.encode())
             await writer.drain()
@@ -46,6 +56,19 @@ class ScriptedServer:
 
     async def __aexit__(self, *_):
         self.server.close()
+
+
+def refusing_url():
+    """A URL where nothing listens: a port the kernel picked, closed again."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return f'http://127.0.0.1:{s.getsockname()[1]}/'
+
+
+async def until(condition, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
 
 
 def session():
@@ -86,6 +109,135 @@ class WaitForIdentifyTest(unittest.IsolatedAsyncioTestCase):
                     break
                 await asyncio.sleep(0.005)
             self.assertTrue(server.seen[0]['closed'], 'the server still holds the cancelled request')
+
+
+
+class QueueListTest(unittest.IsolatedAsyncioTestCase):
+    async def test_refused_on_the_first_granted_by_the_second_at_once(self):
+        async with ScriptedServer([(200, {})]) as second, session() as client:
+            started = time.monotonic()
+            with self.assertLogs('queue_client', 'WARNING') as logs:
+                granted_by = await wait_for_identify(client, [refusing_url(), second.url], 1)
+        self.assertEqual(granted_by, 1)
+        self.assertLess(time.monotonic() - started, 1.0, 'waited before asking the second queue')
+        self.assertEqual(second.seen[0]['target'], '/?shard=1')
+        self.assertIn('trying the next queue', logs.output[0])
+
+    async def test_the_first_dies_while_holding_the_request_the_second_grants(self):
+        async with ScriptedServer(['drop']) as first, ScriptedServer([(200, {})]) as second, session() as client:
+            with self.assertLogs('queue_client', 'WARNING'):
+                self.assertEqual(await wait_for_identify(client, [first.url, second.url], 4), 1)
+        self.assertEqual(len(second.seen), 1)
+
+    async def test_503_on_the_first_moves_to_the_second_at_once(self):
+        async with ScriptedServer([(503, {'Retry-After': '1'})]) as first, \
+                ScriptedServer([(200, {})]) as second, session() as client:
+            started = time.monotonic()
+            self.assertEqual(await wait_for_identify(client, [first.url, second.url], 5), 1)
+        self.assertLess(time.monotonic() - started, 1.0, 'waited before asking the second queue')
+        self.assertEqual((len(first.seen), len(second.seen)), (1, 1))
+
+    async def test_a_load_balancers_502_and_504_move_on_like_a_503(self):
+        for status in (502, 504):
+            async with ScriptedServer([(status, {'Retry-After': '1'})]) as first, \
+                    ScriptedServer([(200, {})]) as second, session() as client:
+                started = time.monotonic()
+                self.assertEqual(await wait_for_identify(client, [first.url, second.url], 5), 1)
+            self.assertLess(time.monotonic() - started, 1.0, f'waited after a {status}')
+            self.assertEqual((len(first.seen), len(second.seen)), (1, 1))
+
+    async def test_429_on_the_first_is_waited_out_without_switching(self):
+        async with ScriptedServer([(429, {'Retry-After': '1'}), (200, {})]) as first, \
+                ScriptedServer([]) as second, session() as client:
+            with self.assertLogs('queue_client', 'ERROR') as logs:
+                self.assertEqual(await wait_for_identify(client, [first.url, second.url], 6), 0)
+        self.assertEqual(second.seen, [], 'the second queue was asked after a 429')
+        self.assertEqual(len(first.seen), 2)
+        self.assertGreaterEqual(first.seen[1]['at'] - first.seen[0]['at'], 1.0, '429 retried before Retry-After')
+        self.assertIn('429 daily session budget exhausted', logs.output[0])
+
+    async def test_503_from_all_waits_the_longest_retry_after_then_asks_from_the_list_again(self):
+        async with ScriptedServer([(503, {'Retry-After': '1'}), (503, {'Retry-After': '1'})]) as first, \
+                ScriptedServer([(503, {'Retry-After': '2'}), (200, {})]) as second, session() as client:
+            self.assertEqual(await wait_for_identify(client, [first.url, second.url], 8), 1)
+        order = sorted([(r['at'], 1) for r in first.seen] + [(r['at'], 2) for r in second.seen])
+        self.assertEqual([queue for _, queue in order], [1, 2, 1, 2])
+        self.assertLess(order[1][0] - order[0][0], 1.0, 'waited between the queues of one round')
+        self.assertGreaterEqual(order[2][0] - order[1][0], 2.0, 'the next round came before the longest Retry-After')
+
+
+class ShardRequestsTest(unittest.IsolatedAsyncioTestCase):
+    """discord.py's cancellation of a slow connect, simulated: asyncio.wait_for with 0.2 s."""
+
+    async def cancelled_wait(self, requests, shard):
+        with self.assertRaises(asyncio.TimeoutError):
+            await asyncio.wait_for(requests.wait(shard), 0.2)
+
+    async def test_a_request_outlives_the_cancelled_wait_and_the_retried_wait_takes_it_over(self):
+        async with ScriptedServer([(200, {}, 0.6)]) as server:
+            requests = ShardRequests(server.url)
+            try:
+                await self.cancelled_wait(requests, 3)
+                started = time.monotonic()
+                await requests.wait(3)
+                waited = time.monotonic() - started
+            finally:
+                await requests.close()
+        self.assertEqual(len(server.seen), 1, 'the retried wait asked again: the shard lost its place')
+        self.assertGreater(waited, 0.2, 'the retried wait returned before the grant')
+
+    async def test_a_grant_after_the_cancel_is_used_by_the_next_wait_and_only_once(self):
+        async with ScriptedServer([(200, {}, 0.4), None]) as server:
+            requests = ShardRequests(server.url)
+            try:
+                await self.cancelled_wait(requests, 3)
+                await until(lambda: requests._requests[3].done())  # granted while nobody waits
+                started = time.monotonic()
+                await requests.wait(3)
+                self.assertLess(time.monotonic() - started, 0.05, 'the held grant was not used at once')
+                self.assertEqual(len(server.seen), 1)
+                # The grant is spent: the shard's next IDENTIFY asks again.
+                with self.assertRaises(asyncio.TimeoutError):
+                    await asyncio.wait_for(requests.wait(3), 0.3)
+                self.assertEqual(len(server.seen), 2)
+            finally:
+                await requests.close()
+
+    async def test_a_grant_that_waited_too_long_for_its_shard_is_not_used(self):
+        async with ScriptedServer([(200, {}, 0.3), (200, {}, 0.3)]) as server:
+            requests = ShardRequests(server.url, grant_max_age=0.05)
+            try:
+                await self.cancelled_wait(requests, 3)
+                await until(lambda: requests._requests[3].done())
+                await asyncio.sleep(0.1)  # discord.py's pause before it connects again
+                with self.assertLogs('queue_client', 'WARNING') as logs:
+                    await requests.wait(3)
+            finally:
+                await requests.close()
+        self.assertEqual(len(server.seen), 2, 'the stale grant was used')
+        self.assertIn('not identifying that late', logs.output[0])
+
+    async def test_two_waits_of_one_shard_use_one_grant_once(self):
+        async with ScriptedServer([(200, {}, 0.2), (200, {}, 0.2)]) as server:
+            requests = ShardRequests(server.url)
+            try:
+                first = asyncio.ensure_future(requests.wait(3))
+                second = asyncio.ensure_future(requests.wait(3))
+                done, _ = await asyncio.wait([first, second], return_when=asyncio.FIRST_COMPLETED)
+                self.assertEqual(len(done), 1, 'one grant let two waits go')
+                await asyncio.wait_for(asyncio.gather(first, second), 5)
+            finally:
+                await requests.close()
+        self.assertEqual(len(server.seen), 2)
+
+    async def test_close_cancels_a_held_request_and_the_queue_sees_it_leave(self):
+        async with ScriptedServer([None]) as server:
+            requests = ShardRequests(server.url)
+            await self.cancelled_wait(requests, 3)
+            self.assertFalse(server.seen[0]['closed'], 'the cancelled wait dropped its request')
+            await requests.close()
+            await until(lambda: server.seen[0]['closed'])
+        self.assertTrue(server.seen[0]['closed'], 'the server still holds the request after close()')
 
 
 if __name__ == '__main__':

@@ -8,6 +8,9 @@
             must collide in a bucket, or the test proves nothing.
 3. abort:   a shard whose wait is cancelled frees its place: the next shard of its bucket
             identifies one interval after the previous one, not two.
+4. held:    a re-identifying shard whose wait outlasts discord.py's reconnect timeout (60 s, made
+            RECONNECT_TIMEOUT_S in the bot process: bot_process.py) is cancelled by the library
+            and retried, and keeps its place: it is granted before a shard that asked after it.
 
 Spacing check, as in the discord.js test: grants of one bucket leave the queue at least
 INTERVAL_MS apart and each IDENTIFY follows its grant by a delay d; only the earlier shard's delay
@@ -33,7 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+
+import aiohttp
 
 from fake_discord import FakeDiscord
 
@@ -42,6 +48,12 @@ TOLERANCE_MS = 25
 # Longer in the abort run: shard 2 must be cancelled before its grant, after three steps that are
 # slow on a loaded machine.
 ABORT_INTERVAL_MS = 2000
+# The held run: HELD_FILLERS requests queue before the re-identifying shard, so it waits about
+# HELD_FILLERS + 0.7 intervals (6.7 s). discord.py cancels it after RECONNECT_TIMEOUT_S, pauses 0-2 s
+# (its backoff) and connects again with another RECONNECT_TIMEOUT_S: 4 s puts the grant inside the
+# second attempt whatever the pause, as a grant that came between attempts would not be used.
+HELD_FILLERS = 6
+RECONNECT_TIMEOUT_S = 4.0
 MAX_CONCURRENCY = 2
 SHARD_COUNT = 6
 PROCESSES = [[0, 1, 2], [4, 5, 3]]  # the first shard of each process is in bucket 0
@@ -77,16 +89,18 @@ def free_port():
 
 
 class Queue:
-    """The real gateway-queue (or the grant-at-once stand-in) with a journal in a fresh directory."""
+    """The real gateway-queue (or the grant-at-once stand-in) with a journal in a fresh directory,
+    or in `db` (a PostgreSQL URI, which several queues may share)."""
 
-    def __init__(self, binary, auth_token=None, interval_ms=INTERVAL_MS):
+    def __init__(self, binary, auth_token=None, interval_ms=INTERVAL_MS, db=None,
+                 max_concurrency=MAX_CONCURRENCY):
         self.dir = tempfile.mkdtemp(prefix='gq-e2e-')
         port = free_port()
         self.url = f'http://127.0.0.1:{port}/'
         env = {k: v for k, v in os.environ.items()
                if k not in ('HOST', 'PORT') and not k.startswith(('QUEUE_', 'DISCORD_'))}
-        env.update(HOST='127.0.0.1', PORT=str(port), QUEUE_DB=os.path.join(self.dir, 'queue.db'),
-                   QUEUE_MAX_CONCURRENCY=str(MAX_CONCURRENCY), QUEUE_IDENTIFY_INTERVAL_MS=str(interval_ms),
+        env.update(HOST='127.0.0.1', PORT=str(port), QUEUE_DB=db or os.path.join(self.dir, 'queue.db'),
+                   QUEUE_MAX_CONCURRENCY=str(max_concurrency), QUEUE_IDENTIFY_INTERVAL_MS=str(interval_ms),
                    QUEUE_LOG_LEVEL='warn')
         if auth_token:
             env['QUEUE_AUTH_TOKEN'] = auth_token
@@ -106,6 +120,21 @@ class Queue:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f'queue did not answer /health on {self.url}')
+
+    def status(self, path):
+        """The HTTP status of GET `path` (0: no answer)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    def kill(self):
+        """SIGKILL: a crash."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self):
         if self.process.poll() is None:
@@ -127,9 +156,9 @@ class Bot:
         asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, fake, shard_ids, queue_url, queue_token=None):
+    async def start(cls, fake, shard_ids, queue_url, queue_token=None, shard_count=SHARD_COUNT, **options):
         config = {'api_base': fake.api_base, 'gateway_url': fake.gateway_url, 'queue_url': queue_url,
-                  'queue_token': queue_token, 'shard_count': SHARD_COUNT, 'shard_ids': shard_ids}
+                  'queue_token': queue_token, 'shard_count': shard_count, 'shard_ids': shard_ids, **options}
         process = await asyncio.create_subprocess_exec(
             '/usr/bin/python3', os.path.join(HERE, 'bot_process.py'), json.dumps(config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -181,16 +210,22 @@ async def wait_for(fake, count, timeout_s):
         await asyncio.sleep(0.01)
 
 
-def journal_times(queue_url, token=None):
-    """shard -> unix ms of its grant from the queue's journal; empty when there is none."""
+def journal_rows(queue_url, token=None):
+    """Every grant in the queue's journal, oldest first: [{'shard', 'released_at', ...}]; empty when
+    there is none."""
     request = urllib.request.Request(queue_url + 'history?limit=1000')
     if token:
         request.add_header('Authorization', f'Bearer {token}')
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return {r['shard']: r['released_at'] for r in json.load(response).get('releases', [])}
+            return sorted(json.load(response).get('releases', []), key=lambda r: r['released_at'])
     except (OSError, ValueError):
-        return {}
+        return []
+
+
+def journal_times(queue_url, token=None):
+    """shard -> unix ms of its (last) grant from the queue's journal; empty when there is none."""
+    return {r['shard']: r['released_at'] for r in journal_rows(queue_url, token)}
 
 
 def smallest_gaps(identifies):
@@ -300,6 +335,58 @@ async def abort_run(fake, binary):
         fail(f'abort run: shard 4 identified {gap:.1f} ms after shard 0: the cancelled shard kept its place')
 
 
+async def held_run(fake, binary):
+    """One bucket: shard 0 identifies; HELD_FILLERS requests of this test (other shards) queue up;
+    shard 0 is told to identify again (op 9) and queues behind them; one more request ('late')
+    queues behind shard 0. discord.py must cancel shard 0's wait at least once, and shard 0 must
+    still be granted before 'late', and identify exactly once more."""
+    queue = Queue(binary, max_concurrency=1)
+    bot = None
+    rows = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None),
+                                     connector=aiohttp.TCPConnector(force_close=True)) as session:
+        async def ask(shard):
+            async with session.get(queue.url, params={'shard': str(shard)}) as response:
+                return response.status
+
+        requests = []
+        try:
+            bot = await Bot.start(fake, [0], queue.url, reconnect_timeout=RECONNECT_TIMEOUT_S)
+            await until('the bot to load', lambda: bot.saw('loaded'))
+            await bot.send('go')
+            await until('shard 0 to identify', lambda: len(fake.identifies) == 1)
+            for shard in range(10, 10 + HELD_FILLERS):
+                requests.append(asyncio.ensure_future(ask(shard)))
+                await asyncio.sleep(0.02)  # in this order
+            await fake.invalidate(0)
+            await until('shard 0 to ask again', lambda: sum(e['event'] == 'asking' for e in bot.events) == 2)
+            await asyncio.sleep(0.2)
+            requests.append(asyncio.ensure_future(ask(20)))  # 'late'
+            await until('shard 0 to identify again', lambda: len(fake.identifies) == 2,
+                        (HELD_FILLERS + 2) * INTERVAL_MS / 1000 + 10)
+            await asyncio.wait_for(asyncio.gather(*requests), 2 * INTERVAL_MS / 1000 + 5)
+            await asyncio.sleep(0.3)  # an extra IDENTIFY would show up here
+            rows = journal_rows(queue.url)
+        finally:
+            for request in requests:
+                request.cancel()
+            if bot is not None:
+                await bot.stop()
+            queue.stop()
+    order = [r['shard'] for r in rows]
+    cancelled = sum(1 for e in bot.events if e['event'] == 'wait_cancelled')
+    print(f"held run: journal order {order}; shard 0's re-identify wait cancelled by discord.py {cancelled} "
+          'time(s)', flush=True)
+    if cancelled == 0:
+        fail('held run: discord.py never cancelled the wait; the run proves nothing')
+    if len(fake.identifies) != 2:
+        fail(f'held run: shard 0 identified {len(fake.identifies)} times, expected 2')
+    if order.count(0) != 2:
+        fail(f'held run: shard 0 was granted {order.count(0)} times, expected 2 (a grant left unused?)')
+    elif 20 not in order or order.index(20) < len(order) - 1 - order[::-1].index(0):
+        fail("held run: shard 0's re-identify was granted after a shard that asked after it: it lost its place")
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--binary', required=True)
@@ -308,7 +395,7 @@ async def main():
     await fake.start()
     try:
         runs = (('queue', lambda: queue_run(fake, binary)), ('control', lambda: control_run(fake)),
-                ('abort', lambda: abort_run(fake, binary)))
+                ('abort', lambda: abort_run(fake, binary)), ('held', lambda: held_run(fake, binary)))
         for name, run in runs:
             fake.identifies = []
             try:
