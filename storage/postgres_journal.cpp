@@ -25,9 +25,10 @@ const char* synchronous_setting(durability mode) {
 }
 
 // The whole batch in one statement (one round trip, not one per grant): five bound arrays,
-// unnested in step. $6, the writer's mark (pg_connection::writer_mark, "" without a lock): on a
-// session without that mark nothing is inserted, so a pooler that hands the transaction another
-// session than the lock holder's cannot commit a grant there.
+// unnested in step. $6, the writer's mark (pg_connection::writer_mark, "" without a lock; the
+// setting is pg_connection.cpp's k_mark_setting): on a session without that mark nothing is
+// inserted, so a pooler that hands the transaction another session than the lock holder's
+// cannot commit a grant there.
 constexpr const char* k_insert_releases =
     "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
