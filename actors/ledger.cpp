@@ -103,12 +103,12 @@ void ledger_state::restore() {
     apply(limits, 0);
     // A restart or a takeover within the window, configured as before, has nothing new to say:
     // every such start would otherwise add a row that differs only in its fetched_at.
-    const bool journaled = remembered && remembered->source == limits_source::config &&
+    const bool already_journaled = remembered && remembered->source == limits_source::config &&
                            remembered->total == limits.total &&
                            remembered->max_concurrency == limits.max_concurrency &&
                            remembered->reset_at == limits.reset_at;
     try {
-      if (!journaled) timed([&] { journal_->record_limits(limits); });
+      if (!already_journaled) timed([&] { journal_->record_limits(limits); });
     } catch (const storage::journal_error& e) {
       spdlog::error("journal: cannot record the configured limits: {}", e.what());
     }

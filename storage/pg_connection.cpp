@@ -13,20 +13,17 @@ namespace gq::storage::detail {
 
 namespace {
 
-// The session setting that marks the session holding the journal's lock (a custom setting needs
-// a dot in its name); its value is unique to the process that took the lock.
-constexpr const char* k_mark_setting = "gateway_queue.writer";
 constexpr std::string_view k_pooler_hint =
     "a connection pooler in transaction or statement mode (PgBouncer's pool_mode) hands one "
     "database session to several clients, so the journal's session lock proves nothing; connect "
     "directly or through session pooling (docs/JOURNAL.md, \"PgBouncer\")";
 
 std::string new_writer_mark() {
-  std::random_device random;
+  std::random_device entropy;
   std::string mark = std::to_string(::getpid()) + "-";
   for (int i = 0; i < 4; ++i) {
     char chunk[9];
-    std::snprintf(chunk, sizeof chunk, "%08x", random());
+    std::snprintf(chunk, sizeof chunk, "%08x", entropy());
     mark += chunk;
   }
   return mark;
@@ -35,7 +32,7 @@ std::string new_writer_mark() {
 // The mark on the session this connection reaches ("" when none).
 std::string current_mark(pg_connection& db, std::string_view what) {
   const pg_result read =
-      db.query("SELECT current_setting('" + std::string(k_mark_setting) + "', true)", what);
+      db.query("SELECT current_setting('" + std::string(k_writer_mark_setting) + "', true)", what);
   return read.is_null(0, 0) ? std::string{} : read.text(0, 0);
 }
 
@@ -193,16 +190,23 @@ void pg_connection::reconnect_if_broken() {
 
 bool pg_connection::try_advisory_lock(std::int64_t key) {
   const std::string_view what = "taking the journal's lock";
-  if (!current_mark(*this, what).empty()) {
+  // One statement, so that a pooler cannot run its parts on different sessions or let another
+  // client's statement in between: CASE tries the lock only on a session without a mark, and
+  // marks it only once the lock is taken.
+  const std::string setting = std::string("'") + k_writer_mark_setting + "'";
+  const std::string sql = "SELECT CASE WHEN coalesce(current_setting(" + setting +
+                          ", true), '') <> '' THEN 'marked' WHEN pg_try_advisory_lock($1) THEN "
+                          "set_config(" +
+                          setting + ", $2, false) ELSE '' END";
+  const pg_param values[] = {std::to_string(key), new_writer_mark()};
+  const std::string answer = query(sql, values, what).text(0, 0);
+  if (answer == "marked") {
     fail(what, "this database session already holds the journal for another gateway-queue "
                "process: " +
                    std::string(k_pooler_hint));
   }
-  const pg_param values[] = {std::to_string(key)};
-  if (query("SELECT pg_try_advisory_lock($1)", values, what).text(0, 0) != "t") return false;
-  const pg_param mark[] = {new_writer_mark()};
-  query("SELECT set_config('" + std::string(k_mark_setting) + "', $1, false)", mark, what);
-  writer_mark_ = *mark[0];
+  if (answer.empty()) return false;
+  writer_mark_ = answer;
   lock_held_ = true;
   return true;
 }

@@ -15,6 +15,10 @@
 
 namespace gq::storage::detail {
 
+// The session setting that marks the session holding the journal's lock (a custom setting needs
+// a dot in its name); its value is unique to the process that took the lock.
+inline constexpr const char* k_writer_mark_setting = "gateway_queue.writer";
+
 // True for the locations the PostgreSQL journal takes: "postgresql://..." and "postgres://...".
 bool is_postgres_uri(std::string_view location);
 

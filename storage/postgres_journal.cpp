@@ -25,14 +25,14 @@ const char* synchronous_setting(durability mode) {
 }
 
 // The whole batch in one statement (one round trip, not one per grant): five bound arrays,
-// unnested in step. $6, the writer's mark (pg_connection::writer_mark, "" without a lock; the
-// setting is pg_connection.cpp's k_mark_setting): on a session without that mark nothing is
-// inserted, so a pooler that hands the transaction another session than the lock holder's
-// cannot commit a grant there.
-constexpr const char* k_insert_releases =
-    "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
-    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
-    "WHERE $6 = '' OR current_setting('gateway_queue.writer', true) = $6";
+// unnested in step. $6, the writer's mark (pg_connection::writer_mark, "" without a lock): on a
+// session without that mark nothing is inserted, so a pooler that hands the transaction another
+// session than the lock holder's cannot commit a grant there.
+const std::string k_insert_releases =
+    std::string("INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
+                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
+                "$5::bigint[]) WHERE $6 = '' OR current_setting('") +
+    detail::k_writer_mark_setting + "', true) = $6";
 // As in the SQLite journal: the newest row with that due instant, bucket and max_concurrency.
 constexpr const char* k_reattribute_release =
     "UPDATE releases SET shard = $1, waited_ms = $2 WHERE id = (SELECT max(id) FROM releases "
@@ -293,7 +293,14 @@ std::unique_ptr<journal> postgres_claim::try_open() {
   } else {
     session_->reconnect_if_broken();  // a database restarted while we waited
   }
-  if (!session_->try_advisory_lock(k_pg_journal_lock)) return nullptr;
+  try {
+    if (!session_->try_advisory_lock(k_pg_journal_lock)) return nullptr;
+  } catch (const journal_error&) {
+    // Whatever the session holds goes with it (a lock taken without its mark would otherwise stay
+    // held by a standby that never becomes active); the next try connects anew.
+    session_.reset();
+    throw;
+  }
   // The session is the journal's from here: a journal that fails to open takes the session (and
   // the lock) with it, and the next try connects anew.
   return std::make_unique<postgres_journal>(uri_, std::move(session_), options_.mode,

@@ -106,8 +106,10 @@ class ShardRequests:
 
     A request outlives a cancelled wait: discord.py cancels a connect that takes too long and
     tries again, and the retried wait takes the same request over, so the shard keeps its place.
-    A grant is used once. It is used only if the shard comes back for it within `grant_max_age`
-    seconds of its arrival: a grant that came while the shard was between attempts (discord.py's
+    A grant is used once. A grant that came while no wait was attached to its request is used only
+    if the shard comes back for it within `grant_max_age` seconds of its arrival (a grant that a
+    wait was attached to is used however busy the event loop was): a grant that came while the
+    shard was between attempts (discord.py's
     pause before a retry is up to seconds) would make an IDENTIFY that late, and the next shard of
     its bucket, granted one interval after it, would identify closer than the interval to it. Such
     a grant is logged and left unused (it was spent) and the shard asks again.
@@ -121,26 +123,33 @@ class ShardRequests:
         self.grant_max_age = grant_max_age
         self._session = None
         self._first = 0  # the URL that granted last: a dead queue is not asked first
-        self._requests = {}  # shard id -> task resolving to the loop time its grant arrived
+        self._requests = {}  # shard id -> task resolving to (loop time of the grant, attended)
+        self._waiting = {}  # shard id -> waits attached to its request right now
+        self._closed = False
 
     async def wait(self, shard_id):
         """Returns once `shard_id` may identify. Cancelling it leaves the request running."""
         while True:
+            if self._closed:
+                raise asyncio.CancelledError('gateway-queue: the client was closed')
             request = self._requests.get(shard_id)
             if request is None:
                 request = self._requests[shard_id] = asyncio.ensure_future(self._ask(shard_id))
+            self._waiting[shard_id] = self._waiting.get(shard_id, 0) + 1
             try:
-                granted_at = await asyncio.shield(request)
+                granted_at, attended = await asyncio.shield(request)
             except asyncio.CancelledError:
                 raise  # this wait was cancelled (the request goes on), or close() ended the request
             except Exception:
                 self._requests.pop(shard_id, None)
                 raise
+            finally:
+                self._waiting[shard_id] -= 1
             if self._requests.get(shard_id) is not request:
                 continue  # another wait of this shard took the grant
             del self._requests[shard_id]  # no await since the check: the grant is used once
             age = asyncio.get_running_loop().time() - granted_at
-            if age <= self.grant_max_age:
+            if attended or age <= self.grant_max_age:
                 return
             _log.warning('gateway-queue: shard %s: its grant came %.1f s before the shard asked again '
                          '(its connect had been cancelled); not identifying that late, asking again',
@@ -155,10 +164,18 @@ class ShardRequests:
                 connector=aiohttp.TCPConnector(force_close=True))
         self._first = await wait_for_identify(self._session, self.urls, shard_id, self.token,
                                               first=self._first)
-        return asyncio.get_running_loop().time()
+        # Whether a wait is attached now, as the grant arrives: it resumes with it, however long
+        # the event loop takes to get there.
+        return asyncio.get_running_loop().time(), self._waiting.get(shard_id, 0) > 0
+
+    def reopen(self):
+        """Takes waits again after close() (a client that connects again)."""
+        self._closed = False
 
     async def close(self):
-        """Cancels every request (the queue drops them) and closes the HTTP session."""
+        """Cancels every request (the queue drops them) and closes the HTTP session; until
+        reopen(), a wait raises CancelledError instead of asking."""
+        self._closed = True
         requests, self._requests = list(self._requests.values()), {}
         for request in requests:
             request.cancel()
@@ -182,6 +199,7 @@ class QueueShardedClient(discord.AutoShardedClient):
     async def connect(self, *, reconnect=True):
         # Every launch and re-identify runs inside connect(): once it ends (the client closed, or
         # its task cancelled), no shard of this client comes back for a request.
+        self.queue_requests.reopen()
         try:
             await super().connect(reconnect=reconnect)
         finally:

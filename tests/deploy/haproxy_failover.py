@@ -194,8 +194,15 @@ def main(recipe_path, binary):
             except OSError:
                 return False
         wait_for("HAProxy to listen", accepts, 10)
-        # HAProxy starts with every server up until its first check (every 200 ms) says no.
-        time.sleep(1.0)
+        # HAProxy starts with every server up until its first check (every 200 ms) says no; the
+        # standby is the first server line, so /ready through HAProxy is 200 only once the
+        # standby is marked down. Three in a row: its check has settled.
+        in_a_row = [0]
+
+        def settled():
+            in_a_row[0] = in_a_row[0] + 1 if get(front, "/ready")[0] == 200 else 0
+            return in_a_row[0] >= 3
+        wait_for("HAProxy to route to the active queue only", settled, 10)
 
         answers, lock = [], threading.Lock()
         shards = [Shard(n, front, stop, answers, lock) for n in range(SHARDS)]
@@ -276,7 +283,7 @@ def main(recipe_path, binary):
         hangup.close()
         try:
             wait_for("the queue to drop the waiter whose shard hung up", lambda: waiting() == 0,
-                     0.5)
+                     3)
         except Failure as e:
             raise Failure(f"{e}: HAProxy kept the queue's side open (option abortonclose), "
                           "so the queue would grant a session start nobody takes")

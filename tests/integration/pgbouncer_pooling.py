@@ -124,7 +124,8 @@ default_pool_size = 1
                     return 1
                 time.sleep(0.05)
 
-        # Both have tried the lock many times (every 200 ms) by now.
+        # The first has held the journal since it listened; a standby would retry every 200 ms:
+        # give it ten tries to go wrong before looking.
         time.sleep(2.0)
         ready = {name: status_of(port, "/ready") for name, port, _ in queues}
         granted = {name: status_of(port, "/?shard=0") for name, port, _ in queues}
@@ -137,6 +138,8 @@ default_pool_size = 1
         refused = [log.read_text() for name, _, log in queues if ready[name] != 200]
         if not any("connection pooler" in text for text in refused):
             failures.append("the other queue's log does not name the connection pooler")
+        if processes[2].poll() != 1:
+            failures.append(f"the second queue should exit 1, not {processes[2].poll()}")
         for failure in failures:
             print("FAIL:", failure)
         if failures:

@@ -40,7 +40,7 @@ class journal_claim_test : public ::testing::Test {
   // a claim is trying on.
   std::vector<std::string> lock_askers() {
     return server_.admin("SELECT pid FROM pg_stat_activity WHERE datname = '" + database_ +
-                         "' AND query LIKE 'SELECT pg_try_advisory_lock%'");
+                         "' AND query LIKE '%pg_try_advisory_lock(%'");
   }
   // Every session of the journal's database since the cluster started (the admin queries run in
   // another database).
@@ -91,11 +91,14 @@ TEST_F(journal_claim_test, a_session_the_database_ended_is_opened_anew) {
   const auto asker = lock_askers();
   ASSERT_EQ(asker.size(), 1u);
   server_.admin("SELECT pg_terminate_backend(" + asker.front() + ")");
-  // The first try after may see the ended session (and say so); a try after that reconnects.
-  try {
-    EXPECT_EQ(claim->try_open(), nullptr);
-  } catch (const journal_error&) {
+  // pg_terminate_backend only signals the backend: wait until it is gone.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (!server_.admin("SELECT pid FROM pg_stat_activity WHERE pid = " + asker.front()).empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
+  // The first try after sees the ended session (and says so); the next one connects anew.
+  EXPECT_THROW(claim->try_open(), journal_error);
   EXPECT_EQ(claim->try_open(), nullptr);
   active.reset();
   EXPECT_NE(take(*claim), nullptr);

@@ -111,7 +111,7 @@ async function main() {
     // SHARD_COUNT + 1 IDENTIFYs in all, one interval apart after the kill.
     await until('every shard to identify', () => gateway.identifies.length >= SHARD_COUNT + 1,
       FIRST_GRANT_BOUND_MS + (SHARD_COUNT + 1 - KILL_AFTER) * INTERVAL_MS + 10000).catch((error) => fail(error.message));
-    await sleep(300); // an extra IDENTIFY would show up here
+    await sleep(INTERVAL_MS + 200); // an extra IDENTIFY, paced an interval on, would show up here
     if ((await status(b.url, '/ready')) !== 200) fail('queue B did not take over');
     rows = await journal(b.url);
   } finally {
