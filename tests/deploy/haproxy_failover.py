@@ -162,8 +162,7 @@ def main(recipe_path, binary):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("QUEUE_", "DISCORD_")) and k not in ("HOST", "PORT")}
         env.update(HOST="127.0.0.1", QUEUE_DB=uri, QUEUE_MAX_CONCURRENCY=str(BUCKETS),
-                   QUEUE_IDENTIFY_INTERVAL_MS=str(int(INTERVAL_S * 1000)),
-                   QUEUE_SHARD_HOURLY_LIMIT="0")  # the shards ask again and again
+                   QUEUE_IDENTIFY_INTERVAL_MS=str(int(INTERVAL_S * 1000)))
         queues = []
         for name in ("a", "b"):
             port = free_port()
