@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,35 +30,17 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from loopback import free_port, get, stop_process, test_database  # noqa: E402
+
 INTERVAL_S = 1.0          # QUEUE_IDENTIFY_INTERVAL_MS
 BUCKETS = 2               # QUEUE_MAX_CONCURRENCY
 SHARDS = 4                # two per bucket, so each bucket always has a waiter
 CLIENT_SLACK_S = 0.05     # a client thread may see a grant this late (scheduling, GIL)
-PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 class Failure(Exception):
     pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path, timeout=2.0):
-    """(status, Retry-After header or None); status 0 when nothing answered."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader("Retry-After")
-    except OSError:
-        return 0, None
-    finally:
-        conn.close()
 
 
 def seconds(value):
@@ -131,29 +112,13 @@ def wait_for(what, condition, timeout):
     raise Failure(f"timed out after {timeout} s waiting for {what}")
 
 
-def stop_process(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def main(recipe_path, binary):
     recipe = Path(recipe_path).read_text()
     check_recipe(recipe)
     if shutil.which("haproxy") is None:
         raise Failure("haproxy is not installed (scripts/setup.sh --tests installs it)")
-    with open(os.environ["GQ_POSTGRES_CLUSTER_FILE"]) as f:
-        pg_port = int(f.read().split()[1])
-    psql = shutil.which("psql", path=f"{PG_BIN}:{os.environ.get('PATH', '')}")
-    database = f"gq_haproxy_{os.getpid()}"
-    admin = [psql, "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-q", "-c"]
-    subprocess.run(admin + [f"CREATE DATABASE {database}"], check=True)
-    uri = f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
+    database = test_database("gq_haproxy")
+    uri = database.uri
 
     tmp = Path(tempfile.mkdtemp(prefix="gq-haproxy-"))
     processes, logs = [], []
@@ -331,7 +296,7 @@ def main(recipe_path, binary):
         stop.set()
         for process in reversed(processes):
             stop_process(process)
-        subprocess.run(admin + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
+        database.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -15,10 +15,8 @@ it runs as user postgres.
 usage: pgbouncer_pooling.py GATEWAY_QUEUE_BINARY
 """
 
-import http.client
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,50 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status_of(port, path, timeout=3.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from loopback import free_port, get, stop_process, test_database  # noqa: E402
 
 def main(binary):
     pgbouncer = shutil.which("pgbouncer", path=f"/usr/sbin:{os.environ.get('PATH', '')}")
     if pgbouncer is None:
         print("pgbouncer is not installed (scripts/setup.sh --tests installs it)")
         return 1
-    with open(os.environ["GQ_POSTGRES_CLUSTER_FILE"]) as f:
-        pg_port = int(f.read().split()[1])
-    psql = shutil.which("psql", path=f"{PG_BIN}:{os.environ.get('PATH', '')}")
-    database = f"gq_pgbouncer_{os.getpid()}"
-    subprocess.run([psql, "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d",
-                    "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", f"CREATE DATABASE {database}"],
-                   check=True)
+    db = test_database("gq_pgbouncer")
 
     tmp = Path(tempfile.mkdtemp(prefix="gq-pgbouncer-"))
     os.chmod(tmp, 0o755)
@@ -78,7 +41,7 @@ def main(binary):
         bouncer_port = free_port()
         ini = tmp / "pgbouncer.ini"
         ini.write_text(f"""[databases]
-journal = host=127.0.0.1 port={pg_port} dbname={database} user=postgres
+journal = host=127.0.0.1 port={db.port} dbname={db.name} user=postgres
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = {bouncer_port}
@@ -118,7 +81,7 @@ default_pool_size = 1
             # One after the other, so that the first has taken the lock when the second tries;
             # the second may exit at once.
             deadline = time.monotonic() + 15
-            while status_of(port, "/health") != 200 and process.poll() is None:
+            while get(port, "/health")[0] != 200 and process.poll() is None:
                 if time.monotonic() > deadline:
                     print(log.read_text())
                     return 1
@@ -127,8 +90,8 @@ default_pool_size = 1
         # The first has held the journal since it listened; a standby would retry every 200 ms:
         # give it ten tries to go wrong before looking.
         time.sleep(2.0)
-        ready = {name: status_of(port, "/ready") for name, port, _ in queues}
-        granted = {name: status_of(port, "/?shard=0") for name, port, _ in queues}
+        ready = {name: get(port, "/ready")[0] for name, port, _ in queues}
+        granted = {name: get(port, "/?shard=0")[0] for name, port, _ in queues}
         print(f"/ready: {ready}; GET /?shard=0: {granted}")
         failures = []
         if list(ready.values()).count(200) != 1:
@@ -148,7 +111,8 @@ default_pool_size = 1
         return 1 if failures else 0
     finally:
         for process in reversed(processes):
-            stop(process)
+            stop_process(process)
+        db.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
