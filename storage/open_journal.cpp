@@ -14,8 +14,14 @@ std::string redacted_location(std::string_view location) {
 
 std::unique_ptr<journal> open_journal(const std::string& location, journal_options options) {
   if (is_postgres_location(location)) {
-    return std::make_unique<postgres_journal>(location, options.mode, options.check,
-                                              options.exclusive);
+    if (!options.exclusive) {
+      return std::make_unique<postgres_journal>(location, options.mode, options.check);
+    }
+    // The writer's way in (a claim), tried once.
+    if (auto journal = postgres_claim(location, options).try_open()) return journal;
+    throw journal_taken("journal " + redacted_location(location) +
+                        ": another gateway-queue is the active writer of this journal (it holds "
+                        "the journal's advisory lock)");
   }
   return std::make_unique<sqlite_journal>(location, options.mode, options.check);
 }

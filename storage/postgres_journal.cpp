@@ -101,23 +101,10 @@ std::string history_sql(const history_filter& filter, std::vector<pg_param>& par
   return sql;
 }
 
-// The writer's connection; `exclusive`: holding the journal's lock, taken before the schema is
-// read or migrated, so another queue's journal is not touched.
-std::unique_ptr<pg_connection> connect_writer(const std::string& uri, bool exclusive) {
-  auto writer = std::make_unique<pg_connection>(uri);
-  if (exclusive && !writer->try_advisory_lock(k_pg_journal_lock)) {
-    throw journal_taken("journal " + writer->location() +
-                        ": another gateway-queue is the active writer of this journal (it holds "
-                        "the journal's advisory lock)");
-  }
-  return writer;
-}
-
 }  // namespace
 
-postgres_journal::postgres_journal(const std::string& uri, durability mode, integrity_check check,
-                                   bool exclusive)
-    : postgres_journal(uri, connect_writer(uri, exclusive), mode, check) {}
+postgres_journal::postgres_journal(const std::string& uri, durability mode, integrity_check check)
+    : postgres_journal(uri, std::make_unique<pg_connection>(uri), mode, check) {}
 
 postgres_journal::postgres_journal(const std::string& uri, std::unique_ptr<pg_connection> writer,
                                    durability mode, integrity_check check)

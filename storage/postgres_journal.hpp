@@ -33,12 +33,10 @@ class postgres_journal final : public journal {
   // migrates an older one. With integrity_check::deferred a database already at the current
   // version is opened with reads only and nothing is written until verify() passes. Throws
   // journal_error (server unreachable, authentication, not a journal, newer schema, read-only).
-  // `exclusive` (journal_options::exclusive): the writer connection holds the journal's advisory
-  // lock (k_pg_journal_lock) from before the schema is read for as long as its session lives;
-  // open throws journal_taken while another process holds it.
+  // An exclusive journal (journal_options::exclusive) is opened by postgres_claim, whose session
+  // holds the journal's advisory lock (k_pg_journal_lock) from before the schema is read.
   explicit postgres_journal(const std::string& uri, durability mode = durability::full,
-                            integrity_check check = integrity_check::at_open,
-                            bool exclusive = false);
+                            integrity_check check = integrity_check::at_open);
   // As above, with `writer` as the writer connection: a connection to `uri`, holding the
   // journal's lock when the journal is exclusive (postgres_claim's session).
   postgres_journal(const std::string& uri, std::unique_ptr<detail::pg_connection> writer,
