@@ -1,13 +1,31 @@
 #include "actors/bucket.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 
 namespace gq {
 
+namespace {
+
+// How many of a bucket's newest outcomes /status shows.
+constexpr std::size_t k_last_outcomes = 5;
+
+}  // namespace
+
 void bucket_state::init(bucket_config config) {
   config_ = std::move(config);
-  pacer_.emplace(config_.interval);
-  if (config_.not_before > 0) pacer_->not_before(config_.anchor.from_unix(config_.not_before));
+  pacer_.emplace(spacing());
+  // A widened bucket resumes widened: its first grant after a restart waits the extra too.
+  const auto extra = config_.widening.extra(now_unix()).count();
+  if (config_.not_before > 0)
+    pacer_->not_before(config_.anchor.from_unix(config_.not_before + extra));
+}
+
+unix_ms bucket_state::now_unix() const { return config_.anchor.to_unix(self_->clock().now()); }
+
+caf::timespan bucket_state::spacing() const {
+  return config_.interval + config_.widening.extra(now_unix());
 }
 
 caf::result<verdict> bucket_state::enqueue(const waiter_ticket& ticket) {
@@ -72,6 +90,8 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   if (result.kind == verdict_kind::withdrawn && !current_left_) {
     // Withdrawn for re-bucketing: the waiter moves on with the others.
     queue_.emplace(waiter_id, std::move(*current_));
+  } else if (result.kind == verdict_kind::deferred && !current_left_) {
+    set_aside(std::move(*current_), result.at);
   } else if (!current_left_) {
     current_->promise.deliver(result);
   }
@@ -88,11 +108,13 @@ void bucket_state::pass_on() {
   if (queue_.empty() || shutting_down_ || drain_promise_) {
     // Nobody to take it: the grant counts as sent at its due instant (the earliest it could
     // have left), and the interval runs from there.
+    pacer_->set_interval(spacing());
     pacer_->grant_sent(steady_instant(grant_.due));
     current_.reset();
     after_grant_attempt();
     return;
   }
+  const auto previous_shard = current_->ticket.shard;
   auto head = queue_.begin();
   current_ = std::move(head->second);
   queue_.erase(head);
@@ -100,7 +122,7 @@ void bucket_state::pass_on() {
   // Same row, same due instant, same budget unit: only the waiter changes.
   grant_.waited_ms = waited_ms(current_->ticket.arrived_at, grant_.at);
   self_->send(config_.ledger, reattribute_atom::value, grant_.due, config_.index,
-              config_.max_concurrency, current_->ticket);
+              config_.max_concurrency, previous_shard, current_->ticket);
   deliver_grant(*current_);
 }
 
@@ -111,6 +133,7 @@ void bucket_state::deliver_grant(waiter& w) {
 
 void bucket_state::on_sent(std::uint64_t waiter_id, caf::timespan sent_at) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::sending) return;
+  pacer_->set_interval(spacing());
   pacer_->grant_sent(steady_instant(sent_at));
   current_.reset();
   after_grant_attempt();
@@ -124,10 +147,12 @@ void bucket_state::after_grant_attempt() {
 }
 
 void bucket_state::cancel(std::uint64_t waiter_id) {
-  if (auto i = queue_.find(waiter_id); i != queue_.end()) {
-    i->second.promise.deliver(verdict::of(verdict_kind::withdrawn));
-    queue_.erase(i);
-    return;
+  for (auto* line : {&queue_, &set_aside_}) {
+    if (auto i = line->find(waiter_id); i != line->end()) {
+      i->second.promise.deliver(verdict::of(verdict_kind::withdrawn));
+      line->erase(i);
+      return;
+    }
   }
   if (!current_ || current_->ticket.id != waiter_id || current_left_) return;
   if (phase_ == phase::asking) {
@@ -144,7 +169,35 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
 
 void bucket_state::on_tick() {
   tick_due_.reset();
+  if (!set_aside_.empty()) {
+    if (self_->clock().now() >= set_aside_until_)
+      queue_.merge(set_aside_);  // keyed by arrival: they take their places in line again
+    else
+      schedule_tick(set_aside_until_);
+  }
   try_grant();
+}
+
+void bucket_state::set_aside(waiter w, unix_ms until) {
+  set_aside_until_ = config_.anchor.from_unix(until);
+  set_aside_.emplace(w.ticket.id, std::move(w));
+  schedule_tick(set_aside_until_);
+}
+
+void bucket_state::on_outcome(std::uint64_t shard, const grant_outcome& outcome,
+                              unix_ms granted_at) {
+  last_outcomes_.push_front({shard, outcome, outcome.reported_at - granted_at});
+  if (last_outcomes_.size() > k_last_outcomes) last_outcomes_.pop_back();
+  if (outcome.result != outcome_result::invalid_session) return;
+  ++invalid_sessions_;
+  if (!config_.widening.on_invalid_session(granted_at, outcome.reported_at)) return;
+  const auto widened = spacing();
+  pacer_->set_interval(widened);
+  spdlog::warn(
+      "bucket {}: shard {} reported an Invalid Session {} ms after its grant; spacing the "
+      "bucket {} ms apart",
+      config_.index, shard, outcome.reported_at - granted_at,
+      std::chrono::duration_cast<std::chrono::milliseconds>(widened).count());
 }
 
 void bucket_state::schedule_tick(caf::actor_clock::time_point due) {
@@ -163,6 +216,7 @@ caf::result<caf::timespan> bucket_state::drain(std::vector<caf::actor> targets) 
   auto promise = self_->make_response_promise<caf::timespan>();
   drain_promise_ = promise;
   drain_targets_ = std::move(targets);
+  queue_.merge(set_aside_);  // the new buckets ask the ledger again
   for (auto& [id, w] : queue_) hand_over(w);
   queue_.clear();
   if (!current_)
@@ -192,7 +246,10 @@ bucket_status bucket_state::status(std::uint64_t shard) const {
   const auto next = std::max(self_->clock().now(), pacer_->next_grant_at());
   bucket_status result;
   result.bucket = config_.index;
-  result.waiting = queue_.size() + (head_waiting ? 1 : 0);
+  result.waiting = queue_.size() + set_aside_.size() + (head_waiting ? 1 : 0);
+  result.interval_ms = std::chrono::duration_cast<std::chrono::milliseconds>(spacing()).count();
+  result.invalid_sessions = invalid_sessions_;
+  result.last_outcomes.assign(last_outcomes_.begin(), last_outcomes_.end());
   result.next_grant_at = config_.anchor.to_unix(next);
   // A grant on its way to the edge (or one whose client left while it was asked for) takes the
   // next slot; the first waiter comes one interval after it.
@@ -219,6 +276,7 @@ bucket_status bucket_state::status(std::uint64_t shard) const {
 
 void bucket_state::shut_down() {
   shutting_down_ = true;
+  queue_.merge(set_aside_);
   for (auto& [id, w] : queue_) w.promise.deliver(verdict::of(verdict_kind::shutting_down));
   queue_.clear();
   if (current_ && phase_ == phase::asking && !current_left_) {
@@ -242,6 +300,9 @@ bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_confi
       },
       [self](release_atom, caf::timespan not_before) { self->state.release(not_before); },
       [self](status_atom) { return self->state.status(); },
+      [self](outcome_atom, std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at) {
+        self->state.on_outcome(shard, outcome, granted_at);
+      },
       [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };

@@ -22,6 +22,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
 #include "src/pacing/bucket_pacer.hpp"
+#include "src/pacing/bucket_widening.hpp"
 #include "src/pacing/clock_anchor.hpp"
 
 namespace gq {
@@ -49,6 +51,9 @@ using bucket_actor = caf::typed_actor<
     // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
     caf::replies_to<status_atom>::with<bucket_status>,
+    // A shard of this bucket reported what its grant (released at the given unix ms) became,
+    // journaled: an Invalid Session soon after the grant widens the bucket.
+    caf::reacts_to<outcome_atom, std::uint64_t /*shard*/, grant_outcome, unix_ms /*granted at*/>,
     // The status, with the place in line of the first waiter of this shard.
     caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<bucket_status>,
     caf::reacts_to<shutdown_atom>>;
@@ -61,6 +66,8 @@ struct bucket_config {
   clock_anchor anchor;
   unix_ms not_before = 0;  // recovery: first grant no sooner than this (0: at once)
   bool held = false;       // wait for `release` before granting
+  // Its widening so far (read back from the journal's Invalid Sessions at start) and the rule.
+  bucket_widening widening;
   // Where journaled grants also go, straight to the edge (null: the verdict alone).
   std::shared_ptr<grant_handoff> handoff;
 };
@@ -78,6 +85,7 @@ struct bucket_state {
   caf::result<verdict> enqueue(const waiter_ticket& ticket);
   void cancel(std::uint64_t waiter_id);
   void on_sent(std::uint64_t waiter_id, caf::timespan sent_at);
+  void on_outcome(std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at);
   void on_tick();
   caf::result<caf::timespan> drain(std::vector<caf::actor> targets);
   void release(caf::timespan not_before);
@@ -108,11 +116,21 @@ struct bucket_state {
   void schedule_tick(caf::actor_clock::time_point due);
   void hand_over(waiter& w);
   void finish_drain();
+  // A boot held out of the reserve steps aside until `until` (unix ms), so the reconnects
+  // behind it are not held with it.
+  void set_aside(waiter w, unix_ms until);
+  // The spacing now: the interval, widened after Invalid Sessions.
+  caf::timespan spacing() const;
+  unix_ms now_unix() const;
 
   pointer self_;
   bucket_config config_;
   std::optional<bucket_pacer> pacer_;
   std::map<std::uint64_t, waiter> queue_;  // keyed by arrival id: iteration order is FIFO
+  std::map<std::uint64_t, waiter> set_aside_;  // boots waiting for the reserve's reset
+  caf::actor_clock::time_point set_aside_until_{};
+  std::deque<reported_outcome> last_outcomes_;  // newest first, at most k_last_outcomes
+  std::uint64_t invalid_sessions_ = 0;
   std::optional<waiter> current_;          // the grant in flight
   phase phase_ = phase::asking;
   bool current_left_ = false;  // its client hung up while its permit was asked for

@@ -56,6 +56,8 @@ bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, b
   cfg.not_before = not_before;
   cfg.held = held;
   cfg.handoff = config_.handoff;
+  cfg.widening = index < config_.widened.size() ? config_.widened[index]
+                                                : bucket_widening(config_.widening);
   return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
 }
 
@@ -94,6 +96,7 @@ void gate_state::resize(std::uint32_t max_concurrency) {
   spdlog::info("max_concurrency {} -> {}: re-forming the buckets", config_.max_concurrency,
                max_concurrency);
   config_.max_concurrency = max_concurrency;
+  config_.widened.clear();  // the buckets' shards change: what was learned does not carry over
   old_buckets_ = std::move(buckets_);
   buckets_.clear();
   std::vector<caf::actor> targets;
@@ -135,6 +138,27 @@ void gate_state::finish_resize() {
     next_size_.reset();
     resize(size);
   }
+}
+
+caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
+  auto promise = self_->make_response_promise<outcome_receipt>();
+  auto self = self_;
+  self_->request(config_.ledger, caf::infinite, outcome_atom::value, report)
+      .then(
+          [self, promise, report](outcome_receipt receipt) mutable {
+            auto& st = self->state;
+            const auto& row = receipt.row;
+            // A grant made under another max_concurrency belongs to no bucket of today's.
+            if (receipt.answer == outcome_answer::journaled &&
+                row.max_concurrency == st.config_.max_concurrency &&
+                row.bucket < st.buckets_.size() && st.drains_pending_ == 0) {
+              self->send(st.buckets_[row.bucket], outcome_atom::value, report.shard,
+                         report.outcome, row.released_at);
+            }
+            promise.deliver(receipt);
+          },
+          [promise](caf::error&) mutable { promise.deliver(outcome_receipt{}); });
+  return promise;
 }
 
 caf::result<queue_status> gate_state::status(std::uint64_t shard) {
@@ -194,6 +218,7 @@ gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
         self->state.cancel(waiter_id, shard);
       },
       [self](resize_atom, std::uint32_t max_concurrency) { self->state.resize(max_concurrency); },
+      [self](outcome_atom, const outcome_report& report) { return self->state.outcome(report); },
       [self](status_atom) { return self->state.status(); },
       [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },

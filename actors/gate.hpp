@@ -26,6 +26,8 @@ using gate_actor = caf::typed_actor<
     // The waiter's client hung up.
     caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, std::uint64_t /*shard*/>,
     caf::reacts_to<resize_atom, std::uint32_t /*max_concurrency*/>,
+    // POST /outcome: journaled by the ledger, then told to the grant's bucket (widening).
+    caf::replies_to<outcome_atom, outcome_report>::with<outcome_receipt>,
     caf::replies_to<status_atom>::with<queue_status>,
     // The status with where this shard stands (its place in line, its estimated grant).
     caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<queue_status>,
@@ -38,6 +40,10 @@ struct gate_config {
   std::uint32_t max_concurrency = 1;
   std::vector<unix_ms> resume_at;          // per bucket, from the journal (see pacing/recovery.hpp)
   std::shared_ptr<grant_handoff> handoff;  // given to every bucket (null: none)
+  widening_rule widening{};                // QUEUE_WIDEN_STEP_MS, QUEUE_WIDEN_MAX_MS
+  // Per bucket, its widening as the journal's Invalid Sessions left it (missing: none). Buckets
+  // re-formed for a new max_concurrency start unwidened.
+  std::vector<bucket_widening> widened{};
 };
 
 struct gate_state {
@@ -49,6 +55,7 @@ struct gate_state {
   caf::result<verdict> enqueue(const waiter_ticket& ticket);
   void cancel(std::uint64_t waiter_id, std::uint64_t shard);
   void resize(std::uint32_t max_concurrency);
+  caf::result<outcome_receipt> outcome(const outcome_report& report);
   // Gathers the ledger's and every bucket's status, then estimates each bucket's drain time and,
   // for `shard` (k_no_shard: none), its grant time (src/pacing/eta.hpp).
   caf::result<queue_status> status(std::uint64_t shard = k_no_shard);

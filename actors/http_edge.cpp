@@ -217,6 +217,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
     return answer_status(hdl, conn, false,
                          std::get<std::optional<std::uint64_t>>(shard).value_or(k_no_shard));
   }
+  if (request.path == "/outcome") return answer_outcome(hdl, conn, request);
   if (request.path == "/history") {
     if (!counters_.active) {
       return respond(hdl, conn,
@@ -226,6 +227,11 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   }
   auto shard = http::parse_shard(request.query);
   if (auto* error = std::get_if<http::query_error>(&shard)) {
+    counters_.count(rejection::bad_request);
+    return respond(hdl, conn, http::json_error(400, error->message));
+  }
+  auto initial = http::parse_initial(request.query);
+  if (auto* error = std::get_if<http::query_error>(&initial)) {
     counters_.count(rejection::bad_request);
     return respond(hdl, conn, http::json_error(400, error->message));
   }
@@ -243,12 +249,14 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
                    http::with_retry_after(http::json_error(503, "too many waiters, retry later"),
                                           k_queue_full_retry_after_s));
   }
-  enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard));
+  enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard), std::get<bool>(initial));
   return true;
 }
 
-void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard) {
-  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(), hdl.id()};
+void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard,
+                         bool initial) {
+  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(), hdl.id(),
+                             initial};
   conn.busy = true;
   conn.waiter_id = ticket.id;
   conn.shard = ticket.shard;
@@ -268,7 +276,7 @@ void edge_state::finish_async(handle hdl, std::uint64_t serial, const http::resp
   auto* conn = live(hdl, serial);
   if (!conn) return;
   conn->busy = false;
-  if (!response.body.empty()) {
+  if (response.status != 0) {
     if (!respond(hdl, *conn, response)) return;
   } else if (!conn->keep_alive) {
     self_->close(hdl);

@@ -62,6 +62,13 @@ inline http::response stopping_response() {
 // is_socket_with_peer_port, which the edge checks once before it relies on this).
 inline int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }
 
+// What finish_async is given for an answer already on its way (a grant written directly).
+inline http::response already_written() {
+  http::response r;
+  r.status = 0;
+  return r;
+}
+
 struct http_edge_config {
   // Where waiters and /history go; without them the edge starts as a standby (activate).
   gate_actor gate;
@@ -147,15 +154,17 @@ struct edge_state {
   // Returns false when it answered synchronously and the connection is gone.
   bool dispatch(handle hdl, connection& conn, const http::request& request);
   bool authorized(const http::request& request) const;
-  void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard);
+  void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard, bool initial);
   // -- read-only answers (http_edge_answers.cpp) --
   // /status (with where `shard` stands, k_no_shard: none) or /metrics.
   bool answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
   bool answer_dashboard(handle hdl, connection& conn);
   bool answer_history(handle hdl, connection& conn, std::string_view query);
+  // POST /outcome: journaled by the ledger through the gate, answered 204, 409 or 503.
+  bool answer_outcome(handle hdl, connection& conn, const http::request& request);
   // -- connections (http_edge.cpp) --
-  // Ends an asynchronous answer: writes `response` unless it is empty (already written), then
-  // closes or goes on with the bytes that arrived meanwhile.
+  // Ends an asynchronous answer: writes `response` unless its status is 0 (already written,
+  // already_written()), then closes or goes on with the bytes that arrived meanwhile.
   void finish_async(handle hdl, std::uint64_t serial, const http::response& response);
   // Writes the response; closes the connection unless keep-alive. False when closed.
   bool respond(handle hdl, connection& conn, const http::response& response);

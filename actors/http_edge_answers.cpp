@@ -87,4 +87,55 @@ bool edge_state::answer_history(handle hdl, connection& conn, std::string_view q
   return true;
 }
 
+bool edge_state::answer_outcome(handle hdl, connection& conn, const http::request& request) {
+  if (request.method != "POST") {
+    counters_.count(rejection::bad_request);
+    auto r = http::json_error(405, "/outcome takes POST");
+    r.headers.emplace_back("Allow", "POST");
+    return respond(hdl, conn, r);
+  }
+  auto parsed = http::parse_outcome(request.query);
+  if (auto* error = std::get_if<http::query_error>(&parsed)) {
+    counters_.count(rejection::bad_request);
+    return respond(hdl, conn, http::json_error(400, error->message));
+  }
+  if (shutting_down_) return respond(hdl, conn, stopping_response());
+  if (!counters_.active) {
+    return respond(hdl, conn, http::with_retry_after(http::json_error(503, k_standby_message), 1));
+  }
+  const auto& query = std::get<http::outcome_query>(parsed);
+  const outcome_report report{query.shard, {query.result, query.code, now_unix()}};
+  conn.busy = true;
+  const auto serial = conn.serial;
+  auto self = self_;
+  self_->request(config_.gate, caf::infinite, outcome_atom::value, report)
+      .then(
+          [self, hdl, serial, report](const outcome_receipt& receipt) {
+            auto& st = self->state;
+            switch (receipt.answer) {
+              case outcome_answer::journaled:
+                st.counters_.count(report.outcome.result);
+                st.finish_async(hdl, serial, http::no_content());
+                return;
+              case outcome_answer::no_grant:
+                st.finish_async(hdl, serial,
+                                http::json_error(409, "no grant of shard " +
+                                                          std::to_string(report.shard) +
+                                                          " in the last 10 minutes"));
+                return;
+              case outcome_answer::unavailable:
+                break;
+            }
+            st.finish_async(hdl, serial,
+                            http::with_retry_after(
+                                http::json_error(503, "journal unavailable, nothing recorded"), 1));
+          },
+          [self, hdl, serial](caf::error&) {
+            self->state.finish_async(
+                hdl, serial,
+                http::with_retry_after(http::json_error(503, "outcome not recorded"), 1));
+          });
+  return true;
+}
+
 }  // namespace gq

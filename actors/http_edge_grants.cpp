@@ -61,6 +61,27 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
             http::with_retry_after(http::json_error(429, "daily session start limit used up"),
                                    (result.at - now_unix() + 999) / 1000));
         break;
+      case verdict_kind::looping:
+        counters_.count(rejection::looping);
+        finish_async(hdl, serial,
+                     http::with_retry_after(
+                         http::json_error(
+                             429, "shard " + std::to_string(conn->shard) +
+                                      " is looping: granted too often in the last hour "
+                                      "(QUEUE_SHARD_HOURLY_LIMIT); asks again after " +
+                                      std::to_string(result.at) + " (unix ms)"),
+                         (result.at - now_unix() + 999) / 1000));
+        break;
+      case verdict_kind::reserved:
+        counters_.count(rejection::reserve);
+        finish_async(hdl, serial,
+                     http::with_retry_after(
+                         http::json_error(429,
+                                          "the last session starts of the day are kept for "
+                                          "reconnects (QUEUE_RESERVE): a boot (initial=true) "
+                                          "waits for the reset"),
+                         (result.at - now_unix() + 999) / 1000));
+        break;
       case verdict_kind::unavailable:
         counters_.count(rejection::journal);
         finish_async(hdl, serial,
@@ -193,7 +214,7 @@ void edge_state::write_grant(connection& conn, const held_grant& grant) {
     // Stamped after send() returned: the interval runs from the real send, never before due.
     const auto report = decltype(dispatcher_)::written(grant, self_->clock().now());
     report_sent(report.bucket, report.waiter_id, report.sent_at);
-    finish_async(grant.hdl, conn.serial, {});
+    finish_async(grant.hdl, conn.serial, already_written());
     return;
   }
   // What the socket did not take now, CAF writes; `sent` is reported on its acknowledgement.

@@ -125,6 +125,13 @@ void ledger_state::restore() {
     spdlog::info("limits: serving journaled Discord limits until the first fetch ({} remaining)",
                  budget_.available());
   }
+  try {
+    for (const auto& grant : journal_->shard_grants_since(t - shard_grants::k_window_ms))
+      shard_grants_.record(grant.shard, grant.row);
+  } catch (const storage::journal_error& e) {
+    spdlog::error("journal: cannot read the last hour's grants (loop guard, outcomes): {}",
+                  e.what());
+  }
   schedule_window_end();
 }
 
@@ -149,6 +156,16 @@ void ledger_state::on_permit(pending_permit permit) {
     return;
   }
   on_window_end();  // a reset that passed since the last tick refills before this decision
+  if (auto until = looping_until(permit.ticket, now())) {
+    permit.promise.deliver(verdict::of(verdict_kind::looping, *until));
+    return;
+  }
+  if (kept_by_reserve(permit.ticket)) {
+    permit.promise.deliver(verdict::of(
+        config_.reject_when_exhausted ? verdict_kind::reserved : verdict_kind::deferred,
+        budget_.reset_at()));
+    return;
+  }
   if (budget_.known() && held_.empty() && budget_.available() > 0) {
     admit(std::move(permit));
   } else if (budget_.known() && config_.reject_when_exhausted) {
@@ -158,24 +175,55 @@ void ledger_state::on_permit(pending_permit permit) {
   }
 }
 
+std::optional<unix_ms> ledger_state::looping_until(const waiter_ticket& ticket, unix_ms now) {
+  if (config_.shard_hourly_limit == 0 || !ticket.has_shard()) return std::nullopt;
+  auto until = shard_grants_.looping_until(ticket.shard, config_.shard_hourly_limit, now);
+  if (!until) return std::nullopt;
+  auto& logged = looping_logged_until_[ticket.shard];
+  if (now >= logged) {
+    logged = now + shard_grants::k_window_ms;
+    spdlog::warn(
+        "loop guard: shard {} was granted {} times in the last hour (QUEUE_SHARD_HOURLY_LIMIT); "
+        "refusing it with 429 until {} (unix ms)",
+        ticket.shard, config_.shard_hourly_limit, *until);
+  }
+  return until;
+}
+
+bool ledger_state::kept_by_reserve(const waiter_ticket& ticket) const {
+  return ticket.initial && budget_.known() &&
+         budget_.available() <= reserve_for(config_.reserve, budget_.current().total);
+}
+
+void ledger_state::forget_old_grants(unix_ms now) {
+  // Once a minute is plenty: memory stays about an hour's grants either way.
+  if (now - grants_forgotten_at_ < 60'000) return;
+  grants_forgotten_at_ = now;
+  shard_grants_.forget_before(now);
+  std::erase_if(looping_logged_until_, [now](const auto& entry) { return entry.second <= now; });
+}
+
 void ledger_state::admit(pending_permit permit) {
   budget_.consume();
   ++grants_admitted_;
   batch_.push_back(std::move(permit));
-  if (!flush_scheduled_) {
-    // Everything already in the mailbox is handled before this message: one commit for all.
-    flush_scheduled_ = true;
-    self_->send(self_, flush_atom::value);
-  }
+  schedule_flush();
   if (budget_.available() == 0) {
     spdlog::info("budget: no session starts left until {} (unix ms)", budget_.reset_at());
     notify_watcher();
   }
 }
 
+void ledger_state::schedule_flush() {
+  if (flush_scheduled_) return;
+  // Everything already in the mailbox is handled before this message: one commit for all.
+  flush_scheduled_ = true;
+  self_->send(self_, flush_atom::value);
+}
+
 void ledger_state::commit_batch() {
   flush_scheduled_ = false;
-  if (batch_.empty() && reattributions_.empty()) return;
+  if (batch_.empty() && reattributions_.empty() && outcomes_.empty()) return;
   // A permit is journaled at the due instant its bucket computed. Only when this commit begins
   // after it (the permit was held for budget or limits, or the journal was busy) is it dated
   // to now instead: a grant never leaves before the instant its row says, which is what a
@@ -195,9 +243,15 @@ void ledger_state::commit_batch() {
   }
   const auto moved = std::move(reattributions_);
   reattributions_.clear();
+  auto reported = std::move(outcomes_);
+  outcomes_.clear();
+  std::vector<release_outcome> outcomes;
+  outcomes.reserve(reported.size());
+  for (const auto& pending : reported) outcomes.push_back(pending.outcome);
   try {
-    timed([&] { journal_->record_releases(records, moved); });
+    timed([&] { journal_->record_releases(records, moved, outcomes); });
   } catch (const storage::journal_error& e) {
+    for (auto& pending : reported) pending.promise.deliver(outcome_receipt{});  // unavailable
     ++journal_failures_;
     spdlog::error("journal: commit failed, {} grant(s) refused with 503: {}", batch_.size(),
                   e.what());
@@ -217,6 +271,9 @@ void ledger_state::commit_batch() {
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     ++grants_total_;
     last_grant_at_ = std::max(last_grant_at_, records[i].released_at);
+    if (records[i].shard)
+      shard_grants_.record(*records[i].shard,
+                           {records[i].released_at, records[i].bucket, records[i].max_concurrency});
     observe_wait(records[i].waited_ms);
     verdict granted = verdict::of(verdict_kind::granted, records[i].released_at);
     granted.waited_ms = records[i].waited_ms;
@@ -225,10 +282,29 @@ void ledger_state::commit_batch() {
     batch_[i].promise.deliver(granted);
   }
   batch_.clear();
+  for (auto& pending : reported)
+    pending.promise.deliver(outcome_receipt{outcome_answer::journaled, pending.outcome.row});
+  forget_old_grants(now());
+}
+
+void ledger_state::on_outcome(const outcome_report& report,
+                              caf::typed_response_promise<outcome_receipt> promise) {
+  if (shutting_down_ || writer_lost_) {
+    promise.deliver(outcome_receipt{});
+    return;
+  }
+  const auto row = shard_grants_.newest(report.shard, now() - k_outcome_window_ms);
+  if (!row) {
+    promise.deliver(outcome_receipt{outcome_answer::no_grant, {}});
+    return;
+  }
+  outcomes_.push_back({{*row, report.outcome}, std::move(promise)});
+  schedule_flush();
 }
 
 void ledger_state::on_reattribute(caf::timespan due, std::uint32_t bucket,
-                                  std::uint32_t max_concurrency, const waiter_ticket& waiter) {
+                                  std::uint32_t max_concurrency, std::uint64_t previous_shard,
+                                  const waiter_ticket& waiter) {
   release_reattribution moved;
   moved.released_at = config_.anchor.to_unix(steady_instant(due));
   moved.bucket = bucket;
@@ -236,10 +312,10 @@ void ledger_state::on_reattribute(caf::timespan due, std::uint32_t bucket,
   if (waiter.has_shard()) moved.shard = waiter.shard;
   moved.waited_ms = waited_ms(waiter.arrived_at, moved.released_at);
   reattributions_.push_back(moved);
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    self_->send(self_, flush_atom::value);
-  }
+  // The loop guard counts the grant for the shard that got it.
+  shard_grants_.reattribute({moved.released_at, bucket, max_concurrency}, previous_shard,
+                            waiter.shard);
+  schedule_flush();
 }
 
 void ledger_state::on_withdraw(std::uint64_t waiter_id) {
@@ -344,6 +420,8 @@ void ledger_state::shut_down() {
   batch_.clear();
   for (auto& permit : held_) permit.promise.deliver(verdict::of(verdict_kind::shutting_down));
   held_.clear();
+  for (auto& pending : outcomes_) pending.promise.deliver(outcome_receipt{});
+  outcomes_.clear();
 }
 
 ledger_status ledger_state::status() const {
@@ -365,6 +443,9 @@ ledger_status ledger_state::status() const {
   result.last_grant_at = last_grant_at_;
   result.refreshes = refreshes_;
   result.discord_up = discord_up_;
+  result.shard_hourly_limit = config_.shard_hourly_limit;
+  result.looping = shard_grants_.looping(config_.shard_hourly_limit, now());
+  if (budget_.known()) result.reserve = reserve_for(config_.reserve, budget_.current().total);
   return result;
 }
 
@@ -382,8 +463,14 @@ ledger_self_actor::behavior_type ledger_behavior(
         return promise;
       },
       [self](reattribute_atom, caf::timespan due, std::uint32_t bucket,
-             std::uint32_t max_concurrency, const waiter_ticket& waiter) {
-        self->state.on_reattribute(due, bucket, max_concurrency, waiter);
+             std::uint32_t max_concurrency, std::uint64_t previous_shard,
+             const waiter_ticket& waiter) {
+        self->state.on_reattribute(due, bucket, max_concurrency, previous_shard, waiter);
+      },
+      [self](outcome_atom, const outcome_report& report) -> caf::result<outcome_receipt> {
+        auto promise = self->make_response_promise<outcome_receipt>();
+        self->state.on_outcome(report, promise);
+        return promise;
       },
       [self](withdraw_atom, std::uint64_t waiter_id) { self->state.on_withdraw(waiter_id); },
       [self](fetching_atom) { self->state.mark_fetch(); },

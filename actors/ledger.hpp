@@ -20,11 +20,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/messages.hpp"
 #include "src/pacing/clock_anchor.hpp"
 #include "src/pacing/daily_budget.hpp"
+#include "src/pacing/shard_grants.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {
@@ -40,7 +42,10 @@ using ledger_actor = caf::typed_actor<
     // A journaled grant went to another waiter (its own left): the row takes that waiter's
     // shard and wait in the next commit. No budget is used: the row is counted already.
     caf::reacts_to<reattribute_atom, caf::timespan /*due, as journaled*/, std::uint32_t /*bucket*/,
-                   std::uint32_t /*max_concurrency*/, waiter_ticket /*new waiter*/>,
+                   std::uint32_t /*max_concurrency*/, std::uint64_t /*previous shard*/,
+                   waiter_ticket /*new waiter*/>,
+    // A shard reports what its newest grant became: journaled on that grant's row.
+    caf::replies_to<outcome_atom, outcome_report>::with<outcome_receipt>,
     // The waiter of a held permit left: answer `withdrawn` unless it was already granted.
     caf::reacts_to<withdraw_atom, std::uint64_t /*waiter id*/>,
     // A fetch from Discord begins: grants from now on count against what it returns.
@@ -78,7 +83,14 @@ struct ledger_config {
   // Short, since a process that resumes from a freeze after losing its session still answers
   // /ready 200 until its next check: a trivial query 5 times a second costs the database nothing.
   caf::timespan writer_check_interval = std::chrono::milliseconds{200};
+  // The loop guard (QUEUE_SHARD_HOURLY_LIMIT): a shard granted this many times in the last hour
+  // is refused (verdict looping) until the oldest of them is an hour old. 0: off.
+  std::uint32_t shard_hourly_limit = 12;
+  // QUEUE_RESERVE: session starts a boot (initial=true) is not granted from. nullopt: 5 % of
+  // the daily total, rounded up.
+  std::optional<std::uint32_t> reserve;
 };
+
 
 struct ledger_state {
   struct pending_permit {
@@ -97,7 +109,9 @@ struct ledger_state {
   void on_permit(pending_permit permit);
   void on_withdraw(std::uint64_t waiter_id);
   void on_reattribute(caf::timespan due, std::uint32_t bucket, std::uint32_t max_concurrency,
-                      const waiter_ticket& waiter);
+                      std::uint64_t previous_shard, const waiter_ticket& waiter);
+  void on_outcome(const outcome_report& report,
+                  caf::typed_response_promise<outcome_receipt> promise);
   void on_limits(const session_limits& limits);
   void on_verified();
   void commit_batch();
@@ -122,6 +136,12 @@ struct ledger_state {
   void admit(pending_permit permit);
   void notify_watcher();
   void observe_wait(std::int64_t waited_ms);
+  void schedule_flush();
+  // The loop guard: when `ticket`'s shard may be granted again, nullopt when now.
+  std::optional<unix_ms> looping_until(const waiter_ticket& ticket, unix_ms now);
+  // A boot that the reserve keeps from being granted now.
+  bool kept_by_reserve(const waiter_ticket& ticket) const;
+  void forget_old_grants(unix_ms now);
   // After a journal failure: tells on_writer_lost once when the journal is lost for good.
   void check_writer_lost();
   // Runs one journal transaction and records its duration in commit_seconds_.
@@ -134,6 +154,14 @@ struct ledger_state {
   daily_budget budget_;
   std::vector<pending_permit> batch_;                  // admitted, awaiting one commit
   std::vector<release_reattribution> reattributions_;  // for the next commit
+  struct pending_outcome {
+    release_outcome outcome;
+    caf::typed_response_promise<outcome_receipt> promise;
+  };
+  std::vector<pending_outcome> outcomes_;  // for the next commit
+  shard_grants shard_grants_;              // the last hour's grants per shard
+  std::unordered_map<std::uint64_t, unix_ms> looping_logged_until_;  // one log line an hour
+  unix_ms grants_forgotten_at_ = 0;
   std::deque<pending_permit> held_;  // no budget or no limits yet, in arrival order
   bool flush_scheduled_ = false;
   bool verified_ = false;                       // see ledger_config::await_verified

@@ -41,13 +41,16 @@ struct waiter_ticket {
   // The edge's key for the waiter's connection, opaque to the queue: a grant handed off beside
   // the mailbox (actors/grant_handoff.hpp) names it.
   std::int64_t connection = -1;
+  // A boot (initial=true), not a reconnect: never granted from the reserve (QUEUE_RESERVE).
+  bool initial = false;
 
   bool has_shard() const { return shard != k_no_shard; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, waiter_ticket& x) {
-  return f(caf::meta::type_name("waiter_ticket"), x.id, x.shard, x.arrived_at, x.connection);
+  return f(caf::meta::type_name("waiter_ticket"), x.id, x.shard, x.arrived_at, x.connection,
+           x.initial);
 }
 
 // The answer to a waiter (from a bucket) and to a permit request (from the ledger).
@@ -57,6 +60,9 @@ enum class verdict_kind : std::uint8_t {
   unavailable,    // the journal cannot be written: nothing is granted (fail closed)
   shutting_down,  // the queue is stopping
   withdrawn,      // the waiter left (hang-up) or moved (re-bucketing) before it was granted
+  looping,        // its shard was granted QUEUE_SHARD_HOURLY_LIMIT times this hour; retry at `at`
+  reserved,       // a boot refused from the reserve under QUEUE_ON_EXHAUSTED=reject; retry at `at`
+  deferred,       // a boot held out of the reserve: its bucket sets it aside until `at`
 };
 
 struct verdict {
@@ -103,7 +109,67 @@ typename Inspector::result_type inspect(Inspector& f, grant_estimate& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
   return f(caf::meta::type_name("bucket_status"), x.bucket, x.waiting, x.next_grant_at, x.head_at,
-           x.shard_position, x.drain);
+           x.shard_position, x.drain, x.interval_ms, x.invalid_sessions, x.last_outcomes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reported_outcome& x) {
+  return f(caf::meta::type_name("reported_outcome"), x.shard, x.outcome, x.after_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, looping_shard& x) {
+  return f(caf::meta::type_name("looping_shard"), x.shard, x.until);
+}
+
+// A shard's report of what its newest grant became (POST /outcome), on its way to the ledger.
+struct outcome_report {
+  std::uint64_t shard = 0;
+  grant_outcome outcome;
+};
+
+// The ledger's answer to an outcome_report.
+enum class outcome_answer : std::uint8_t {
+  journaled,    // written on the grant's row (`row`)
+  no_grant,     // no grant of that shard in the last k_outcome_window_ms: 409
+  unavailable,  // the journal cannot be written: 503
+};
+
+struct outcome_receipt {
+  outcome_answer answer = outcome_answer::unavailable;
+  grant_row row;  // journaled: the grant the report is about
+};
+
+// A report is about the shard's newest grant in this window; older than that, the shard has
+// probably been granted by another path or is not reporting on a grant at all.
+inline constexpr unix_ms k_outcome_window_ms = 10 * 60 * 1000;
+
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+
+// Optional fields travel as sentinel values, as release_record's shard does.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, grant_outcome& x) {
+  std::int64_t code = x.code ? static_cast<std::int64_t>(*x.code) : -1;
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.code = code < 0 ? std::nullopt : std::optional<std::uint32_t>{static_cast<std::uint32_t>(code)};
+    return caf::none;
+  });
+  return f(caf::meta::type_name("grant_outcome"), x.result, code, x.reported_at, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outcome_report& x) {
+  return f(caf::meta::type_name("outcome_report"), x.shard, x.outcome);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, grant_row& x) {
+  return f(caf::meta::type_name("grant_row"), x.released_at, x.bucket, x.max_concurrency);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outcome_receipt& x) {
+  return f(caf::meta::type_name("outcome_receipt"), x.answer, x.row);
 }
 
 // -- ledger (daily budget and journal) -----------------------------------------------------------
@@ -150,7 +216,7 @@ typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
   return f(caf::meta::type_name("ledger_status"), x.limits_known, x.limits, x.last_refresh,
            x.discord_stopped, x.grants_total, x.journal_failures, x.held, x.wait_counts,
            x.wait_count_inf, x.wait_sum_seconds, x.commit_seconds, x.last_grant_at, x.refreshes,
-           x.discord_up, x.reject_when_exhausted);
+           x.discord_up, x.reject_when_exhausted, x.shard_hourly_limit, x.looping, x.reserve);
 }
 
 // -- limits scheduler -----------------------------------------------------------------------------
@@ -165,16 +231,20 @@ using refreshed_atom = caf::atom_constant<caf::atom("refreshed")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
 
-// A grant as GET /history shows it; an absent shard travels as k_no_shard.
+// A grant as GET /history shows it; an absent shard travels as k_no_shard, an absent outcome
+// as `reported` false.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, release_record& x) {
   std::uint64_t shard = x.shard.value_or(k_no_shard);
+  bool reported = x.outcome.has_value();
+  grant_outcome outcome = x.outcome.value_or(grant_outcome{});
   auto load = caf::meta::load_callback([&]() -> caf::error {
     x.shard = shard == k_no_shard ? std::nullopt : std::optional<std::uint64_t>{shard};
+    x.outcome = reported ? std::optional<grant_outcome>{outcome} : std::nullopt;
     return caf::none;
   });
   return f(caf::meta::type_name("release_record"), x.released_at, shard, x.bucket,
-           x.max_concurrency, x.waited_ms, load);
+           x.max_concurrency, x.waited_ms, reported, outcome, load);
 }
 
 // -- HTTP edge ------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ unsigned shape_of(const history_filter& filter) {
 
 // Only fixed fragments go into the SQL; every value is a bound parameter.
 std::string query_sql(unsigned shape) {
-  std::string sql = "SELECT released_at, shard, bucket, max_concurrency, waited_ms FROM releases";
+  std::string sql = "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
+      "outcome_at FROM releases";
   const char* glue = " WHERE ";
   const auto add = [&](const char* condition) {
     sql.append(glue).append(condition);
@@ -97,6 +98,13 @@ std::vector<release_record> history::query(const history_filter& filter) {
     record.bucket = static_cast<std::uint32_t>(read.column_int(2));
     record.max_concurrency = static_cast<std::uint32_t>(read.column_int(3));
     record.waited_ms = read.column_int(4);
+    if (!read.column_is_null(5)) {
+      if (auto result = parse_outcome_result(read.column_text(5))) {
+        grant_outcome outcome{*result, std::nullopt, read.column_int(7)};
+        if (!read.column_is_null(6)) outcome.code = static_cast<std::uint32_t>(read.column_int(6));
+        record.outcome = outcome;
+      }
+    }
   }
   return releases;
 }

@@ -85,9 +85,18 @@ class journal {
   // the next call. Records the queue cannot produce (max_concurrency 0, bucket >=
   // max_concurrency, shard > k_max_stored_integer) are refused with journal_error before
   // anything is written. Also refused until verified().
+  // `outcomes` are shards' reports, each written on its grant's row (found as a re-attribution
+  // finds it; none matching is not an error), replacing an earlier report of that grant.
   virtual void record_releases(std::span<const release_record> records,
-                               std::span<const release_reattribution> reattributions) = 0;
-  void record_releases(std::span<const release_record> records) { record_releases(records, {}); }
+                               std::span<const release_reattribution> reattributions,
+                               std::span<const release_outcome> outcomes) = 0;
+  void record_releases(std::span<const release_record> records,
+                       std::span<const release_reattribution> reattributions) {
+    record_releases(records, reattributions, {});
+  }
+  void record_releases(std::span<const release_record> records) {
+    record_releases(records, {}, {});
+  }
 
   // Journals limits as fetched from Discord or taken from the configuration. Throws
   // journal_error, also for max_concurrency 0 and until verified().
@@ -99,6 +108,14 @@ class journal {
 
   // Number of grants with released_at >= since.
   virtual std::uint64_t count_releases_since(unix_ms since) = 0;
+
+  // The grants that named a shard with released_at >= since, oldest first: the loop guard's
+  // count and the grants outcome reports are about, after a restart (an hour's grants).
+  virtual std::vector<shard_grant> shard_grants_since(unix_ms since) = 0;
+
+  // The Invalid Sessions reported at or after `since`, oldest report first: a restart widens
+  // the buckets again from them.
+  virtual std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) = 0;
 
   // Grants matching the filter, newest first (ties: the later journaled first). A filter that
   // history_filter_problem() objects to is refused with journal_error.

@@ -38,8 +38,18 @@ CREATE TABLE gq_schema (
 );
 )sql";
 
+// Version 4, as the SQLite journal's: what each grant became (POST /outcome), NULL without a
+// report; the partial index holds the Invalid Sessions a restart reads back.
+constexpr std::string_view k_version_4 = R"sql(
+ALTER TABLE releases ADD COLUMN outcome text NULL;
+ALTER TABLE releases ADD COLUMN outcome_code bigint NULL;
+ALTER TABLE releases ADD COLUMN outcome_at bigint NULL;
+CREATE INDEX releases_invalid_sessions ON releases(outcome_at) WHERE outcome = 'invalid_session';
+)sql";
+
 constexpr std::array k_migrations{
     pg_migration{3, k_version_3},
+    pg_migration{4, k_version_4},
 };
 static_assert(k_migrations.back().version == k_pg_schema_version,
               "a new schema version needs its migration in k_migrations");
@@ -82,7 +92,8 @@ void pg_check_openable(pg_connection& db, const pg_state& state) {
 
 void pg_check_columns(pg_connection& db) {
   db.query(
-      "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms FROM releases LIMIT 0",
+      "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
+      "outcome_at FROM releases LIMIT 0",
       "checking the releases table");
   db.query(
       "SELECT id, fetched_at, total, remaining, reset_at, max_concurrency, source "

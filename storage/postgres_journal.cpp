@@ -37,6 +37,16 @@ const std::string k_insert_releases =
 constexpr const char* k_reattribute_release =
     "UPDATE releases SET shard = $1, waited_ms = $2 WHERE id = (SELECT max(id) FROM releases "
     "WHERE released_at = $3 AND bucket = $4 AND max_concurrency = $5)";
+// As in the SQLite journal: the row a re-attribution finds, a later report replacing an earlier.
+constexpr const char* k_record_outcome =
+    "UPDATE releases SET outcome = $1, outcome_code = $2, outcome_at = $3 WHERE id = (SELECT "
+    "max(id) FROM releases WHERE released_at = $4 AND bucket = $5 AND max_concurrency = $6)";
+constexpr const char* k_shard_grants_since =
+    "SELECT shard, released_at, bucket, max_concurrency FROM releases "
+    "WHERE released_at >= $1 AND shard IS NOT NULL ORDER BY released_at, id";
+constexpr const char* k_invalid_sessions_since =
+    "SELECT released_at, bucket, max_concurrency, outcome_at FROM releases "
+    "WHERE outcome = 'invalid_session' AND outcome_at >= $1 ORDER BY outcome_at, id";
 constexpr const char* k_insert_limits =
     "INSERT INTO limits (fetched_at, total, remaining, reset_at, max_concurrency, source) "
     "VALUES ($1, $2, $3, $4, $5, $6)";
@@ -86,7 +96,9 @@ class array_param {
 
 // Only fixed fragments go into the SQL; every value is a bound parameter.
 std::string history_sql(const history_filter& filter, std::vector<pg_param>& params) {
-  std::string sql = "SELECT released_at, shard, bucket, max_concurrency, waited_ms FROM releases";
+  std::string sql = 
+      "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
+      "outcome_at FROM releases";
   const char* glue = " WHERE ";
   const auto add = [&](const char* condition, pg_param value) {
     params.push_back(std::move(value));
@@ -130,8 +142,9 @@ void postgres_journal::require_verified(const char* what) const {
 }
 
 void postgres_journal::record_releases(std::span<const release_record> records,
-                                       std::span<const release_reattribution> reattributions) {
-  if (records.empty() && reattributions.empty()) return;
+                                       std::span<const release_reattribution> reattributions,
+                                       std::span<const release_outcome> outcomes) {
+  if (records.empty() && reattributions.empty() && outcomes.empty()) return;
   for (const release_record& record : records) check_record(*writer_, record);
   for (const release_reattribution& moved : reattributions) {
     check_record(*writer_, {moved.released_at, moved.shard, moved.bucket, moved.max_concurrency,
@@ -163,6 +176,17 @@ void postgres_journal::record_releases(std::span<const release_record> records,
     const pg_param values[] = {param(moved.shard), param(moved.waited_ms), param(moved.released_at),
                                param(moved.bucket), param(moved.max_concurrency)};
     writer_->query(k_reattribute_release, values, "re-attributing a grant");
+  }
+  for (const release_outcome& reported : outcomes) {
+    const auto& [result, code, reported_at] = reported.outcome;
+    const pg_param values[] = {
+        std::string(to_string(result)),
+        code ? param(static_cast<std::int64_t>(*code)) : pg_param(std::nullopt),
+        param(reported_at),
+        param(reported.row.released_at),
+        param(reported.row.bucket),
+        param(reported.row.max_concurrency)};
+    writer_->query(k_record_outcome, values, "recording an outcome");
   }
   transaction.commit();
 }
@@ -220,6 +244,35 @@ std::uint64_t postgres_journal::count_releases_since(unix_ms since) {
       writer_->query(k_count_since, values, "counting grants").integer(0, 0));
 }
 
+std::vector<shard_grant> postgres_journal::shard_grants_since(unix_ms since) {
+  writer_->reconnect_if_broken();
+  const pg_param values[] = {param(since)};
+  const pg_result read = writer_->query(k_shard_grants_since, values, "reading the last hour's grants");
+  std::vector<shard_grant> grants;
+  grants.reserve(static_cast<std::size_t>(read.rows()));
+  for (int row = 0; row < read.rows(); ++row) {
+    grants.push_back({static_cast<std::uint64_t>(read.integer(row, 0)),
+                      {read.integer(row, 1), static_cast<std::uint32_t>(read.integer(row, 2)),
+                       static_cast<std::uint32_t>(read.integer(row, 3))}});
+  }
+  return grants;
+}
+
+std::vector<reported_invalid_session> postgres_journal::invalid_sessions_since(unix_ms since) {
+  writer_->reconnect_if_broken();
+  const pg_param values[] = {param(since)};
+  const pg_result read =
+      writer_->query(k_invalid_sessions_since, values, "reading Invalid Sessions");
+  std::vector<reported_invalid_session> reports;
+  reports.reserve(static_cast<std::size_t>(read.rows()));
+  for (int row = 0; row < read.rows(); ++row) {
+    reports.push_back({{read.integer(row, 0), static_cast<std::uint32_t>(read.integer(row, 1)),
+                        static_cast<std::uint32_t>(read.integer(row, 2))},
+                       read.integer(row, 3)});
+  }
+  return reports;
+}
+
 std::vector<release_record> postgres_journal::history(const history_filter& filter) {
   if (auto problem = history_filter_problem(filter)) reader_->fail("querying grants", *problem);
   std::vector<pg_param> params;
@@ -236,6 +289,13 @@ std::vector<release_record> postgres_journal::history(const history_filter& filt
     record.bucket = static_cast<std::uint32_t>(read.integer(row, 2));
     record.max_concurrency = static_cast<std::uint32_t>(read.integer(row, 3));
     record.waited_ms = read.integer(row, 4);
+    if (!read.is_null(row, 5)) {
+      if (auto result = parse_outcome_result(read.text(row, 5))) {
+        grant_outcome outcome{*result, std::nullopt, read.integer(row, 7)};
+        if (!read.is_null(row, 6)) outcome.code = static_cast<std::uint32_t>(read.integer(row, 6));
+        record.outcome = outcome;
+      }
+    }
   }
   return releases;
 }

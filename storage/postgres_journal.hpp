@@ -45,10 +45,13 @@ class postgres_journal final : public journal {
 
   using journal::record_releases;
   void record_releases(std::span<const release_record> records,
-                       std::span<const release_reattribution> reattributions) override;
+                       std::span<const release_reattribution> reattributions,
+                       std::span<const release_outcome> outcomes) override;
   void record_limits(const session_limits& limits) override;
   recovery_state recover() override;
   std::uint64_t count_releases_since(unix_ms since) override;
+  std::vector<shard_grant> shard_grants_since(unix_ms since) override;
+  std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) override;
   std::vector<release_record> history(const history_filter& filter) override;
   std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) override;
   // The server guarantees its pages (WAL, checksums when enabled): verify checks, on a

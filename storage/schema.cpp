@@ -45,10 +45,21 @@ constexpr std::string_view k_version_3 = R"sql(
 CREATE INDEX releases_by_bucket ON releases(max_concurrency, bucket, released_at);
 )sql";
 
+// Version 4: what each grant became, as its shard reported it (POST /outcome); NULL for grants
+// without a report, older ones included. Adding NULL columns rewrites no row. The partial index
+// holds the Invalid Sessions alone, which a restart reads back to widen buckets again.
+constexpr std::string_view k_version_4 = R"sql(
+ALTER TABLE releases ADD COLUMN outcome TEXT;
+ALTER TABLE releases ADD COLUMN outcome_code INTEGER;
+ALTER TABLE releases ADD COLUMN outcome_at INTEGER;
+CREATE INDEX releases_invalid_sessions ON releases(outcome_at) WHERE outcome = 'invalid_session';
+)sql";
+
 constexpr std::array k_migrations{
     migration{1, k_version_1},
     migration{2, k_version_2},
     migration{3, k_version_3},
+    migration{4, k_version_4},
 };
 static_assert(k_migrations.back().version == sqlite_journal::k_schema_version,
               "a new schema version needs its migration in k_migrations");

@@ -76,6 +76,18 @@ constexpr std::string_view k_insert_release =
 constexpr std::string_view k_reattribute_release =
     "UPDATE releases SET shard = ?1, waited_ms = ?2 WHERE id = (SELECT max(id) FROM releases "
     "WHERE released_at = ?3 AND bucket = ?4 AND max_concurrency = ?5)";
+// The same row as a re-attribution finds; a later report of the same grant replaces the earlier.
+constexpr std::string_view k_record_outcome =
+    "UPDATE releases SET outcome = ?1, outcome_code = ?2, outcome_at = ?3 WHERE id = (SELECT "
+    "max(id) FROM releases WHERE released_at = ?4 AND bucket = ?5 AND max_concurrency = ?6)";
+// Both read a bounded range by an index: an hour's grants (releases_by_released_at), the
+// reported Invalid Sessions (the partial index releases_invalid_sessions).
+constexpr std::string_view k_shard_grants_since =
+    "SELECT shard, released_at, bucket, max_concurrency FROM releases "
+    "WHERE released_at >= ?1 AND shard IS NOT NULL ORDER BY released_at, id";
+constexpr std::string_view k_invalid_sessions_since =
+    "SELECT released_at, bucket, max_concurrency, outcome_at FROM releases "
+    "WHERE outcome = 'invalid_session' AND outcome_at >= ?1 ORDER BY outcome_at, id";
 constexpr std::string_view k_insert_limits =
     "INSERT INTO limits (fetched_at, total, remaining, reset_at, max_concurrency, source) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -128,6 +140,9 @@ struct sqlite_journal::writer {
         transactions(db),
         insert_release(db, k_insert_release, "recording grants"),
         reattribute_release(db, k_reattribute_release, "re-attributing a grant"),
+        record_outcome(db, k_record_outcome, "recording an outcome"),
+        shard_grants_since(db, k_shard_grants_since, "reading the last hour's grants"),
+        invalid_sessions_since(db, k_invalid_sessions_since, "reading Invalid Sessions"),
         insert_limits(db, k_insert_limits, "recording limits"),
         newest_limits(db, k_newest_limits, "reading the newest limits"),
         newest_release(db, k_newest_release, "reading the newest grant"),
@@ -139,6 +154,9 @@ struct sqlite_journal::writer {
   detail::transaction_statements transactions;
   detail::statement insert_release;
   detail::statement reattribute_release;
+  detail::statement record_outcome;
+  detail::statement shard_grants_since;
+  detail::statement invalid_sessions_since;
   detail::statement insert_limits;
   detail::statement newest_limits;
   detail::statement newest_release;
@@ -161,8 +179,9 @@ void sqlite_journal::require_verified(const char* what) const {
 }
 
 void sqlite_journal::record_releases(std::span<const release_record> records,
-                                     std::span<const release_reattribution> reattributions) {
-  if (records.empty() && reattributions.empty()) return;
+                                     std::span<const release_reattribution> reattributions,
+                                     std::span<const release_outcome> outcomes) {
+  if (records.empty() && reattributions.empty() && outcomes.empty()) return;
   for (const release_record& record : records) check_record(writer_->db, record);
   for (const release_reattribution& moved : reattributions) {
     check_record(writer_->db, {moved.released_at, moved.shard, moved.bucket, moved.max_concurrency,
@@ -186,6 +205,19 @@ void sqlite_journal::record_releases(std::span<const release_record> records,
         .bind_int(3, moved.released_at)
         .bind_int(4, moved.bucket)
         .bind_int(5, moved.max_concurrency)
+        .run();
+  }
+  for (const release_outcome& reported : outcomes) {
+    auto update = writer_->record_outcome.use();
+    update.bind_text(1, to_string(reported.outcome.result));
+    if (reported.outcome.code)
+      update.bind_int(2, *reported.outcome.code);
+    else
+      update.bind_null(2);
+    update.bind_int(3, reported.outcome.reported_at)
+        .bind_int(4, reported.row.released_at)
+        .bind_int(5, reported.row.bucket)
+        .bind_int(6, reported.row.max_concurrency)
         .run();
   }
   transaction.commit();
@@ -244,6 +276,30 @@ std::uint64_t sqlite_journal::count_releases_since(unix_ms since) {
   read.bind_int(1, since);
   read.step();
   return static_cast<std::uint64_t>(read.column_int(0));
+}
+
+std::vector<shard_grant> sqlite_journal::shard_grants_since(unix_ms since) {
+  std::vector<shard_grant> grants;
+  auto read = writer_->shard_grants_since.use();
+  read.bind_int(1, since);
+  while (read.step()) {
+    grants.push_back({static_cast<std::uint64_t>(read.column_int(0)),
+                      {read.column_int(1), static_cast<std::uint32_t>(read.column_int(2)),
+                       static_cast<std::uint32_t>(read.column_int(3))}});
+  }
+  return grants;
+}
+
+std::vector<reported_invalid_session> sqlite_journal::invalid_sessions_since(unix_ms since) {
+  std::vector<reported_invalid_session> reports;
+  auto read = writer_->invalid_sessions_since.use();
+  read.bind_int(1, since);
+  while (read.step()) {
+    reports.push_back({{read.column_int(0), static_cast<std::uint32_t>(read.column_int(1)),
+                        static_cast<std::uint32_t>(read.column_int(2))},
+                       read.column_int(3)});
+  }
+  return reports;
 }
 
 std::vector<release_record> sqlite_journal::history(const history_filter& filter) {

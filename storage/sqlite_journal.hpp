@@ -19,7 +19,7 @@ class history;
 class sqlite_journal final : public journal {
  public:
   // Current on-disk schema version; older files are migrated on open.
-  static constexpr int k_schema_version = 3;
+  static constexpr int k_schema_version = 4;
 
   // Opens `path`, creating it when it does not exist, and migrates older schemas (after a full
   // integrity check, whatever `check` says: a file is only ever written once it is verified).
@@ -32,10 +32,13 @@ class sqlite_journal final : public journal {
 
   using journal::record_releases;
   void record_releases(std::span<const release_record> records,
-                       std::span<const release_reattribution> reattributions) override;
+                       std::span<const release_reattribution> reattributions,
+                       std::span<const release_outcome> outcomes) override;
   void record_limits(const session_limits& limits) override;
   recovery_state recover() override;
   std::uint64_t count_releases_since(unix_ms since) override;
+  std::vector<shard_grant> shard_grants_since(unix_ms since) override;
+  std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) override;
   std::vector<release_record> history(const history_filter& filter) override;
   std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) override;
   // PRAGMA quick_check on a connection of its own, then the schema-version write of a migration

@@ -6,6 +6,8 @@
 #include <optional>
 
 #include "src/app/discord_client.hpp"
+#include "src/pacing/bucket_widening.hpp"
+#include "src/pacing/daily_budget.hpp"
 #include "src/pacing/recovery.hpp"
 
 namespace gq {
@@ -23,6 +25,22 @@ std::optional<session_limits> configured_limits(const server_config& config) {
   limits.max_concurrency = config.max_concurrency;
   limits.source = limits_source::config;
   return limits;
+}
+
+// Each bucket widened again as the Invalid Sessions journaled in the last day left it, so a
+// restart or a takeover does not forget what the bucket's shards reported.
+std::vector<bucket_widening> recovered_widening(storage::journal& journal,
+                                                const clock_anchor& anchor,
+                                                std::uint32_t max_concurrency,
+                                                widening_rule rule) {
+  try {
+    const auto now = anchor.to_unix(std::chrono::steady_clock::now());
+    return widening_from(journal.invalid_sessions_since(now - daily_budget::k_day_ms), max_concurrency, rule);
+  } catch (const storage::journal_error& e) {
+    spdlog::error("journal: cannot read the reported Invalid Sessions (buckets start unwidened): {}",
+                  e.what());
+    return {};
+  }
 }
 
 }  // namespace
@@ -46,13 +64,17 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
   ledger_settings.configured = configured;
   ledger_settings.await_verified = true;
   ledger_settings.on_writer_lost = std::move(on_lost);
+  ledger_settings.shard_hourly_limit = config.shard_hourly_limit;
+  ledger_settings.reserve = config.reserve;
   ledger_ = spawn_ledger(system, journal_, std::move(ledger_settings), true);
   // Grants go from the buckets to the edge through the hand-off as well as their verdicts, so
   // that a flood of arriving requests cannot hold them up (actors/grant_handoff.hpp).
+  const widening_rule widening{config.widen_step, config.widen_max};
   gate_ = system.spawn(
       gq::gate, gate_config{ledger_, anchor, config.identify_interval, max_concurrency,
                             resume_times(recovered, max_concurrency, config.identify_interval),
-                            std::move(handoff)});
+                            std::move(handoff), widening,
+                            recovered_widening(*journal_, anchor, max_concurrency, widening)});
   // Retention starts once the journal is verified: pruning writes.
   archive_ = spawn_archive(
       system, {journal_, std::chrono::days{config.retention_days}, k_prune_interval, anchor, false},

@@ -107,6 +107,21 @@ command parse_command_line(int argc, const char* const* argv) {
   auto& retention =
       add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", retention_default.c_str(),
           "Journal rows older than this are pruned, 1..36500 days");
+  const auto hourly_default = std::to_string(defaults.shard_hourly_limit);
+  auto& hourly = add(app, "QUEUE_SHARD_HOURLY_LIMIT", "--shard-hourly-limit", "N",
+                     hourly_default.c_str(),
+                     "Loop guard: grants per shard per hour before 429, 0..1000000 (0: off)");
+  auto& reserve = add(app, "QUEUE_RESERVE", "--reserve", "N", nullptr,
+                      "Session starts kept for reconnects, 0..10000000 (default: 5 % of the "
+                      "daily total); initial=true requests are not granted from them");
+  const auto widen_step_default = std::to_string(defaults.widen_step.count());
+  auto& widen_step = add(app, "QUEUE_WIDEN_STEP_MS", "--widen-step-ms", "MS",
+                         widen_step_default.c_str(),
+                         "Widening of a bucket per reported Invalid Session, 1..3600000 ms");
+  const auto widen_max_default = std::to_string(defaults.widen_max.count());
+  auto& widen_max = add(app, "QUEUE_WIDEN_MAX_MS", "--widen-max-ms", "MS",
+                        widen_max_default.c_str(),
+                        "Most a bucket is widened above the interval, 0..3600000 ms (0: off)");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
                      "text, or json (one object per line)");
   auto& level =
@@ -156,6 +171,8 @@ command parse_command_line(int argc, const char* const* argv) {
           "Spacing of grants within one bucket, 1..86400000 ms");
   auto& plan_exhausted = add(*plan, "QUEUE_ON_EXHAUSTED", "--on-exhausted", "POLICY", "hold",
                              "Daily limit used up: hold (wait for the reset) or reject");
+  auto& plan_reserve = add(*plan, "QUEUE_RESERVE", "--reserve", "N", nullptr,
+                           "Session starts kept for reconnects (default: 5 % of the total)");
   bool plan_json = false;
   plan->add_flag("--json", plan_json, "Print the plan as JSON");
   app.require_subcommand(0, 1);
@@ -233,6 +250,8 @@ command parse_command_line(int argc, const char* const* argv) {
       read_duration(plan_interval, result.interval, 1, 86'400'000);
       read_choice(plan_exhausted, result.on_exhausted,
                   {{"hold", exhausted_policy::hold}, {"reject", exhausted_policy::reject}});
+      if (auto raw = plan_reserve.raw())
+        result.reserve = static_cast<std::uint32_t>(integer_in(plan_reserve, *raw, 0, 10'000'000));
       result.json = plan_json;
       read_secret(discord_token, result.discord_token, "Bot ");
       read_api_url(api_url, result.discord_api_url);
@@ -259,6 +278,11 @@ command parse_command_line(int argc, const char* const* argv) {
     read_integer(retention, config.retention_days, 1, 36'500);
     read_duration(request_timeout, config.request_timeout, 1, 3'600);
     read_duration(idle_timeout, config.idle_timeout, 1, 86'400);
+    read_integer(hourly, config.shard_hourly_limit, 0, 1'000'000);
+    if (auto raw = reserve.raw())
+      config.reserve = static_cast<std::uint32_t>(integer_in(reserve, *raw, 0, 10'000'000));
+    read_duration(widen_step, config.widen_step, 1, 3'600'000);
+    read_duration(widen_max, config.widen_max, 0, 3'600'000);
     read_choice(format, config.log_format_,
                 {{"text", log_format::text}, {"json", log_format::json}});
     read_choice(level, config.log_level_,

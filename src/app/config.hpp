@@ -27,6 +27,9 @@ inline constexpr std::string_view k_default_db_path = "gateway-queue.db";
 inline constexpr std::chrono::milliseconds k_default_identify_interval{5000};
 inline constexpr std::uint32_t k_default_max_concurrency = 1;
 inline constexpr std::uint32_t k_default_daily_limit = 1000;
+inline constexpr std::uint32_t k_default_shard_hourly_limit = 12;
+inline constexpr std::chrono::milliseconds k_default_widen_step{1000};
+inline constexpr std::chrono::milliseconds k_default_widen_max{5000};
 
 enum class exhausted_policy { hold, reject };
 enum class log_format { text, json };
@@ -50,6 +53,10 @@ struct server_config {
   std::chrono::seconds idle_timeout = k_default_idle_timeout;        // keep-alive between requests
   log_format log_format_ = log_format::text;
   log_level log_level_ = log_level::info;
+  std::uint32_t shard_hourly_limit = k_default_shard_hourly_limit;  // the loop guard; 0: off
+  std::optional<std::uint32_t> reserve;  // for reconnects; unset: 5 % of the daily total
+  std::chrono::milliseconds widen_step = k_default_widen_step;
+  std::chrono::milliseconds widen_max = k_default_widen_max;  // 0: never widen
   // Flags that carried a token (`--discord-token`): any user of the machine can read them in
   // `ps`; the server warns at start.
   std::vector<std::string> secrets_on_command_line;
@@ -82,6 +89,7 @@ struct plan_command {
   std::optional<std::int64_t> reset_after_ms_flag;  // --reset-after-ms (else: 24 h)
   std::chrono::milliseconds interval = k_default_identify_interval;  // --interval-ms, QUEUE_...
   exhausted_policy on_exhausted = exhausted_policy::hold;  // --on-exhausted, QUEUE_ON_EXHAUSTED
+  std::optional<std::uint32_t> reserve;                    // --reserve, QUEUE_RESERVE
   bool json = false;                                       // --json
   std::optional<std::string> discord_token;                // secret: never logged or echoed
   std::string discord_api_url{k_default_api_url};

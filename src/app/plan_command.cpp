@@ -38,11 +38,22 @@ nlohmann::json offset_or_null(const eta_estimate& e, unix_ms start) {
   return e.at ? nlohmann::json(*e.at - start) : nlohmann::json(nullptr);
 }
 
+std::uint32_t less_reserve(std::uint32_t n, std::uint32_t reserve) {
+  return n > reserve ? n - reserve : 0;
+}
+
 int exit_code(const boot_plan& plan) {
   return plan.waits_for_reset || plan.refused ? k_plan_exceeds_budget : 0;
 }
 
 }  // namespace
+
+eta_budget boot_budget(const plan_inputs& in) {
+  auto budget = in.budget;
+  budget.remaining = less_reserve(budget.remaining, in.reserve);
+  budget.total = less_reserve(budget.total, in.reserve);
+  return budget;
+}
 
 int print_plan(const plan_inputs& in, const boot_plan& plan, bool json, std::ostream& out) {
   const auto duration = offset_or_null(plan.last_grant, plan.start);
@@ -63,8 +74,10 @@ int print_plan(const plan_inputs& in, const boot_plan& plan, bool json, std::ost
                         {"waits_for_reset", plan.waits_for_reset},
                         {"refused", plan.refused},
                         {"after_reset", plan.after_reset},
-                        {"remaining_after", plan.remaining_after},
+                        {"remaining_after", plan.remaining_after + in.reserve},
                         {"remaining_after_resets_in_ms", plan.reset_at - in.now},
+                        {"reserve", in.reserve},
+                        {"boot_budget", boot_budget(in).remaining},
                         {"buckets", std::move(buckets)}};
     if (!plan.last_grant.at) body["duration_unknown"] = plan.last_grant.reason;
     out << body.dump(2) << '\n';
@@ -74,7 +87,10 @@ int print_plan(const plan_inputs& in, const boot_plan& plan, bool json, std::ost
   out << "Boot of " << in.shards << " shards, max_concurrency " << in.max_concurrency
       << ", identify interval " << in.interval_ms << " ms\n"
       << "Daily budget: " << in.budget.remaining << " of " << in.budget.total << " left, resets in "
-      << span(in.budget.reset_at - in.now) << " (limits: " << in.source << ")\n";
+      << span(in.budget.reset_at - in.now) << " (limits: " << in.source << ")\n"
+      << "Reserve: " << in.reserve
+      << " session starts kept for reconnects (QUEUE_RESERVE): a boot (initial=true) may use "
+      << boot_budget(in).remaining << " of the " << in.budget.remaining << " left\n";
   if (plan.last_grant.at) {
     out << "Takes " << span(*plan.last_grant.at - plan.start)
         << " from the first request to the last grant (an idle bucket grants at once)\n";
@@ -101,15 +117,16 @@ int print_plan(const plan_inputs& in, const boot_plan& plan, bool json, std::ost
     i = j + 1;
   }
   const bool same_window = plan.reset_at == in.budget.reset_at;
-  out << "Leaves " << plan.remaining_after << " session starts "
+  out << "Leaves " << plan.remaining_after + in.reserve << " session starts "
       << (same_window ? "until the reset" : "in the window after the reset") << " in "
       << span(plan.reset_at - in.now) << '\n';
+  const auto usable = boot_budget(in).remaining;
   if (plan.refused) {
-    out << "WARNING: " << in.shards << " shards exceed the remaining " << in.budget.remaining
-        << "; under QUEUE_ON_EXHAUSTED=reject the rest are refused with 429\n";
+    out << "WARNING: " << in.shards << " shards exceed the " << usable
+        << " a boot may use; under QUEUE_ON_EXHAUSTED=reject the rest are refused with 429\n";
   } else if (plan.waits_for_reset) {
-    out << "WARNING: " << in.shards << " shards exceed the remaining " << in.budget.remaining
-        << ": " << plan.after_reset << " wait for the daily reset in "
+    out << "WARNING: " << in.shards << " shards exceed the " << usable
+        << " a boot may use: " << plan.after_reset << " wait for the daily reset in "
         << span(in.budget.reset_at - in.now) << " (included above)\n";
   }
   return exit_code(plan);
@@ -156,7 +173,8 @@ int run_plan_command(const plan_command& request) {
   }
   in.max_concurrency = max_concurrency;
   in.budget = {true, remaining, total, reset_at, request.on_exhausted == exhausted_policy::reject};
-  const auto plan = plan_boot(in.shards, in.max_concurrency, in.interval_ms, in.budget, in.now);
+  in.reserve = reserve_for(request.reserve, total);
+  const auto plan = plan_boot(in.shards, in.max_concurrency, in.interval_ms, boot_budget(in), in.now);
   return print_plan(in, plan, request.json, std::cout);
 }
 

@@ -25,7 +25,11 @@ struct plan_inputs {
   eta_budget budget;
   unix_ms now = 0;
   std::string source;  // "discord" or "config": where the limits not given as flags came from
+  std::uint32_t reserve = 0;  // kept for reconnects: a boot is not granted from it
 };
+
+// The budget a boot may spend: the remaining and the total less the reserve.
+eta_budget boot_budget(const plan_inputs& inputs);
 
 // Prints the plan for people (`json` false) or as one JSON object; returns the exit code.
 int print_plan(const plan_inputs& inputs, const boot_plan& plan, bool json, std::ostream& out);

@@ -37,6 +37,37 @@ struct session_limits {
   friend bool operator==(const session_limits&, const session_limits&) = default;
 };
 
+// What a shard reports its grant became (POST /outcome): the IDENTIFY reached READY, was
+// answered with an Invalid Session (op 9), or its connection closed before READY.
+enum class outcome_result : std::uint8_t { ready, invalid_session, closed };
+
+constexpr std::string_view to_string(outcome_result result) {
+  switch (result) {
+    case outcome_result::ready:
+      return "ready";
+    case outcome_result::invalid_session:
+      return "invalid_session";
+    case outcome_result::closed:
+      return "closed";
+  }
+  return "closed";
+}
+
+inline std::optional<outcome_result> parse_outcome_result(std::string_view text) {
+  for (auto r : {outcome_result::ready, outcome_result::invalid_session, outcome_result::closed})
+    if (text == to_string(r)) return r;
+  return std::nullopt;
+}
+
+// A shard's report, as journaled on its grant's row.
+struct grant_outcome {
+  outcome_result result = outcome_result::ready;
+  std::optional<std::uint32_t> code;  // the close code, with `closed`
+  unix_ms reported_at = 0;
+
+  friend bool operator==(const grant_outcome&, const grant_outcome&) = default;
+};
+
 // One grant: a shard was told it may identify.
 struct release_record {
   unix_ms released_at = 0;
@@ -44,6 +75,8 @@ struct release_record {
   std::uint32_t bucket = 0;
   std::uint32_t max_concurrency = 1;
   std::int64_t waited_ms = 0;
+  // What the grant became, once its shard reported it (history only: a new grant has none).
+  std::optional<grant_outcome> outcome{};
 
   friend bool operator==(const release_record&, const release_record&) = default;
 };
@@ -112,6 +145,41 @@ struct release_reattribution {
   std::int64_t waited_ms = 0;          // the new waiter's
 
   friend bool operator==(const release_reattribution&, const release_reattribution&) = default;
+};
+
+// The row of a journaled grant, as the ledger remembers it: released_at, bucket and
+// max_concurrency find it (two grants never share them).
+struct grant_row {
+  unix_ms released_at = 0;
+  std::uint32_t bucket = 0;
+  std::uint32_t max_concurrency = 1;
+
+  friend bool operator==(const grant_row&, const grant_row&) = default;
+};
+
+// A shard's report journaled on its grant's row (a later report of the same grant replaces it).
+struct release_outcome {
+  grant_row row;
+  grant_outcome outcome;
+
+  friend bool operator==(const release_outcome&, const release_outcome&) = default;
+};
+
+// A journaled grant that named a shard, as the loop guard and outcome reports read it back.
+struct shard_grant {
+  std::uint64_t shard = 0;
+  grant_row row;
+
+  friend bool operator==(const shard_grant&, const shard_grant&) = default;
+};
+
+// A journaled Invalid Session: the grant's row and when it was reported. Widening is read back
+// from these after a restart.
+struct reported_invalid_session {
+  grant_row row;
+  unix_ms reported_at = 0;
+
+  friend bool operator==(const reported_invalid_session&, const reported_invalid_session&) = default;
 };
 
 }  // namespace gq

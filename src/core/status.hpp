@@ -21,6 +21,22 @@ struct grant_estimate {
   std::string reason;  // when not known: "empty", "not waiting", "limits not known yet: ..."
 };
 
+// A shard the loop guard refuses: it was granted QUEUE_SHARD_HOURLY_LIMIT times in the last
+// hour, and may be granted again at `until` (unix ms).
+struct looping_shard {
+  std::uint64_t shard = 0;
+  unix_ms until = 0;
+
+  friend bool operator==(const looping_shard&, const looping_shard&) = default;
+};
+
+// An outcome a bucket's shard reported, as /status shows the newest few.
+struct reported_outcome {
+  std::uint64_t shard = 0;
+  grant_outcome outcome;
+  std::int64_t after_ms = 0;  // from the grant to the report
+};
+
 struct bucket_status {
   std::uint32_t bucket = 0;
   std::uint64_t waiting = 0;
@@ -31,6 +47,9 @@ struct bucket_status {
   // Asked about a shard: its place in line (1 = next), 0 when it does not wait here.
   std::uint64_t shard_position = 0;
   grant_estimate drain;  // when its last current waiter is granted; filled in by the gate
+  std::int64_t interval_ms = 0;          // its spacing now: the interval, widened or not
+  std::uint64_t invalid_sessions = 0;    // reported for it since this process became active
+  std::vector<reported_outcome> last_outcomes;  // newest first, at most a few
 };
 
 // Upper bounds (seconds) of the gateway_queue_wait_seconds histogram buckets.
@@ -100,6 +119,9 @@ struct ledger_status {
   // Limits come from the configuration (no token), or the last read of Discord succeeded.
   bool discord_up = false;
   bool reject_when_exhausted = false;  // QUEUE_ON_EXHAUSTED=reject
+  std::uint32_t shard_hourly_limit = 0;  // the loop guard's limit; 0: off
+  std::vector<looping_shard> looping;    // shards the loop guard refuses now
+  std::uint32_t reserve = 0;             // session starts kept for reconnects now
 };
 
 struct queue_status {

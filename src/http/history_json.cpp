@@ -13,7 +13,16 @@ nlohmann::json history_json(const std::vector<release_record>& releases) {
         {"bucket", record.bucket},
         {"max_concurrency", record.max_concurrency},
         {"waited_ms", record.waited_ms},
+        {"outcome", nullptr},
+        {"outcome_code", nullptr},
+        {"outcome_ms", nullptr},
     });
+    if (const auto& o = record.outcome) {
+      auto& row = rows.back();
+      row["outcome"] = to_string(o->result);
+      if (o->code) row["outcome_code"] = *o->code;
+      row["outcome_ms"] = o->reported_at - record.released_at;
+    }
   }
   return nlohmann::json{{"releases", std::move(rows)}};
 }

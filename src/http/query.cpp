@@ -57,6 +57,20 @@ std::variant<std::optional<std::uint64_t>, query_error> single_integer(
   return result;
 }
 
+// The one value of `key`, nullopt when absent; given twice it must be the same both times.
+std::variant<std::optional<std::string>, query_error> single_value(std::string_view query,
+                                                                   std::string_view key) {
+  auto values = query_values(query, key);
+  if (auto* error = std::get_if<query_error>(&values)) return std::move(*error);
+  std::optional<std::string> result;
+  for (auto& text : std::get<std::vector<std::string>>(values)) {
+    if (result && *result != text)
+      return query_error{std::string(key) + " given twice with different values"};
+    result = std::move(text);
+  }
+  return result;
+}
+
 // `what` says what the number means, e.g. "a unix time in milliseconds, ".
 std::string integer_message(std::string_view key, std::string_view what) {
   return std::string(key) + " must be " + std::string(what) + "a decimal integer from 0 to " +
@@ -107,6 +121,41 @@ std::optional<std::uint64_t> parse_non_negative(std::string_view text) {
 
 std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_view query) {
   return single_integer(query, "shard", integer_message("shard", ""));
+}
+
+std::variant<bool, query_error> parse_initial(std::string_view query) {
+  auto value = single_value(query, "initial");
+  if (auto* error = std::get_if<query_error>(&value)) return std::move(*error);
+  const auto& text = std::get<std::optional<std::string>>(value);
+  if (!text || *text == "false") return false;
+  if (*text == "true") return true;
+  return query_error{"initial must be true or false"};
+}
+
+std::variant<outcome_query, query_error> parse_outcome(std::string_view query) {
+  outcome_query result;
+  auto shard = parse_shard(query);
+  if (auto* error = std::get_if<query_error>(&shard)) return std::move(*error);
+  const auto given_shard = std::get<std::optional<std::uint64_t>>(shard);
+  if (!given_shard) return query_error{"shard is required"};
+  result.shard = *given_shard;
+
+  auto value = single_value(query, "result");
+  if (auto* error = std::get_if<query_error>(&value)) return std::move(*error);
+  const auto& text = std::get<std::optional<std::string>>(value);
+  const auto parsed = text ? parse_outcome_result(*text) : std::nullopt;
+  if (!parsed) return query_error{"result must be ready, invalid_session or closed"};
+  result.result = *parsed;
+
+  auto code = single_integer(query, "code", "code must be a decimal integer from 0 to 65535");
+  if (auto* error = std::get_if<query_error>(&code)) return std::move(*error);
+  if (const auto given = std::get<std::optional<std::uint64_t>>(code)) {
+    if (*given > 65535) return query_error{"code must be a decimal integer from 0 to 65535"};
+    if (result.result != outcome_result::closed)
+      return query_error{"code goes only with result=closed"};
+    result.code = static_cast<std::uint32_t>(*given);
+  }
+  return result;
 }
 
 std::variant<history_filter, query_error> parse_history_filter(std::string_view query) {

@@ -30,6 +30,19 @@ std::optional<std::uint64_t> parse_non_negative(std::string_view text);
 // empty, or given twice with different values (the same value twice is accepted).
 std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_view query);
 
+// The `initial` of a queue request (a boot, not a reconnect): "true" or "false"; absent is
+// false; anything else, or two different values, is an error.
+std::variant<bool, query_error> parse_initial(std::string_view query);
+
+// POST /outcome?shard=N&result=R[&code=C]: shard as parse_shard but required; result one of
+// ready, invalid_session, closed; code (0..65535) only with closed.
+struct outcome_query {
+  std::uint64_t shard = 0;
+  outcome_result result = outcome_result::ready;
+  std::optional<std::uint32_t> code;
+};
+std::variant<outcome_query, query_error> parse_outcome(std::string_view query);
+
 // The filters of GET /history: shard, since, until (unix ms, non-negative), limit (1..10000,
 // default 100). Unknown parameters are ignored; malformed or repeated-with-different-values
 // known ones are errors; since > until is an error. The bounds are history_filter_problem()'s,

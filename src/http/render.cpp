@@ -64,10 +64,23 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
         {{"bucket", b.bucket}, {"waiting", b.waiting}, {"next_grant_at", b.next_grant_at}});
     buckets.back()["drain_at"] = time_or_null(b.drain);
     if (b.waiting > 0 && !b.drain.known) buckets.back()["drain_unknown"] = b.drain.reason;
+    buckets.back()["interval_ms"] = b.interval_ms;
+    buckets.back()["invalid_sessions"] = b.invalid_sessions;
+    nlohmann::json outcomes = nlohmann::json::array();
+    for (const auto& o : b.last_outcomes) {
+      outcomes.push_back({{"shard", o.shard},
+                          {"result", to_string(o.outcome.result)},
+                          {"code", o.outcome.code ? nlohmann::json(*o.outcome.code) : nullptr},
+                          {"outcome_ms", o.after_ms}});
+    }
+    buckets.back()["last_outcomes"] = std::move(outcomes);
   }
+  nlohmann::json looping = nlohmann::json::array();
+  for (const auto& l : ledger.looping) looping.push_back({{"shard", l.shard}, {"until", l.until}});
   nlohmann::json body{
       {"active", edge.active},
       {"max_concurrency", status.max_concurrency},
+      {"identify_interval_ms", status.identify_interval_ms},
       {"limits_known", ledger.limits_known},
       {"total", ledger.limits.total},
       {"remaining", ledger.limits.remaining},
@@ -82,6 +95,9 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"connections", edge.connections},
       {"auth", edge.auth_required},
       {"buckets", std::move(buckets)},
+      {"shard_hourly_limit", ledger.shard_hourly_limit},
+      {"looping", std::move(looping)},
+      {"reserve", ledger.reserve},
   };
   if (status.shard != k_no_shard) body["shard"] = shard_standing(status, edge.active);
   return body.dump();

@@ -21,8 +21,10 @@ enum class rejection : std::uint8_t {
   shutdown,     // 503: the queue is stopping
   standby,      // 503: another queue holds the journal (or this one lost it): not active
   late,         // 503: a grant could not leave within k_recovery_margin of its due instant
+  looping,      // 429: the shard was granted QUEUE_SHARD_HOURLY_LIMIT times in the last hour
+  reserve,      // 429: a boot (initial=true) refused from the reserve under reject
 };
-constexpr std::size_t k_rejection_kinds = 8;
+constexpr std::size_t k_rejection_kinds = 10;
 const char* to_string(rejection reason);
 
 // What only the HTTP edge knows, shown beside the queue's own status.
@@ -31,6 +33,7 @@ struct edge_counters {
   std::uint64_t waiting = 0;        // queue requests awaiting a verdict
   std::uint64_t hangups_total = 0;  // waiters dropped because their client left
   std::array<std::uint64_t, k_rejection_kinds> rejections{};  // by rejection
+  std::array<std::uint64_t, 3> outcomes{};  // journaled reports, by outcome_result
   bool auth_required = false;                                 // QUEUE_AUTH_TOKEN is set
   // This process holds the journal and paces waiters; a standby shows an empty queue status.
   bool active = true;
@@ -39,6 +42,7 @@ struct edge_counters {
   std::uint64_t rejected(rejection reason) const {
     return rejections[static_cast<std::size_t>(reason)];
   }
+  void count(outcome_result result) { ++outcomes[static_cast<std::size_t>(result)]; }
 };
 
 // The body of a 200 to a waiter: {"bucket":B,"message":"You're free to connect now! :)",

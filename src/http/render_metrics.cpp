@@ -96,6 +96,10 @@ const char* to_string(rejection reason) {
       return "standby";
     case rejection::late:
       return "late";
+    case rejection::looping:
+      return "looping";
+    case rejection::reserve:
+      return "reserve";
   }
   return "unknown";
 }
@@ -124,7 +128,8 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
              "Waiters dropped because their client disconnected.", edge.hangups_total);
   out.family("gateway_queue_rejections_total", "counter",
              "Requests refused, by reason: full (503), exhausted (429), auth (401), bad_request "
-             "(4xx), journal (503), shutdown (503), standby (503), late (503).");
+             "(4xx), journal (503), shutdown (503), standby (503), late (503), looping (429), "
+             "reserve (429).");
   for (std::size_t i = 0; i < k_rejection_kinds; ++i) {
     const auto reason = static_cast<rejection>(i);
     out.sample("gateway_queue_rejections_total",
@@ -159,6 +164,33 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
   out.single("gateway_queue_identify_interval_seconds", "gauge",
              "Spacing of grants within one bucket (QUEUE_IDENTIFY_INTERVAL_MS).",
              seconds(status.identify_interval_ms));
+
+  // -- past the gate: what grants became, widening, the loop guard, the reserve --
+  out.family("gateway_queue_outcomes_total", "counter",
+             "Outcomes shards reported on their grants (POST /outcome), by result.");
+  for (auto result : {outcome_result::ready, outcome_result::invalid_session,
+                      outcome_result::closed}) {
+    out.sample("gateway_queue_outcomes_total",
+               "{result=\"" + std::string(to_string(result)) + "\"}",
+               edge.outcomes[static_cast<std::size_t>(result)]);
+  }
+  out.family("gateway_queue_bucket_interval_seconds", "gauge",
+             "Spacing of grants in each bucket now: the interval, widened after Invalid Sessions.");
+  std::uint64_t widened = 0;
+  for (const auto& b : status.buckets) {
+    out.sample("gateway_queue_bucket_interval_seconds",
+               "{bucket=\"" + std::to_string(b.bucket) + "\"}", seconds(b.interval_ms));
+    if (b.interval_ms > status.identify_interval_ms) ++widened;
+  }
+  out.single("gateway_queue_widened_buckets", "gauge",
+             "Buckets spaced wider than the interval after reported Invalid Sessions.", widened);
+  out.single("gateway_queue_looping_shards", "gauge",
+             "Shards the loop guard refuses now (QUEUE_SHARD_HOURLY_LIMIT grants in the last "
+             "hour).",
+             std::uint64_t{ledger.looping.size()});
+  out.single("gateway_queue_reserve_sessions", "gauge",
+             "Session starts kept for reconnects: boots (initial=true) are not granted from them.",
+             std::uint64_t{ledger.reserve});
 
   // -- Discord --
   out.family("gateway_queue_discord_refreshes_total", "counter",

@@ -9,6 +9,8 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 204:
+      return "No Content";
     case 400:
       return "Bad Request";
     case 401:
@@ -19,6 +21,8 @@ std::string_view reason_phrase(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 413:
       return "Content Too Large";
     case 414:
@@ -49,13 +53,20 @@ std::string serialize(const response& r, bool keep_alive) {
   out.reserve(size);
   out.append("HTTP/1.1 ").append(status).append(" ").append(reason).append("\r\n");
   if (!r.content_type.empty()) out.append("Content-Type: ").append(r.content_type).append("\r\n");
-  out.append("Content-Length: ").append(length).append("\r\n");
+  if (r.status != 204) out.append("Content-Length: ").append(length).append("\r\n");
   out.append("Connection: ").append(connection).append("\r\n");
   for (const auto& [name, value] : r.headers)
     out.append(name).append(": ").append(value).append("\r\n");
   out.append("\r\n");
   out.append(r.body);
   return out;
+}
+
+response no_content() {
+  response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
 }
 
 response json_error(int status, std::string_view message) {

@@ -22,6 +22,9 @@ std::string_view reason_phrase(int status);
 // Serializes with Content-Length and `Connection: keep-alive` or `Connection: close`.
 std::string serialize(const response& r, bool keep_alive);
 
+// 204 No Content: no body, no Content-Type, no Content-Length (RFC 9110 forbids one on a 204).
+response no_content();
+
 // {"error": message} with the given status; message is JSON-escaped.
 response json_error(int status, std::string_view message);
 

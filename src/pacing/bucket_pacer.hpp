@@ -41,8 +41,21 @@ class bucket_pacer {
   void grant_sent(time_point sent_at) {
     assert(in_flight_ && "bucket_pacer::grant_sent without a grant in flight");
     in_flight_ = false;
+    last_sent_ = sent_at;
+    has_sent_ = true;
     not_before(sent_at + interval_);
   }
+
+  // The spacing changed (a bucket widened after Invalid Sessions, or narrowed back): it applies
+  // from the last grant sent, so a wider one also delays the next grant not yet decided. A
+  // narrower one never brings it forward.
+  void set_interval(duration interval) {
+    assert(interval > duration::zero() && "bucket_pacer needs a positive interval");
+    interval_ = interval;
+    if (has_sent_) not_before(last_sent_ + interval_);
+  }
+
+  duration interval() const { return interval_; }
 
   // The grant in flight was not made (refused, withdrawn, journal failure): no interval is used.
   void grant_abandoned() {
@@ -58,6 +71,8 @@ class bucket_pacer {
  private:
   duration interval_;
   time_point next_grant_at_{};
+  time_point last_sent_{};
+  bool has_sent_ = false;
   bool in_flight_ = false;
 };
 

@@ -11,10 +11,18 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <optional>
 
 #include "src/core/records.hpp"
 
 namespace gq {
+
+// The reserve for reconnects in force for a daily total of `total` (QUEUE_RESERVE): the value
+// configured, else 5 % of the total, rounded up. A boot (initial=true) is not granted from it.
+constexpr std::uint32_t reserve_for(std::optional<std::uint32_t> configured, std::uint32_t total) {
+  return configured ? *configured
+                    : static_cast<std::uint32_t>((std::uint64_t{total} * 5 + 99) / 100);
+}
 
 class daily_budget {
  public:

@@ -90,20 +90,41 @@ class actor_fixture : public ::testing::Test {
     lcfg.reject_when_exhausted = reject;
     lcfg.configured = limits;
     lcfg.await_verified = deferred_check_;
+    lcfg.shard_hourly_limit = shard_hourly_limit_;
+    lcfg.reserve = reserve_;
     ledger_ = spawn_ledger(system_, journal_, lcfg, false);
     gate_config gcfg{
         ledger_, anchor_, interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
-        handoff_};
+        handoff_, widening_, widened_};
     gate_ = system_.spawn(gate, gcfg);
     edge_ = spawn_edge();
     sched_.run();
   }
 
-  // Hands a waiter to the gate, as the HTTP edge does for GET /?shard=N.
-  void enqueue(std::uint64_t id, std::uint64_t shard = k_no_shard) {
-    waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now()), connection_of(id)};
+  // Stops gate, buckets and ledger as a process exit would and starts them again on the same
+  // journal (the fake edge's record of earlier verdicts stays).
+  void restart(std::optional<session_limits> limits, std::chrono::milliseconds interval = 5000ms) {
+    for (const auto& handle : {caf::actor_cast<caf::actor>(gate_),
+                               caf::actor_cast<caf::actor>(ledger_), edge_})
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    sched_.run();
+    journal_.reset();
+    start(limits, interval);
+  }
+
+  // Hands a waiter to the gate, as the HTTP edge does for GET /?shard=N (and &initial=true).
+  void enqueue(std::uint64_t id, std::uint64_t shard = k_no_shard, bool initial = false) {
+    waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now()), connection_of(id),
+                         initial};
     caf::anon_send(edge_, enqueue_atom::value, ticket);
     sched_.run();
+  }
+
+  // POST /outcome?shard=N&result=R, reported now.
+  outcome_receipt report(std::uint64_t shard, outcome_result result,
+                         std::optional<std::uint32_t> code = std::nullopt) {
+    const outcome_report r{shard, {result, code, anchor_.to_unix(sched_.clock().now())}};
+    return ask<outcome_receipt>(gate_, outcome_atom::value, r);
   }
 
   void hang_up(std::uint64_t id, std::uint64_t shard = k_no_shard) {
@@ -169,6 +190,11 @@ class actor_fixture : public ::testing::Test {
   // Set before start(): the journal defers its integrity check and the ledger awaits `verified`,
   // as in the server.
   bool deferred_check_ = false;
+  // Set before start(): the loop guard (off unless a test turns it on), the reserve, widening.
+  std::uint32_t shard_hourly_limit_ = 0;
+  std::optional<std::uint32_t> reserve_ = 0;
+  widening_rule widening_{};
+  std::vector<bucket_widening> widened_;
   std::shared_ptr<storage::journal> journal_;
   // What the buckets hand to the edge beside the verdicts; the fake edge leaves it alone, so a
   // test reads everything handed off.

@@ -125,6 +125,31 @@ TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
   EXPECT_GT(std::filesystem::file_size(shot), 10'000u) << "an empty screenshot";
 }
 
+// The cell with this class in the row of bucket `b` ("" when absent).
+std::string bucket_cell_of(const std::string& dom, int b, const std::string& cell_class) {
+  std::smatch m;
+  const std::regex cell("<tr id=\"bucket-" + std::to_string(b) + "\">.*?<td class=\"" +
+                        cell_class + "[^\"]*\">([^<]*)</td>");
+  if (std::regex_search(dom, m, cell)) return m[1];
+  return {};
+}
+
+TEST(dashboard, shows_a_widened_bucket_its_invalid_sessions_and_looping_shards) {
+  server_process server{{"QUEUE_MAX_CONCURRENCY", "2"},
+                        {"QUEUE_IDENTIFY_INTERVAL_MS", "1000"},
+                        {"QUEUE_SHARD_HOURLY_LIMIT", "1"}};
+  ASSERT_TRUE(server.start());
+  ASSERT_EQ(http_get(server.port(), "/?shard=1").status, 200);
+  ASSERT_EQ(http_request(server.port(), "POST", "/outcome?shard=1&result=invalid_session").status,
+            204);
+  ASSERT_EQ(http_get(server.port(), "/?shard=1").status, 429);
+  const auto dom = run_chromium(server.base_url() + "/dashboard", {"--dump-dom"});
+  EXPECT_EQ(bucket_cell_of(dom, 1, "spacing"), "2 s (widened)") << dom;
+  EXPECT_EQ(bucket_cell_of(dom, 0, "spacing"), "1 s");
+  EXPECT_EQ(bucket_cell_of(dom, 1, "invalid-sessions"), "1");
+  EXPECT_NE(text_of(dom, "looping").find("shard 1"), std::string::npos) << text_of(dom, "looping");
+}
+
 TEST(dashboard, asks_for_the_token_when_the_queue_requires_one) {
   ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM)) << "chromium not found: run scripts/setup.sh";
   server_process server{{"QUEUE_AUTH_TOKEN", "dashboard-test-token"}};

@@ -27,6 +27,9 @@ GAUGES_AND_COUNTERS = {
     "gateway_queue_reset_timestamp_seconds", "gateway_queue_reset_seconds",
     "gateway_queue_identify_interval_seconds", "gateway_queue_last_grant_timestamp_seconds",
     "gateway_queue_build_info", "gateway_queue_auth_required", "gateway_queue_active",
+    "gateway_queue_outcomes_total", "gateway_queue_bucket_interval_seconds",
+    "gateway_queue_widened_buckets", "gateway_queue_looping_shards",
+    "gateway_queue_reserve_sessions",
 }
 HISTOGRAMS = {"gateway_queue_journal_commit_seconds", "gateway_queue_wait_seconds"}
 KNOWN_METRICS = GAUGES_AND_COUNTERS | {

@@ -42,19 +42,45 @@ TEST(plan, prints_the_boot_per_bucket_and_what_it_leaves) {
 
 TEST(plan, more_shards_than_remaining_warn_wait_for_the_reset_and_exit_3) {
   auto run = run_to_exit({"plan", "--shards", "40", "--max-concurrency", "4", "--interval-ms",
-                          "200", "--remaining", "30", "--reset-after-ms", "3600000"},
+                          "200", "--remaining", "30", "--reset-after-ms", "3600000", "--reserve",
+                          "0"},
                          {});
   EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
-  EXPECT_NE(run.out.find("WARNING: 40 shards exceed the remaining 30: 10 wait for the daily "
+  EXPECT_NE(run.out.find("WARNING: 40 shards exceed the 30 a boot may use: 10 wait for the daily "
                          "reset in 1 h 0 min 0.0 s"),
             std::string::npos)
       << run.out;
   auto body = plan_json({"--shards", "40", "--max-concurrency", "4", "--interval-ms", "200",
-                         "--remaining", "30", "--reset-after-ms", "3600000"},
+                         "--remaining", "30", "--reset-after-ms", "3600000", "--reserve", "0"},
                         3);
   EXPECT_EQ(body["duration_ms"], 3'600'000 + 400);
   EXPECT_EQ(body["after_reset"], 10);
   EXPECT_EQ(body["waits_for_reset"], true);
+}
+
+TEST(plan, a_boot_is_planned_without_the_reserve_kept_for_reconnects) {
+  const std::vector<std::string> args{"--shards",    "40", "--max-concurrency", "4",
+                                      "--interval-ms", "200", "--remaining", "30",
+                                      "--reset-after-ms", "3600000"};
+  auto with_reserve = args;
+  with_reserve.insert(with_reserve.end(), {"--reserve", "20"});
+  auto run = run_to_exit([&] {
+    std::vector<std::string> all{"plan"};
+    all.insert(all.end(), with_reserve.begin(), with_reserve.end());
+    return all;
+  }(), {});
+  EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
+  EXPECT_NE(run.out.find("Reserve: 20 session starts kept for reconnects (QUEUE_RESERVE): a boot "
+                         "(initial=true) may use 10 of the 30 left"),
+            std::string::npos)
+      << run.out;
+  auto body = plan_json(with_reserve, 3);
+  EXPECT_EQ(body["reserve"], 20);
+  EXPECT_EQ(body["boot_budget"], 10);
+  EXPECT_EQ(body["after_reset"], 30) << "only 10 of the 40 boot before the reset";
+  // Without --reserve: 5 % of the daily total (1000), rounded up; more than the 30 left.
+  EXPECT_EQ(plan_json(args, 3)["reserve"], 50);
+  EXPECT_EQ(plan_json(args, 3)["after_reset"], 40);
 }
 
 TEST(plan, limits_come_from_the_configuration_and_bad_values_exit_2) {
@@ -86,7 +112,8 @@ TEST(plan, reads_the_live_limits_from_discord_and_flags_override_them) {
   testing::fake_discord fake{
       {.total = 1000, .remaining = 25, .reset_after = 2h, .max_concurrency = 16}};
   const env_map env{{"DISCORD_TOKEN", "plan-test-token"}, {"DISCORD_API_URL", fake.api_url()}};
-  auto run = run_to_exit({"plan", "--shards", "48", "--interval-ms", "5000", "--json"}, env);
+  auto run = run_to_exit(
+      {"plan", "--shards", "48", "--interval-ms", "5000", "--reserve", "0", "--json"}, env);
   EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
   auto body = nlohmann::json::parse(run.out, nullptr, false);
   ASSERT_TRUE(body.is_object()) << run.out;

@@ -252,6 +252,9 @@ class server_process {
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
 
+  // Sets a variable for the next start() (overriding one given at construction).
+  void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
+
   // Runs the server with at most `files` open file descriptors (soft and hard limit), so that its
   // connection cap, derived from the limit, is small enough for a test to reach.
   void limit_open_files(unsigned files) {

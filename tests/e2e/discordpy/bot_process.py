@@ -1,13 +1,20 @@
 """One bot process: the real discord.py AutoShardedClient against the fake Discord of run.py.
 
 argv[1]: JSON {api_base, gateway_url, queue_url (null: the library's own pacing; a URL or a list),
-queue_token, shard_count, shard_ids, reconnect_timeout (optional, seconds)}. Reports one JSON line
-per event on stdout: {"event": "loaded"|"asking"|"granted"|"wait_cancelled", "shard", "wall"};
-starts when a line arrives on stdin; a later line "cancel" cancels the client's task.
-'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report.
+queue_token, shard_count, shard_ids, reconnect_timeout (optional, seconds), delays (optional: ms
+the hook waits after each grant before it returns, taken in turn, as a busy event loop would
+delay the IDENTIFY), exit_on_ready (optional: the process exits with status 3 0.3 s after its
+first READY, a crash)}. Reports one JSON line per event on stdout: {"event": "loaded"|"asking"|
+"granted"|"wait_cancelled"|"ready", "shard", "wall"}, and {"event": "log", "shard": null,
+"message"} for each record of queue_client's log; starts when a line arrives on stdin; a later
+line "cancel" cancels the client's task.
+'queue' mode uses clients/discordpy/queue_client.py itself, subclassed only to report (and delay).
+GQ_E2E_NO_OUTCOMES=1 stubs out its outcome reports, to show that a test of them then fails.
 """
 import asyncio
+import itertools
 import json
+import logging
 import os
 import sys
 import time
@@ -32,19 +39,40 @@ if config.get('reconnect_timeout'):
     discord.shard.asyncio = types.SimpleNamespace(**{**vars(asyncio), 'wait_for': _wait_for})
 
 
-def report(event, shard):
-    print(json.dumps({'event': event, 'shard': shard, 'wall': time.time() * 1000}), flush=True)
+def report(event, shard, **fields):
+    print(json.dumps({'event': event, 'shard': shard, 'wall': time.time() * 1000, **fields}), flush=True)
+
+
+class LogEvents(logging.Handler):
+    def emit(self, record):
+        report('log', None, level=record.levelname, message=record.getMessage())
+
+
+_stderr = logging.StreamHandler(sys.stderr)
+_stderr.setLevel(logging.WARNING)
+logging.getLogger('queue_client').addHandler(_stderr)
+logging.getLogger('queue_client').addHandler(LogEvents())
+logging.getLogger('queue_client').setLevel(logging.INFO)
+delays = itertools.cycle(config['delays']) if config.get('delays') else None
 
 
 class ReportingClient(QueueShardedClient):
     async def before_identify_hook(self, shard_id, *, initial=False):
-        report('asking', shard_id)
+        report('asking', shard_id, initial=initial)
         try:
             await super().before_identify_hook(shard_id, initial=initial)
         except asyncio.CancelledError:
             report('wait_cancelled', shard_id)
             raise
         report('granted', shard_id)
+        if delays is not None:
+            await asyncio.sleep(next(delays) / 1000)
+
+    async def on_shard_connect(self, shard_id):  # the READY dispatch
+        report('ready', shard_id)
+        if config.get('exit_on_ready'):
+            # A crash soon after READY (its report has 0.3 s to leave).
+            asyncio.get_running_loop().call_later(0.3, os._exit, 3)
 
 
 async def serve(client):
@@ -63,6 +91,9 @@ def main():
     options = dict(intents=discord.Intents.none(), shard_count=config['shard_count'], shard_ids=config['shard_ids'])
     if config['queue_url']:
         client = ReportingClient(queue_url=config['queue_url'], queue_token=config.get('queue_token'), **options)
+        if os.environ.get('GQ_E2E_NO_OUTCOMES') == '1':
+            print('!! GQ_E2E_NO_OUTCOMES=1: the client reports no outcomes', file=sys.stderr, flush=True)
+            client.queue_requests.report = lambda *args, **kwargs: None
     else:
         client = discord.AutoShardedClient(**options)
     # Start on the test's word, so that processes importing at different speeds start together.

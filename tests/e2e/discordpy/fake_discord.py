@@ -5,6 +5,11 @@ every frame is binary, flushed with Z_SYNC_FLUSH (ending in 00 00 ff ff). The ga
 answers heartbeats, and answers each IDENTIFY with READY; it records every IDENTIFY with its time.
 REST bodies carry `Content-Type: application/json` exactly: discord.py parses nothing else.
 invalidate(shard) sends that shard an Invalid Session (op 9, not resumable): it identifies again.
+
+With `identify_interval_ms`, the gateway enforces the identify rate limit itself, as Discord does:
+per bucket (shard % max_concurrency), an IDENTIFY that arrives sooner than the interval after the
+bucket's previous IDENTIFY (answered or not) is answered with an Invalid Session (op 9, d: false)
+instead of READY, and recorded in `invalid_sessions`.
 """
 import json
 import time
@@ -24,8 +29,13 @@ def _json(data):
 
 
 class FakeDiscord:
-    def __init__(self):
-        self.identifies = []  # {'shard', 'mono' (ms), 'wall' (ms)}
+    def __init__(self, identify_interval_ms=None, max_concurrency=1):
+        self.identifies = []  # {'shard', 'mono' (ms), 'wall' (ms)}, every IDENTIFY
+        self.readies = []  # {'shard', 'mono', 'wall'}: IDENTIFYs answered with READY
+        self.invalid_sessions = []  # {'shard', 'mono', 'wall', 'gap' (ms since the bucket's previous)}
+        self.identify_interval_ms = identify_interval_ms
+        self.max_concurrency = max_concurrency
+        self._last_identify = {}  # bucket -> mono (ms) of its last IDENTIFY
         self.port = None
         self._runner = None
         self._sockets = set()
@@ -80,7 +90,17 @@ class FakeDiscord:
                 elif payload['op'] == 2:
                     shard, count = payload['d']['shard']
                     self._senders[shard] = send
-                    self.identifies.append({'shard': shard, 'mono': time.monotonic() * 1000, 'wall': time.time() * 1000})
+                    identify = {'shard': shard, 'mono': time.monotonic() * 1000, 'wall': time.time() * 1000}
+                    self.identifies.append(identify)
+                    bucket = shard % self.max_concurrency
+                    previous = self._last_identify.get(bucket)
+                    self._last_identify[bucket] = identify['mono']
+                    if (self.identify_interval_ms is not None and previous is not None
+                            and identify['mono'] - previous < self.identify_interval_ms):
+                        self.invalid_sessions.append({**identify, 'gap': identify['mono'] - previous})
+                        await send({'op': 9, 'd': False})
+                        continue
+                    self.readies.append(identify)
                     sequence += 1
                     await send({'op': 0, 't': 'READY', 's': sequence, 'd': {
                         'v': 10, 'user': USER, 'guilds': [], 'session_id': f'session-{shard}',

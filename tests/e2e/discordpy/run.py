@@ -90,10 +90,11 @@ def free_port():
 
 class Queue:
     """The real gateway-queue (or the grant-at-once stand-in) with a journal in a fresh directory,
-    or in `db` (a PostgreSQL URI, which several queues may share)."""
+    or in `db` (a PostgreSQL URI, which several queues may share); `env`: more variables."""
 
     def __init__(self, binary, auth_token=None, interval_ms=INTERVAL_MS, db=None,
-                 max_concurrency=MAX_CONCURRENCY):
+                 max_concurrency=MAX_CONCURRENCY, env=None):
+        extra = env or {}
         self.dir = tempfile.mkdtemp(prefix='gq-e2e-')
         port = free_port()
         self.url = f'http://127.0.0.1:{port}/'
@@ -104,6 +105,7 @@ class Queue:
                    QUEUE_LOG_LEVEL='warn')
         if auth_token:
             env['QUEUE_AUTH_TOKEN'] = auth_token
+        env.update(extra)
         command = [binary]
         if os.environ.get('GQ_E2E_STAND_IN') == 'grant-at-once':
             print('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once', flush=True)
@@ -130,6 +132,17 @@ class Queue:
             return error.code
         except OSError:
             return 0
+
+    def get_json(self, path, token=None):
+        """GET `path` as JSON (None: no answer or not JSON)."""
+        request = urllib.request.Request(self.url + path)
+        if token:
+            request.add_header('Authorization', f'Bearer {token}')
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return json.load(response)
+        except (OSError, ValueError):
+            return None
 
     def kill(self):
         """SIGKILL: a crash."""
