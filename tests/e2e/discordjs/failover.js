@@ -99,7 +99,7 @@ async function main() {
       bots.push(startBot({ gatewayUrl: gateway.url, queueUrl, shardCount: SHARD_COUNT, maxConcurrency: 1 }, (m) => {
         if (m.event === 'granted') grants.push({ shard: m.shardId, wall: m.wall });
         else if (m.event === 'asking') asks.push({ shard: m.shardId, wall: m.wall });
-        else console.log(`bot: ${JSON.stringify(m)}`);
+        else if (m.event !== 'ready') console.log(`bot: ${JSON.stringify(m)}`);
       }));
     }
     await Promise.all(bots.map((bot) => bot.loaded));

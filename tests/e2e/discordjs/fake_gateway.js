@@ -3,6 +3,13 @@
 // IDENTIFY (op 2), an ACK (op 11) for each heartbeat (op 1). Plain JSON text frames. It records
 // every IDENTIFY with the time it arrived, which is what the end-to-end tests judge.
 // invalidate(shard) sends that shard an Invalid Session (op 9, not resumable): it identifies again.
+//
+// With {enforceIntervalMs, maxConcurrency} it paces IDENTIFYs as Discord does, per bucket
+// (shard % maxConcurrency): an IDENTIFY that arrives less than enforceIntervalMs after the previous
+// IDENTIFY of its bucket is answered with op 9 (d: false) instead of READY, and recorded in
+// `invalidSessions` ({shard, mono, wall, gap}). The refused IDENTIFY still counts as the bucket's
+// latest: the gateway saw the attempt, so the next one is measured from it (Discord counts
+// attempts, and a client that retries at once after an op 9 is refused again).
 const path = require('node:path');
 const { createRequire } = require('node:module');
 const { EventEmitter } = require('node:events');
@@ -12,13 +19,15 @@ const clientDir = path.resolve(__dirname, '../../../clients/discordjs');
 const { WebSocketServer } = createRequire(path.join(clientDir, 'package.json'))('ws');
 
 // Starts listening on 127.0.0.1 (kernel-chosen port). Resolves to
-// { url, identifies: [{shard, mono, wall}], events, close() }.
-async function startFakeGateway() {
+// { url, identifies: [{shard, mono, wall}], invalidSessions, events, close() }; `identifies` holds
+// every IDENTIFY, refused ones included.
+async function startFakeGateway({ enforceIntervalMs = 0, maxConcurrency = 1 } = {}) {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const url = `ws://127.0.0.1:${server.address().port}`;
-  const gateway = { url, identifies: [], events: new EventEmitter() };
+  const gateway = { url, identifies: [], invalidSessions: [], events: new EventEmitter() };
   const sockets = new Map(); // shard -> the socket of its last IDENTIFY
+  const lastIdentify = new Map(); // bucket -> mono time of its latest IDENTIFY, refused or not
   server.on('connection', (socket) => {
     let sequence = 0;
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41250 } }));
@@ -32,6 +41,18 @@ async function startFakeGateway() {
         sockets.set(shard, socket);
         gateway.identifies.push(record);
         gateway.events.emit('identify', record);
+        if (enforceIntervalMs > 0) {
+          const bucket = shard % maxConcurrency;
+          const previous = lastIdentify.get(bucket);
+          lastIdentify.set(bucket, record.mono);
+          if (previous !== undefined && record.mono - previous < enforceIntervalMs) {
+            const refused = { ...record, gap: record.mono - previous };
+            gateway.invalidSessions.push(refused);
+            gateway.events.emit('invalid', refused);
+            socket.send(JSON.stringify({ op: 9, d: false }));
+            return;
+          }
+        }
         socket.send(JSON.stringify({
           op: 0, t: 'READY', s: ++sequence,
           d: {
@@ -43,7 +64,11 @@ async function startFakeGateway() {
       }
     });
   });
-  gateway.reset = () => { gateway.identifies = []; };
+  gateway.reset = () => {
+    gateway.identifies = [];
+    gateway.invalidSessions = [];
+    lastIdentify.clear();
+  };
   gateway.invalidate = (shard) => sockets.get(shard)?.send(JSON.stringify({ op: 9, d: false }));
   gateway.close = () => {
     for (const client of server.clients) client.terminate();

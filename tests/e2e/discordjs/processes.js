@@ -42,9 +42,9 @@ async function stopChild(child, graceMs = 3000) {
 }
 
 // Starts the queue on a free loopback port with its journal in a fresh directory, or in `db` (a
-// PostgreSQL URI, which several queues may share). Resolves to { url, stop(), kill() } once
-// GET /health answers 200; kill() is SIGKILL, a crash.
-async function startQueue({ binary, intervalMs, maxConcurrency, authToken, db }) {
+// PostgreSQL URI, which several queues may share); `env` adds variables (QUEUE_WIDEN_STEP_MS, ...).
+// Resolves to { url, stop(), kill() } once GET /health answers 200; kill() is SIGKILL, a crash.
+async function startQueue({ binary, intervalMs, maxConcurrency, authToken, db, env: extraEnv = {} }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gq-e2e-'));
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(
@@ -55,6 +55,7 @@ async function startQueue({ binary, intervalMs, maxConcurrency, authToken, db })
     QUEUE_LOG_LEVEL: 'warn',
   });
   if (authToken) env.QUEUE_AUTH_TOKEN = authToken;
+  Object.assign(env, extraEnv);
   const standIn = process.env.GQ_E2E_STAND_IN === 'grant-at-once';
   const command = standIn ? ['/usr/bin/python3', path.join(__dirname, '..', 'grant_at_once.py')] : [binary];
   if (standIn) console.log('!! GQ_E2E_STAND_IN=grant-at-once: the queue is replaced by a server that grants at once');
@@ -81,9 +82,11 @@ async function startQueue({ binary, intervalMs, maxConcurrency, authToken, db })
 }
 
 // Forks a bot process (shard_process.js) with `config`; `onMessage` gets its reports.
-// `loaded` resolves once the process has loaded the library and takes commands.
+// `loaded` resolves once the process has loaded the library and takes commands; `exited` once it
+// has exited, with its exit code.
 function startBot(config, onMessage) {
   const child = track(fork(path.join(__dirname, 'shard_process.js'), [JSON.stringify(config)], { stdio: 'inherit' }));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   const loaded = new Promise((resolve, reject) => {
     child.on('message', (m) => (m.event === 'loaded' ? resolve() : onMessage(m)));
     child.once('exit', () => reject(new Error('bot process exited before it was loaded')));
@@ -91,6 +94,7 @@ function startBot(config, onMessage) {
   loaded.catch(() => {});
   return {
     loaded,
+    exited,
     send: (message) => child.send(message),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -86,7 +86,7 @@ async function queueRun(gateway) {
     { gatewayUrl: gateway.url, queueUrl: queue.url, queueToken: AUTH_TOKEN, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
     (m) => {
       if (m.event === 'granted') granted.set(m.shardId, m.wall);
-      else if (m.event !== 'asking') console.log(`bot: ${JSON.stringify(m)}`);
+      else if (m.event !== 'asking' && m.event !== 'ready') console.log(`bot: ${JSON.stringify(m)}`);
     }));
   try {
     await Promise.all(bots.map((bot) => bot.loaded));
@@ -126,7 +126,7 @@ async function queueRun(gateway) {
 async function controlRun(gateway) {
   const bots = PROCESSES.map(() => startBot(
     { gatewayUrl: gateway.url, queueUrl: null, shardCount: SHARD_COUNT, maxConcurrency: MAX_CONCURRENCY },
-    (m) => console.log(`bot: ${JSON.stringify(m)}`)));
+    (m) => m.event !== 'ready' && console.log(`bot: ${JSON.stringify(m)}`)));
   try {
     // All processes loaded first, so that they start together as a bot's processes would.
     await Promise.all(bots.map((bot) => bot.loaded));
@@ -154,7 +154,7 @@ async function abortRun(gateway) {
     (m) => {
       if (m.event === 'asking') asking.add(m.shardId);
       else if (m.event === 'granted') granted.set(m.shardId, m.wall);
-      else console.log(`bot: ${JSON.stringify(m)}`);
+      else if (m.event !== 'ready') console.log(`bot: ${JSON.stringify(m)}`);
     });
   const until = async (what, condition) => {
     for (const deadline = Date.now() + 10000; !condition(); await sleep(5)) {
