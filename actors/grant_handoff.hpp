@@ -25,7 +25,7 @@ namespace gq {
 class grant_handoff {
  public:
   struct entry {
-    std::int64_t connection = -1;  // waiter_ticket::connection
+    std::int32_t connection = -1;  // waiter_ticket::connection
     std::uint64_t waiter_id = 0;
     verdict grant;
   };

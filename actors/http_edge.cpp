@@ -255,8 +255,8 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
 
 void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard,
                          bool initial) {
-  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(), hdl.id(),
-                             initial};
+  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(),
+                             static_cast<std::int32_t>(hdl.id()), initial};
   conn.busy = true;
   conn.waiter_id = ticket.id;
   conn.shard = ticket.shard;

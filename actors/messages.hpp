@@ -39,13 +39,17 @@ struct waiter_ticket {
   std::uint64_t shard = k_no_shard;
   unix_ms arrived_at = 0;
   // The edge's key for the waiter's connection, opaque to the queue: a grant handed off beside
-  // the mailbox (actors/grant_handoff.hpp) names it.
-  std::int64_t connection = -1;
+  // the mailbox (actors/grant_handoff.hpp) names it. CAF 0.17's connection handle id, a file
+  // descriptor, hence 32 bits: with `initial` beside it a ticket stays 32 bytes, and a waiter
+  // waits in its bucket's map in the same allocation size class as before the flag existed.
+  std::int32_t connection = -1;
   // A boot (initial=true), not a reconnect: never granted from the reserve (QUEUE_RESERVE).
   bool initial = false;
 
   bool has_shard() const { return shard != k_no_shard; }
 };
+
+static_assert(sizeof(waiter_ticket) == 32, "a waiter's ticket is 32 bytes (see connection)");
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, waiter_ticket& x) {

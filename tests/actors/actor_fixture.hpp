@@ -157,8 +157,8 @@ class actor_fixture : public ::testing::Test {
   std::vector<std::uint64_t> grant_order() const { return *order_; }
 
   // The connection key the fake edge gives waiter `id` (the real edge: its socket).
-  static std::int64_t connection_of(std::uint64_t id) {
-    return 1000 + static_cast<std::int64_t>(id);
+  static std::int32_t connection_of(std::uint64_t id) {
+    return 1000 + static_cast<std::int32_t>(id);
   }
 
   std::vector<release_record> journal_rows() {

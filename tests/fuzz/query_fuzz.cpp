@@ -1,7 +1,8 @@
-// Fuzzes the query-string parsers behind ?shard= and GET /history's filters.
-// Invariants: every parsed number is below 2^63; a value rendered back into a query parses to
-// the same value; a history filter is within its documented bounds; parse_history_filter agrees
-// with parse_shard on the shard.
+// Fuzzes the query-string parsers behind ?shard=, &initial=, GET /history's filters and
+// POST /outcome. Invariants: every parsed number is below 2^63; a value rendered back into a query
+// parses to the same value; a history filter is within its documented bounds; parse_history_filter
+// and parse_outcome agree with parse_shard on the shard; an outcome's code comes only with
+// `closed` and fits a close code.
 
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +80,43 @@ void check_history(std::string_view query) {
                 "a history filter round-trips");
 }
 
+void check_outcome(std::string_view query) {
+  auto parsed = parse_outcome(query);
+  if (const auto* error = std::get_if<query_error>(&parsed)) {
+    GQ_FUZZ_CHECK(!error->message.empty(), "an error has a message");
+    return;
+  }
+  const auto& outcome = std::get<outcome_query>(parsed);
+  auto shard = parse_shard(query);
+  GQ_FUZZ_CHECK(std::holds_alternative<std::optional<std::uint64_t>>(shard) &&
+                    std::get<std::optional<std::uint64_t>>(shard) == outcome.shard,
+                "the outcome's shard is parse_shard's");
+  GQ_FUZZ_CHECK(!outcome.code || (outcome.result == gq::outcome_result::closed &&
+                                  *outcome.code <= 65535),
+                "a code comes only with closed and fits a close code");
+  std::string rendered = "shard=" + std::to_string(outcome.shard) + "&result=" +
+                         std::string(gq::to_string(outcome.result));
+  if (outcome.code) rendered += "&code=" + std::to_string(*outcome.code);
+  auto again = parse_outcome(rendered);
+  GQ_FUZZ_CHECK(std::holds_alternative<outcome_query>(again), "a rendered outcome parses");
+  const auto& reparsed = std::get<outcome_query>(again);
+  GQ_FUZZ_CHECK(reparsed.shard == outcome.shard && reparsed.result == outcome.result &&
+                    reparsed.code == outcome.code,
+                "an outcome round-trips");
+}
+
+void check_initial(std::string_view query) {
+  auto parsed = parse_initial(query);
+  if (const auto* error = std::get_if<query_error>(&parsed)) {
+    GQ_FUZZ_CHECK(!error->message.empty(), "an error has a message");
+    return;
+  }
+  const bool initial = std::get<bool>(parsed);
+  auto again = parse_initial(initial ? "initial=true" : "initial=false");
+  GQ_FUZZ_CHECK(std::holds_alternative<bool>(again) && std::get<bool>(again) == initial,
+                "initial round-trips");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -86,6 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_number(input);
   check_shard(input);
   check_history(input);
+  check_outcome(input);
+  check_initial(input);
   // Every value query_values returns decoded cleanly; decoding never grows a value.
   auto values = query_values(input, "shard");
   if (const auto* list = std::get_if<std::vector<std::string>>(&values)) {

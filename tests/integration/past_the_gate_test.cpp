@@ -7,6 +7,7 @@
 #include <string>
 
 #include "integration/clients.hpp"
+#include "integration/discord_support.hpp"
 #include "integration/failover_support.hpp"
 #include "integration/server_process.hpp"
 #include "support/postgres_server.hpp"
@@ -73,8 +74,13 @@ void loop_and_widen(std::uint16_t port) {
   ASSERT_EQ(refused.status, 429) << refused.body;
 }
 
-// What a queue that read the journal of `loop_and_widen` must still know.
+// What a queue that read the journal of `loop_and_widen` must still know. The ledger reads the
+// last hour's grants once the journal's deferred check has passed (it holds grants until then),
+// which on PostgreSQL may be after /ready says active.
 void expect_guard_and_widening_kept(std::uint16_t port, const std::string& output) {
+  ASSERT_TRUE(discord_support::eventually(
+      [&] { return http_get(port, "/status").json()["looping"].size() == 1; }, 10s))
+      << http_get(port, "/status").body << output;
   const auto status = http_get(port, "/status").json();
   EXPECT_EQ(status["buckets"][0]["interval_ms"], 500) << status.dump() << output;
   ASSERT_EQ(status["looping"].size(), 1u) << status.dump();
