@@ -148,7 +148,8 @@ caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
           [self, promise, report](outcome_receipt receipt) mutable {
             auto& st = self->state;
             const auto& row = receipt.row;
-            // A grant made under another max_concurrency belongs to no bucket of today's.
+            // A grant made under another max_concurrency belongs to no bucket of today's, and
+            // while the buckets are re-formed none of them stays: neither widens.
             if (receipt.answer == outcome_answer::journaled &&
                 row.max_concurrency == st.config_.max_concurrency &&
                 row.bucket < st.buckets_.size() && st.drains_pending_ == 0) {

@@ -53,13 +53,15 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
   if (conn) {
     conn->waiter_id = 0;
     --counters_.waiting;
+    // A 429's Retry-After: whole seconds until the verdict's `at`, rounded up.
+    const auto seconds_until_at = [&] { return (result.at - now_unix() + 999) / 1000; };
     switch (result.kind) {
       case verdict_kind::exhausted:
         counters_.count(rejection::exhausted);
         finish_async(
             hdl, serial,
             http::with_retry_after(http::json_error(429, "daily session start limit used up"),
-                                   (result.at - now_unix() + 999) / 1000));
+                                   seconds_until_at()));
         break;
       case verdict_kind::looping:
         counters_.count(rejection::looping);
@@ -70,7 +72,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
                                       " is looping: granted too often in the last hour "
                                       "(QUEUE_SHARD_HOURLY_LIMIT); asks again after " +
                                       std::to_string(result.at) + " (unix ms)"),
-                         (result.at - now_unix() + 999) / 1000));
+                         seconds_until_at()));
         break;
       case verdict_kind::reserved:
         counters_.count(rejection::reserve);
@@ -80,7 +82,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
                                           "the last session starts of the day are kept for "
                                           "reconnects (QUEUE_RESERVE): a boot (initial=true) "
                                           "waits for the reset"),
-                         (result.at - now_unix() + 999) / 1000));
+                         seconds_until_at()));
         break;
       case verdict_kind::unavailable:
         counters_.count(rejection::journal);

@@ -289,7 +289,8 @@ void ledger_state::commit_batch() {
 
 void ledger_state::on_outcome(const outcome_report& report,
                               caf::typed_response_promise<outcome_receipt> promise) {
-  if (shutting_down_ || writer_lost_) {
+  // Before `verified` the last hour's grants are not read yet (and nothing may be written).
+  if (shutting_down_ || writer_lost_ || !verified_) {
     promise.deliver(outcome_receipt{});
     return;
   }
