@@ -253,8 +253,7 @@ bucket_status bucket_state::status(std::uint64_t shard) const {
   result.next_grant_at = config_.anchor.to_unix(next);
   // A grant on its way to the edge (or one whose client left while it was asked for) takes the
   // next slot; the first waiter comes one interval after it.
-  result.head_at =
-      config_.anchor.to_unix(current_ && !head_waiting ? next + config_.interval : next);
+  result.head_at = config_.anchor.to_unix(current_ && !head_waiting ? next + spacing() : next);
   if (shard == k_no_shard) return result;
   std::uint64_t place = 0;
   if (head_waiting) {

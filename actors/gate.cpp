@@ -22,7 +22,7 @@ void estimate(queue_status& status, unix_ms interval_ms) {
   const eta_budget budget{ledger.limits_known, ledger.limits.remaining, ledger.limits.total,
                           ledger.limits.reset_at, ledger.reject_when_exhausted};
   std::vector<eta_bucket> line;
-  for (const auto& b : status.buckets) line.push_back({b.head_at, b.waiting});
+  for (const auto& b : status.buckets) line.push_back({b.head_at, b.waiting, b.interval_ms});
   std::optional<eta_place> place;
   if (status.shard != k_no_shard && !status.buckets.empty()) {
     const auto bucket = static_cast<std::uint32_t>(status.shard % status.buckets.size());

@@ -77,7 +77,7 @@ eta_result estimate_grants(const std::vector<eta_bucket>& buckets, unix_ms inter
     if (place_exists && place->bucket == b && place->position == granted[b])
       result.place = {at, {}};
     if (granted[b] < buckets[b].waiting)
-      next.emplace(at + interval_ms, b);
+      next.emplace(at + (buckets[b].interval_ms > 0 ? buckets[b].interval_ms : interval_ms), b);
     else
       result.drain_at[b] = {at, {}};
   }

@@ -5,7 +5,7 @@
 //
 // The model, the same rules the buckets and the ledger enforce (docs/DESIGN.md):
 //  - within a bucket, FIFO; its first waiter is granted at `head_at`, each next one an identify
-//    interval after the previous grant;
+//    interval (or the bucket's own, wider, spacing) after the previous grant;
 //  - the daily budget is consumed across buckets in grant-time order (ties: lower bucket first);
 //    once it is used up, a grant due before the reset waits for it (hold), or that bucket's
 //    waiters are refused (reject); at each reset the budget refills to `total`;
@@ -29,6 +29,7 @@ namespace gq {
 struct eta_bucket {
   unix_ms head_at = 0;        // when its first waiter may be granted by spacing alone
   std::uint64_t waiting = 0;  // waiters in line, FIFO
+  unix_ms interval_ms = 0;    // its spacing when widened after Invalid Sessions; 0: the interval
 };
 
 // The daily budget as it stands.

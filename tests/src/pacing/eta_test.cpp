@@ -66,6 +66,13 @@ TEST(eta, budget_is_consumed_across_buckets_in_grant_time_order_then_held_until_
   EXPECT_EQ(second_of_0.place.at, t0 + 1000);
 }
 
+TEST(eta, a_widened_bucket_is_estimated_at_its_own_spacing) {
+  const auto r = estimate_grants({{t0, 3, 7000}, {t0, 3}}, 5000, plenty(), eta_place{0, 3});
+  EXPECT_EQ(r.place.at, t0 + 14'000);
+  EXPECT_EQ(r.drain_at[0].at, t0 + 14'000);
+  EXPECT_EQ(r.drain_at[1].at, t0 + 10'000);
+}
+
 TEST(eta, after_a_held_grant_the_bucket_paces_from_the_reset) {
   const eta_budget budget{true, 0, 10, t0 + 2000, false};
   const auto r = estimate_grants({{t0, 3}}, 5000, budget, eta_place{0, 2});
