@@ -126,12 +126,12 @@ struct bucket_state {
   pointer self_;
   bucket_config config_;
   std::optional<bucket_pacer> pacer_;
-  std::map<std::uint64_t, waiter> queue_;  // keyed by arrival id: iteration order is FIFO
+  std::map<std::uint64_t, waiter> queue_;      // keyed by arrival id: iteration order is FIFO
   std::map<std::uint64_t, waiter> set_aside_;  // boots waiting for the reserve's reset
   caf::actor_clock::time_point set_aside_until_{};
   std::deque<reported_outcome> last_outcomes_;  // newest first, at most k_last_outcomes
   std::uint64_t invalid_sessions_ = 0;
-  std::optional<waiter> current_;          // the grant in flight
+  std::optional<waiter> current_;  // the grant in flight
   phase phase_ = phase::asking;
   bool current_left_ = false;  // its client hung up while its permit was asked for
   verdict grant_;              // phase sending: the journaled grant, as the ledger answered

@@ -56,8 +56,8 @@ bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, b
   cfg.not_before = not_before;
   cfg.held = held;
   cfg.handoff = config_.handoff;
-  cfg.widening = index < config_.widened.size() ? config_.widened[index]
-                                                : bucket_widening(config_.widening);
+  cfg.widening =
+      index < config_.widened.size() ? config_.widened[index] : bucket_widening(config_.widening);
   return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
 }
 
@@ -153,8 +153,8 @@ caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
             if (receipt.answer == outcome_answer::journaled &&
                 row.max_concurrency == st.config_.max_concurrency &&
                 row.bucket < st.buckets_.size() && st.drains_pending_ == 0) {
-              self->send(st.buckets_[row.bucket], outcome_atom::value, report.shard,
-                         report.outcome, row.released_at);
+              self->send(st.buckets_[row.bucket], outcome_atom::value, report.shard, report.outcome,
+                         row.released_at);
             }
             promise.deliver(receipt);
           },

@@ -118,10 +118,10 @@ bool edge_state::answer_outcome(handle hdl, connection& conn, const http::reques
                 st.finish_async(hdl, serial, http::no_content());
                 return;
               case outcome_answer::no_grant:
-                st.finish_async(hdl, serial,
-                                http::json_error(409, "no grant of shard " +
-                                                          std::to_string(report.shard) +
-                                                          " in the last 10 minutes"));
+                st.finish_async(
+                    hdl, serial,
+                    http::json_error(409, "no grant of shard " + std::to_string(report.shard) +
+                                              " in the last 10 minutes"));
                 return;
               case outcome_answer::unavailable:
                 break;

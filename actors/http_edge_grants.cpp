@@ -65,14 +65,14 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
         break;
       case verdict_kind::looping:
         counters_.count(rejection::looping);
-        finish_async(hdl, serial,
-                     http::with_retry_after(
-                         http::json_error(
-                             429, "shard " + std::to_string(conn->shard) +
-                                      " is looping: granted too often in the last hour "
-                                      "(QUEUE_SHARD_HOURLY_LIMIT); asks again after " +
-                                      std::to_string(result.at) + " (unix ms)"),
-                         seconds_until_at()));
+        finish_async(
+            hdl, serial,
+            http::with_retry_after(
+                http::json_error(429, "shard " + std::to_string(conn->shard) +
+                                          " is looping: granted too often in the last hour "
+                                          "(QUEUE_SHARD_HOURLY_LIMIT); asks again after " +
+                                          std::to_string(result.at) + " (unix ms)"),
+                seconds_until_at()));
         break;
       case verdict_kind::reserved:
         counters_.count(rejection::reserve);

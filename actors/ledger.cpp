@@ -104,9 +104,9 @@ void ledger_state::restore() {
     // A restart or a takeover within the window, configured as before, has nothing new to say:
     // every such start would otherwise add a row that differs only in its fetched_at.
     const bool already_journaled = remembered && remembered->source == limits_source::config &&
-                           remembered->total == limits.total &&
-                           remembered->max_concurrency == limits.max_concurrency &&
-                           remembered->reset_at == limits.reset_at;
+                                   remembered->total == limits.total &&
+                                   remembered->max_concurrency == limits.max_concurrency &&
+                                   remembered->reset_at == limits.reset_at;
     try {
       if (!already_journaled) timed([&] { journal_->record_limits(limits); });
     } catch (const storage::journal_error& e) {
@@ -161,9 +161,9 @@ void ledger_state::on_permit(pending_permit permit) {
     return;
   }
   if (kept_by_reserve(permit.ticket)) {
-    permit.promise.deliver(verdict::of(
-        config_.reject_when_exhausted ? verdict_kind::reserved : verdict_kind::deferred,
-        budget_.reset_at()));
+    permit.promise.deliver(
+        verdict::of(config_.reject_when_exhausted ? verdict_kind::reserved : verdict_kind::deferred,
+                    budget_.reset_at()));
     return;
   }
   if (budget_.known() && held_.empty() && budget_.available() > 0) {

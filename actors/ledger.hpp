@@ -91,7 +91,6 @@ struct ledger_config {
   std::optional<std::uint32_t> reserve;
 };
 
-
 struct ledger_state {
   struct pending_permit {
     waiter_ticket ticket;

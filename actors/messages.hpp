@@ -155,7 +155,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, grant_outcome& x) {
   std::int64_t code = x.code ? static_cast<std::int64_t>(*x.code) : -1;
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.code = code < 0 ? std::nullopt : std::optional<std::uint32_t>{static_cast<std::uint32_t>(code)};
+    x.code =
+        code < 0 ? std::nullopt : std::optional<std::uint32_t>{static_cast<std::uint32_t>(code)};
     return caf::none;
   });
   return f(caf::meta::type_name("grant_outcome"), x.result, code, x.reported_at, load);

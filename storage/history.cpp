@@ -38,7 +38,8 @@ unsigned shape_of(const history_filter& filter) {
 
 // Only fixed fragments go into the SQL; every value is a bound parameter.
 std::string query_sql(unsigned shape) {
-  std::string sql = "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
+  std::string sql =
+      "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
       "outcome_at FROM releases";
   const char* glue = " WHERE ";
   const auto add = [&](const char* condition) {

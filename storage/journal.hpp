@@ -177,7 +177,6 @@ class journal_claim {
 };
 
 // A claim on the journal at `location` (as open_journal names it), opened with `options`.
-std::unique_ptr<journal_claim> claim_journal(const std::string& location,
-                                             journal_options options);
+std::unique_ptr<journal_claim> claim_journal(const std::string& location, journal_options options);
 
 }  // namespace gq::storage

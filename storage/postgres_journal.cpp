@@ -29,9 +29,10 @@ const char* synchronous_setting(durability mode) {
 // session without that mark nothing is inserted, so a pooler that hands the transaction another
 // session than the lock holder's cannot commit a grant there.
 const std::string k_insert_releases =
-    std::string("INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
-                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
-                "$5::bigint[]) WHERE $6 = '' OR current_setting('") +
+    std::string(
+        "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
+        "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
+        "$5::bigint[]) WHERE $6 = '' OR current_setting('") +
     detail::k_writer_mark_setting + "', true) = $6";
 // As in the SQLite journal: the newest row with that due instant, bucket and max_concurrency.
 constexpr const char* k_reattribute_release =
@@ -96,7 +97,7 @@ class array_param {
 
 // Only fixed fragments go into the SQL; every value is a bound parameter.
 std::string history_sql(const history_filter& filter, std::vector<pg_param>& params) {
-  std::string sql = 
+  std::string sql =
       "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
       "outcome_at FROM releases";
   const char* glue = " WHERE ";
@@ -247,7 +248,8 @@ std::uint64_t postgres_journal::count_releases_since(unix_ms since) {
 std::vector<shard_grant> postgres_journal::shard_grants_since(unix_ms since) {
   writer_->reconnect_if_broken();
   const pg_param values[] = {param(since)};
-  const pg_result read = writer_->query(k_shard_grants_since, values, "reading the last hour's grants");
+  const pg_result read =
+      writer_->query(k_shard_grants_since, values, "reading the last hour's grants");
   std::vector<shard_grant> grants;
   grants.reserve(static_cast<std::size_t>(read.rows()));
   for (int row = 0; row < read.rows(); ++row) {

@@ -31,14 +31,15 @@ std::optional<session_limits> configured_limits(const server_config& config) {
 // restart or a takeover does not forget what the bucket's shards reported.
 std::vector<bucket_widening> recovered_widening(storage::journal& journal,
                                                 const clock_anchor& anchor,
-                                                std::uint32_t max_concurrency,
-                                                widening_rule rule) {
+                                                std::uint32_t max_concurrency, widening_rule rule) {
   try {
     const auto now = anchor.to_unix(std::chrono::steady_clock::now());
-    return widening_from(journal.invalid_sessions_since(now - daily_budget::k_day_ms), max_concurrency, rule);
+    return widening_from(journal.invalid_sessions_since(now - daily_budget::k_day_ms),
+                         max_concurrency, rule);
   } catch (const storage::journal_error& e) {
-    spdlog::error("journal: cannot read the reported Invalid Sessions (buckets start unwidened): {}",
-                  e.what());
+    spdlog::error(
+        "journal: cannot read the reported Invalid Sessions (buckets start unwidened): {}",
+        e.what());
     return {};
   }
 }

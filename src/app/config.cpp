@@ -108,20 +108,20 @@ command parse_command_line(int argc, const char* const* argv) {
       add(app, "QUEUE_RETENTION_DAYS", "--retention-days", "DAYS", retention_default.c_str(),
           "Journal rows older than this are pruned, 1..36500 days");
   const auto hourly_default = std::to_string(defaults.shard_hourly_limit);
-  auto& hourly = add(app, "QUEUE_SHARD_HOURLY_LIMIT", "--shard-hourly-limit", "N",
-                     hourly_default.c_str(),
-                     "Loop guard: grants per shard per hour before 429, 0..1000000 (0: off)");
+  auto& hourly =
+      add(app, "QUEUE_SHARD_HOURLY_LIMIT", "--shard-hourly-limit", "N", hourly_default.c_str(),
+          "Loop guard: grants per shard per hour before 429, 0..1000000 (0: off)");
   auto& reserve = add(app, "QUEUE_RESERVE", "--reserve", "N", nullptr,
                       "Session starts kept for reconnects, 0..10000000 (default: 5 % of the "
                       "daily total); initial=true requests are not granted from them");
   const auto widen_step_default = std::to_string(defaults.widen_step.count());
-  auto& widen_step = add(app, "QUEUE_WIDEN_STEP_MS", "--widen-step-ms", "MS",
-                         widen_step_default.c_str(),
-                         "Widening of a bucket per reported Invalid Session, 1..3600000 ms");
+  auto& widen_step =
+      add(app, "QUEUE_WIDEN_STEP_MS", "--widen-step-ms", "MS", widen_step_default.c_str(),
+          "Widening of a bucket per reported Invalid Session, 1..3600000 ms");
   const auto widen_max_default = std::to_string(defaults.widen_max.count());
-  auto& widen_max = add(app, "QUEUE_WIDEN_MAX_MS", "--widen-max-ms", "MS",
-                        widen_max_default.c_str(),
-                        "Most a bucket is widened above the interval, 0..3600000 ms (0: off)");
+  auto& widen_max =
+      add(app, "QUEUE_WIDEN_MAX_MS", "--widen-max-ms", "MS", widen_max_default.c_str(),
+          "Most a bucket is widened above the interval, 0..3600000 ms (0: off)");
   auto& format = add(app, "QUEUE_LOG_FORMAT", "--log-format", "FORMAT", "text",
                      "text, or json (one object per line)");
   auto& level =

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "actors/archive.hpp"
-#include "src/http/connection_deadlines.hpp"
 #include "actors/http_edge.hpp"
 #include "actors/limits_scheduler.hpp"
 #include "src/core/records.hpp"
+#include "src/http/connection_deadlines.hpp"
 
 namespace gq {
 

@@ -5,8 +5,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "src/pacing/daily_budget.hpp"
 #include "src/app/discord_client.hpp"
+#include "src/pacing/daily_budget.hpp"
 
 namespace gq {
 
@@ -174,7 +174,8 @@ int run_plan_command(const plan_command& request) {
   in.max_concurrency = max_concurrency;
   in.budget = {true, remaining, total, reset_at, request.on_exhausted == exhausted_policy::reject};
   in.reserve = reserve_for(request.reserve, total);
-  const auto plan = plan_boot(in.shards, in.max_concurrency, in.interval_ms, boot_budget(in), in.now);
+  const auto plan =
+      plan_boot(in.shards, in.max_concurrency, in.interval_ms, boot_budget(in), in.now);
   return print_plan(in, plan, request.json, std::cout);
 }
 

@@ -10,8 +10,8 @@
 #include <ostream>
 #include <string>
 
-#include "src/pacing/boot_plan.hpp"
 #include "src/app/config.hpp"
+#include "src/pacing/boot_plan.hpp"
 
 namespace gq {
 

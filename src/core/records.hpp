@@ -179,7 +179,8 @@ struct reported_invalid_session {
   grant_row row;
   unix_ms reported_at = 0;
 
-  friend bool operator==(const reported_invalid_session&, const reported_invalid_session&) = default;
+  friend bool operator==(const reported_invalid_session&,
+                         const reported_invalid_session&) = default;
 };
 
 }  // namespace gq

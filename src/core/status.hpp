@@ -46,9 +46,9 @@ struct bucket_status {
   unix_ms head_at = 0;
   // Asked about a shard: its place in line (1 = next), 0 when it does not wait here.
   std::uint64_t shard_position = 0;
-  grant_estimate drain;  // when its last current waiter is granted; filled in by the gate
-  std::int64_t interval_ms = 0;          // its spacing now: the interval, widened or not
-  std::uint64_t invalid_sessions = 0;    // reported for it since this process became active
+  grant_estimate drain;          // when its last current waiter is granted; filled in by the gate
+  std::int64_t interval_ms = 0;  // its spacing now: the interval, widened or not
+  std::uint64_t invalid_sessions = 0;           // reported for it since this process became active
   std::vector<reported_outcome> last_outcomes;  // newest first, at most a few
 };
 
@@ -118,7 +118,7 @@ struct ledger_status {
   discord_refreshes refreshes;
   // Limits come from the configuration (no token), or the last read of Discord succeeded.
   bool discord_up = false;
-  bool reject_when_exhausted = false;  // QUEUE_ON_EXHAUSTED=reject
+  bool reject_when_exhausted = false;    // QUEUE_ON_EXHAUSTED=reject
   std::uint32_t shard_hourly_limit = 0;  // the loop guard's limit; 0: off
   std::vector<looping_shard> looping;    // shards the loop guard refuses now
   std::uint32_t reserve = 0;             // session starts kept for reconnects now

@@ -34,7 +34,7 @@ struct edge_counters {
   std::uint64_t hangups_total = 0;  // waiters dropped because their client left
   std::array<std::uint64_t, k_rejection_kinds> rejections{};  // by rejection
   std::array<std::uint64_t, 3> outcomes{};  // journaled reports, by outcome_result
-  bool auth_required = false;                                 // QUEUE_AUTH_TOKEN is set
+  bool auth_required = false;               // QUEUE_AUTH_TOKEN is set
   // This process holds the journal and paces waiters; a standby shows an empty queue status.
   bool active = true;
 

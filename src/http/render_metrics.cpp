@@ -168,8 +168,8 @@ std::string render_metrics(const queue_status& status, const edge_counters& edge
   // -- past the gate: what grants became, widening, the loop guard, the reserve --
   out.family("gateway_queue_outcomes_total", "counter",
              "Outcomes shards reported on their grants (POST /outcome), by result.");
-  for (auto result : {outcome_result::ready, outcome_result::invalid_session,
-                      outcome_result::closed}) {
+  for (auto result :
+       {outcome_result::ready, outcome_result::invalid_session, outcome_result::closed}) {
     out.sample("gateway_queue_outcomes_total",
                "{result=\"" + std::string(to_string(result)) + "\"}",
                edge.outcomes[static_cast<std::size_t>(result)]);

@@ -25,8 +25,9 @@ class shard_grants {
   // A journaled grant of `shard` (grants without a shard are not guarded or reported on).
   void record(std::uint64_t shard, const grant_row& row) {
     auto& rows = by_shard_[shard];
-    const auto at = std::upper_bound(rows.begin(), rows.end(), row.released_at,
-                                     [](unix_ms t, const grant_row& r) { return t < r.released_at; });
+    const auto at =
+        std::upper_bound(rows.begin(), rows.end(), row.released_at,
+                         [](unix_ms t, const grant_row& r) { return t < r.released_at; });
     rows.insert(at, row);
   }
 

@@ -94,7 +94,7 @@ class actor_fixture : public ::testing::Test {
     lcfg.reserve = reserve_;
     ledger_ = spawn_ledger(system_, journal_, lcfg, false);
     gate_config gcfg{
-        ledger_, anchor_, interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
+        ledger_,  anchor_,   interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
         handoff_, widening_, widened_};
     gate_ = system_.spawn(gate, gcfg);
     edge_ = spawn_edge();
@@ -104,8 +104,8 @@ class actor_fixture : public ::testing::Test {
   // Stops gate, buckets and ledger as a process exit would and starts them again on the same
   // journal (the fake edge's record of earlier verdicts stays).
   void restart(std::optional<session_limits> limits, std::chrono::milliseconds interval = 5000ms) {
-    for (const auto& handle : {caf::actor_cast<caf::actor>(gate_),
-                               caf::actor_cast<caf::actor>(ledger_), edge_})
+    for (const auto& handle :
+         {caf::actor_cast<caf::actor>(gate_), caf::actor_cast<caf::actor>(ledger_), edge_})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     sched_.run();
     journal_.reset();

@@ -128,8 +128,8 @@ TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
 // The cell with this class in the row of bucket `b` ("" when absent).
 std::string bucket_cell_of(const std::string& dom, int b, const std::string& cell_class) {
   std::smatch m;
-  const std::regex cell("<tr id=\"bucket-" + std::to_string(b) + "\">.*?<td class=\"" +
-                        cell_class + "[^\"]*\">([^<]*)</td>");
+  const std::regex cell("<tr id=\"bucket-" + std::to_string(b) + "\">.*?<td class=\"" + cell_class +
+                        "[^\"]*\">([^<]*)</td>");
   if (std::regex_search(dom, m, cell)) return m[1];
   return {};
 }

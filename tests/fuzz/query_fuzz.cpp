@@ -72,8 +72,7 @@ void check_history(std::string_view query) {
                 "the history filter's shard is parse_shard's");
 
   auto again = parse_history_filter(render(filter));
-  GQ_FUZZ_CHECK(std::holds_alternative<gq::history_filter>(again),
-                "a rendered filter parses");
+  GQ_FUZZ_CHECK(std::holds_alternative<gq::history_filter>(again), "a rendered filter parses");
   const auto& reparsed = std::get<gq::history_filter>(again);
   GQ_FUZZ_CHECK(reparsed.shard == filter.shard && reparsed.since == filter.since &&
                     reparsed.until == filter.until && reparsed.limit == filter.limit,
@@ -91,11 +90,11 @@ void check_outcome(std::string_view query) {
   GQ_FUZZ_CHECK(std::holds_alternative<std::optional<std::uint64_t>>(shard) &&
                     std::get<std::optional<std::uint64_t>>(shard) == outcome.shard,
                 "the outcome's shard is parse_shard's");
-  GQ_FUZZ_CHECK(!outcome.code || (outcome.result == gq::outcome_result::closed &&
-                                  *outcome.code <= 65535),
-                "a code comes only with closed and fits a close code");
-  std::string rendered = "shard=" + std::to_string(outcome.shard) + "&result=" +
-                         std::string(gq::to_string(outcome.result));
+  GQ_FUZZ_CHECK(
+      !outcome.code || (outcome.result == gq::outcome_result::closed && *outcome.code <= 65535),
+      "a code comes only with closed and fits a close code");
+  std::string rendered = "shard=" + std::to_string(outcome.shard) +
+                         "&result=" + std::string(gq::to_string(outcome.result));
   if (outcome.code) rendered += "&code=" + std::to_string(*outcome.code);
   auto again = parse_outcome(rendered);
   GQ_FUZZ_CHECK(std::holds_alternative<outcome_query>(again), "a rendered outcome parses");

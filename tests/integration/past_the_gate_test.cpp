@@ -41,8 +41,8 @@ TEST(past_the_gate, outcome_is_answered_204_409_400_or_405_and_shown_in_history_
   EXPECT_EQ(row["outcome"], "closed") << row.dump();
   EXPECT_EQ(row["outcome_code"], 4004);
   EXPECT_GE(row["outcome_ms"].get<long long>(), 0);
-  EXPECT_NE(http_get(server.port(), "/metrics").body.find(
-                "gateway_queue_outcomes_total{result=\"closed\"} 1\n"),
+  EXPECT_NE(http_get(server.port(), "/metrics")
+                .body.find("gateway_queue_outcomes_total{result=\"closed\"} 1\n"),
             std::string::npos);
 }
 
@@ -55,8 +55,7 @@ TEST(past_the_gate, a_boot_is_refused_from_the_reserve_under_reject_and_a_reconn
   EXPECT_EQ(http_get(server.port(), "/?shard=0&initial=true").status, 200);
   const auto boot = http_get(server.port(), "/?shard=1&initial=true");
   EXPECT_EQ(boot.status, 429) << boot.body;
-  EXPECT_NE(boot.json()["error"].get<std::string>().find("kept for reconnects"),
-            std::string::npos);
+  EXPECT_NE(boot.json()["error"].get<std::string>().find("kept for reconnects"), std::string::npos);
   EXPECT_TRUE(boot.has_header("Retry-After"));
   EXPECT_EQ(http_get(server.port(), "/?shard=1").status, 200) << "a reconnect spends the reserve";
   EXPECT_EQ(http_get(server.port(), "/?shard=2&initial=maybe").status, 400);
@@ -89,15 +88,15 @@ void expect_guard_and_widening_kept(std::uint16_t port, const std::string& outpu
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_EQ(refused.json()["error"].get<std::string>().rfind("shard 3 is looping: ", 0), 0u)
       << refused.body;
-  EXPECT_GT(std::stoll(refused.header("Retry-After")), 3500) << "until the first grant is an hour old";
+  EXPECT_GT(std::stoll(refused.header("Retry-After")), 3500)
+      << "until the first grant is an hour old";
   EXPECT_EQ(http_get(port, "/?shard=4").status, 200) << "other shards are not guarded";
 }
 
-const std::initializer_list<env_map::value_type> k_guarded{
-    {"QUEUE_SHARD_HOURLY_LIMIT", "2"},
-    {"QUEUE_IDENTIFY_INTERVAL_MS", "200"},
-    {"QUEUE_WIDEN_STEP_MS", "300"},
-    {"QUEUE_WIDEN_MAX_MS", "600"}};
+const std::initializer_list<env_map::value_type> k_guarded{{"QUEUE_SHARD_HOURLY_LIMIT", "2"},
+                                                           {"QUEUE_IDENTIFY_INTERVAL_MS", "200"},
+                                                           {"QUEUE_WIDEN_STEP_MS", "300"},
+                                                           {"QUEUE_WIDEN_MAX_MS", "600"}};
 
 TEST(past_the_gate, loop_guard_and_widening_survive_kill9) {
   server_process server(k_guarded);

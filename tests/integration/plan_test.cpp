@@ -41,10 +41,10 @@ TEST(plan, prints_the_boot_per_bucket_and_what_it_leaves) {
 }
 
 TEST(plan, more_shards_than_remaining_warn_wait_for_the_reset_and_exit_3) {
-  auto run = run_to_exit({"plan", "--shards", "40", "--max-concurrency", "4", "--interval-ms",
-                          "200", "--remaining", "30", "--reset-after-ms", "3600000", "--reserve",
-                          "0"},
-                         {});
+  auto run =
+      run_to_exit({"plan", "--shards", "40", "--max-concurrency", "4", "--interval-ms", "200",
+                   "--remaining", "30", "--reset-after-ms", "3600000", "--reserve", "0"},
+                  {});
   EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
   EXPECT_NE(run.out.find("WARNING: 40 shards exceed the 30 a boot may use: 10 wait for the daily "
                          "reset in 1 h 0 min 0.0 s"),
@@ -59,16 +59,18 @@ TEST(plan, more_shards_than_remaining_warn_wait_for_the_reset_and_exit_3) {
 }
 
 TEST(plan, a_boot_is_planned_without_the_reserve_kept_for_reconnects) {
-  const std::vector<std::string> args{"--shards",    "40", "--max-concurrency", "4",
-                                      "--interval-ms", "200", "--remaining", "30",
+  const std::vector<std::string> args{"--shards",         "40",     "--max-concurrency", "4",
+                                      "--interval-ms",    "200",    "--remaining",       "30",
                                       "--reset-after-ms", "3600000"};
   auto with_reserve = args;
   with_reserve.insert(with_reserve.end(), {"--reserve", "20"});
-  auto run = run_to_exit([&] {
-    std::vector<std::string> all{"plan"};
-    all.insert(all.end(), with_reserve.begin(), with_reserve.end());
-    return all;
-  }(), {});
+  auto run = run_to_exit(
+      [&] {
+        std::vector<std::string> all{"plan"};
+        all.insert(all.end(), with_reserve.begin(), with_reserve.end());
+        return all;
+      }(),
+      {});
   EXPECT_TRUE(run.status.exited_with(3)) << run.status.describe() << run.err;
   EXPECT_NE(run.out.find("Reserve: 20 session starts kept for reconnects (QUEUE_RESERVE): a boot "
                          "(initial=true) may use 10 of the 30 left"),

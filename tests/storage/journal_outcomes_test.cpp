@@ -45,8 +45,7 @@ TEST_P(journal_outcomes_test, outcome_is_written_on_its_grants_row_and_a_later_o
                           "ORDER BY id"),
               ElementsAre(ElementsAre("7", "invalid_session", "NULL", "1400"),
                           ElementsAre("8", "NULL", "NULL", "NULL")));
-  j->record_releases({}, {},
-                     std::vector{reported(1000, 1, 2, outcome_result::closed, 1500, 4004)});
+  j->record_releases({}, {}, std::vector{reported(1000, 1, 2, outcome_result::closed, 1500, 4004)});
   EXPECT_THAT(place_.rows("SELECT outcome, outcome_code, outcome_at FROM releases WHERE shard = 7"),
               ElementsAre(ElementsAre("closed", "4004", "1500")));
   const auto rows = j->history({});
@@ -75,8 +74,8 @@ TEST_P(journal_outcomes_test, outcomes_commit_with_the_grants_of_the_same_batch)
 
 TEST_P(journal_outcomes_test, shard_grants_since_reads_the_grants_that_named_a_shard_oldest_first) {
   const auto j = place_.open();
-  j->record_releases(std::vector{grant(3000, 5, 1, 2), grant(1000, 5), grant(2000, std::nullopt),
-                                 grant(2500, 9)});
+  j->record_releases(
+      std::vector{grant(3000, 5, 1, 2), grant(1000, 5), grant(2000, std::nullopt), grant(2500, 9)});
   EXPECT_THAT(j->shard_grants_since(1500),
               ElementsAre(shard_grant{9, {2500, 0, 1}}, shard_grant{5, {3000, 1, 2}}));
   EXPECT_THAT(j->shard_grants_since(4000), IsEmpty());
@@ -84,8 +83,8 @@ TEST_P(journal_outcomes_test, shard_grants_since_reads_the_grants_that_named_a_s
 
 TEST_P(journal_outcomes_test, invalid_sessions_since_reads_those_reported_since_oldest_first) {
   const auto j = place_.open();
-  j->record_releases(std::vector{grant(1000, 1), grant(2000, 2, 1, 2), grant(3000, 3),
-                                 grant(4000, 4)});
+  j->record_releases(
+      std::vector{grant(1000, 1), grant(2000, 2, 1, 2), grant(3000, 3), grant(4000, 4)});
   j->record_releases({}, {},
                      std::vector{reported(1000, 0, 1, outcome_result::invalid_session, 1100),
                                  reported(2000, 1, 2, outcome_result::invalid_session, 5000),

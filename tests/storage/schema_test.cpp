@@ -71,10 +71,11 @@ TEST(schema_test, migrated_and_new_journals_have_the_same_tables_and_indexes) {
   const std::string indexes =
       "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name";
   EXPECT_EQ(migrated.rows(indexes), fresh.rows(indexes));
-  EXPECT_THAT(fresh.rows(indexes), ElementsAre(ElementsAre("releases_by_bucket", "releases"),
-                                               ElementsAre("releases_by_released_at", "releases"),
-                                               ElementsAre("releases_by_shard", "releases"),
-                                               ElementsAre("releases_invalid_sessions", "releases")));
+  EXPECT_THAT(fresh.rows(indexes),
+              ElementsAre(ElementsAre("releases_by_bucket", "releases"),
+                          ElementsAre("releases_by_released_at", "releases"),
+                          ElementsAre("releases_by_shard", "releases"),
+                          ElementsAre("releases_invalid_sessions", "releases")));
 }
 
 TEST(schema_test, failed_migration_leaves_the_file_at_its_old_version) {

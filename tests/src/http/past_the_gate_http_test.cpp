@@ -26,22 +26,24 @@ TEST(parse_initial, true_false_or_absent_and_nothing_else) {
   EXPECT_EQ(std::get<bool>(http::parse_initial("initial=false")), false);
   EXPECT_EQ(std::get<bool>(http::parse_initial("shard=1")), false);
   EXPECT_EQ(std::get<bool>(http::parse_initial("initial=true&initial=true")), true);
-  for (const char* bad : {"initial=1", "initial=", "initial=TRUE", "initial=true&initial=false",
-                          "initial=%zz"}) {
+  for (const char* bad :
+       {"initial=1", "initial=", "initial=TRUE", "initial=true&initial=false", "initial=%zz"}) {
     EXPECT_TRUE(std::holds_alternative<http::query_error>(http::parse_initial(bad))) << bad;
   }
 }
 
 TEST(parse_outcome, takes_shard_result_and_a_close_code) {
-  const auto parsed = std::get<http::outcome_query>(http::parse_outcome("shard=7&result=closed&code=4004"));
+  const auto parsed =
+      std::get<http::outcome_query>(http::parse_outcome("shard=7&result=closed&code=4004"));
   EXPECT_EQ(parsed.shard, 7u);
   EXPECT_EQ(parsed.result, outcome_result::closed);
   EXPECT_EQ(parsed.code, 4004u);
   const auto ready = std::get<http::outcome_query>(http::parse_outcome("result=ready&shard=0"));
   EXPECT_EQ(ready.result, outcome_result::ready);
   EXPECT_EQ(ready.code, std::nullopt);
-  EXPECT_EQ(std::get<http::outcome_query>(http::parse_outcome("shard=1&result=invalid_session")).result,
-            outcome_result::invalid_session);
+  EXPECT_EQ(
+      std::get<http::outcome_query>(http::parse_outcome("shard=1&result=invalid_session")).result,
+      outcome_result::invalid_session);
 }
 
 TEST(parse_outcome, refuses_what_is_missing_or_malformed) {
@@ -94,8 +96,9 @@ TEST(render_status_json, shows_spacing_outcomes_looping_shards_and_the_reserve) 
   EXPECT_EQ(body["looping"], nlohmann::json::parse(R"([{"shard":9,"until":1800000000000}])"));
   EXPECT_EQ(body["buckets"][0]["interval_ms"], 6000);
   EXPECT_EQ(body["buckets"][0]["invalid_sessions"], 2);
-  EXPECT_EQ(body["buckets"][0]["last_outcomes"],
-            nlohmann::json::parse(R"([{"shard":4,"result":"closed","code":4004,"outcome_ms":300}])"));
+  EXPECT_EQ(
+      body["buckets"][0]["last_outcomes"],
+      nlohmann::json::parse(R"([{"shard":4,"result":"closed","code":4004,"outcome_ms":300}])"));
   EXPECT_EQ(body["buckets"][1]["last_outcomes"], nlohmann::json::array());
 }
 
