@@ -220,8 +220,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   if (request.path == "/outcome") return answer_outcome(hdl, conn, request);
   if (request.path == "/history") {
     if (!counters_.active) {
-      return respond(hdl, conn,
-                     http::with_retry_after(http::json_error(503, k_standby_message), 1));
+      return respond(hdl, conn, standby_response());
     }
     return answer_history(hdl, conn, request.query);
   }
@@ -241,7 +240,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
   }
   if (!counters_.active) {
     counters_.count(rejection::standby);
-    return respond(hdl, conn, http::with_retry_after(http::json_error(503, k_standby_message), 1));
+    return respond(hdl, conn, standby_response());
   }
   if (counters_.waiting >= config_.max_waiting) {
     counters_.count(rejection::full);

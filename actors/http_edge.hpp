@@ -50,6 +50,9 @@ inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
 // The 503 of a standby (Retry-After: 1): it may be the active queue a moment later.
 inline constexpr std::string_view k_standby_message =
     "standby: another gateway-queue holds the journal; ask the active one";
+inline http::response standby_response() {
+  return http::with_retry_after(http::json_error(503, k_standby_message), 1);
+}
 
 // The 503 of a stopping queue, with Retry-After: 1: a standby taking over, or this queue
 // restarted, answers in a moment.

@@ -101,7 +101,7 @@ bool edge_state::answer_outcome(handle hdl, connection& conn, const http::reques
   }
   if (shutting_down_) return respond(hdl, conn, stopping_response());
   if (!counters_.active) {
-    return respond(hdl, conn, http::with_retry_after(http::json_error(503, k_standby_message), 1));
+    return respond(hdl, conn, standby_response());
   }
   const auto& query = std::get<http::outcome_query>(parsed);
   const outcome_report report{query.shard, {query.result, query.code, now_unix()}};
