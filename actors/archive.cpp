@@ -67,8 +67,8 @@ archive_actor::behavior_type archive(archive_state::pointer self, archive_config
 
 }  // namespace
 
-archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached) {
-  if (detached) return system.spawn<caf::detached>(archive, std::move(config));
+archive_actor spawn_archive(caf::actor_system& system, archive_config config, actor_thread thread) {
+  if (thread == actor_thread::own) return system.spawn<caf::detached>(archive, std::move(config));
   return system.spawn(archive, std::move(config));
 }
 

@@ -75,8 +75,8 @@ struct archive_state {
   archive_config config_;
 };
 
-// Spawns the archive. `detached` gives it a thread of its own, which production wants since its
-// queries block on the journal; tests under CAF's test coordinator pass false.
-archive_actor spawn_archive(caf::actor_system& system, archive_config config, bool detached);
+// Spawns the archive; production gives it a thread of its own, since its queries block on the
+// journal.
+archive_actor spawn_archive(caf::actor_system& system, archive_config config, actor_thread thread);
 
 }  // namespace gq

@@ -75,7 +75,7 @@ void bucket_state::on_verdict(std::uint64_t waiter_id, verdict result) {
   if (!current_ || current_->ticket.id != waiter_id || phase_ != phase::asking) return;
   if (result.kind == verdict_kind::granted) {
     result.bucket = config_.index;
-    result.granted_by = caf::actor_cast<caf::actor>(self_);
+    result.granted_by = caf::actor_cast<grant_owner_actor>(self_);
     grant_ = result;
     phase_ = phase::sending;
     if (current_left_) {
@@ -212,7 +212,7 @@ void bucket_state::hand_over(waiter& w) {
   w.promise.delegate(drain_targets_[target], enqueue_atom::value, w.ticket);
 }
 
-caf::result<caf::timespan> bucket_state::drain(std::vector<caf::actor> targets) {
+caf::result<caf::timespan> bucket_state::drain(std::vector<waiter_line_actor> targets) {
   auto promise = self_->make_response_promise<caf::timespan>();
   drain_promise_ = promise;
   drain_targets_ = std::move(targets);
@@ -294,7 +294,7 @@ bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_confi
         self->state.on_sent(waiter_id, sent_at);
       },
       [self](tick_atom) { self->state.on_tick(); },
-      [self](drain_atom, std::vector<caf::actor> targets) {
+      [self](drain_atom, std::vector<waiter_line_actor> targets) {
         return self->state.drain(std::move(targets));
       },
       [self](release_atom, caf::timespan not_before) { self->state.release(not_before); },

@@ -37,6 +37,10 @@
 
 namespace gq {
 
+// A bucket made by re-bucketing, as a draining bucket sees it: it takes waiters.
+using waiter_line_actor =
+    caf::typed_actor<caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>>;
+
 using bucket_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
     // The waiter left: withdrawn if not yet journaled; if its grant is with the edge, the edge
@@ -47,7 +51,7 @@ using bucket_actor = caf::typed_actor<
     caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
     // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
     // grant in flight, answer with the earliest next grant (steady clock) and quit.
-    caf::replies_to<drain_atom, std::vector<caf::actor>>::with<caf::timespan>,
+    caf::replies_to<drain_atom, std::vector<waiter_line_actor>>::with<caf::timespan>,
     // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
     caf::replies_to<status_atom>::with<bucket_status>,
@@ -87,7 +91,7 @@ struct bucket_state {
   void on_sent(std::uint64_t waiter_id, caf::timespan sent_at);
   void on_outcome(std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at);
   void on_tick();
-  caf::result<caf::timespan> drain(std::vector<caf::actor> targets);
+  caf::result<caf::timespan> drain(std::vector<waiter_line_actor> targets);
   void release(caf::timespan not_before);
   // `shard` (k_no_shard: none) is looked up on request, by walking the line: a waiter stores
   // nothing for it.
@@ -137,7 +141,7 @@ struct bucket_state {
   verdict grant_;              // phase sending: the journaled grant, as the ledger answered
   std::optional<caf::actor_clock::time_point> tick_due_;
   std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
-  std::vector<caf::actor> drain_targets_;
+  std::vector<waiter_line_actor> drain_targets_;
   bool shutting_down_ = false;
 };
 

@@ -42,19 +42,19 @@ void gate_state::init(gate_config config) {
   config_ = std::move(config);
   for (std::uint32_t i = 0; i < config_.max_concurrency; ++i) {
     const auto resume = i < config_.resume_at.size() ? config_.resume_at[i] : 0;
-    buckets_.push_back(spawn_bucket(i, resume, false));
+    buckets_.push_back(spawn_bucket(i, {.not_before = resume}));
   }
 }
 
-bucket_actor gate_state::spawn_bucket(std::uint32_t index, unix_ms not_before, bool held) {
+bucket_actor gate_state::spawn_bucket(std::uint32_t index, bucket_start start) {
   bucket_config cfg;
   cfg.index = index;
   cfg.max_concurrency = config_.max_concurrency;
   cfg.interval = config_.interval;
   cfg.ledger = config_.ledger;
   cfg.anchor = config_.anchor;
-  cfg.not_before = not_before;
-  cfg.held = held;
+  cfg.not_before = start.not_before;
+  cfg.held = start.held;
   cfg.handoff = config_.handoff;
   cfg.widening =
       index < config_.widened.size() ? config_.widened[index] : bucket_widening(config_.widening);
@@ -99,10 +99,10 @@ void gate_state::resize(std::uint32_t max_concurrency) {
   config_.widened.clear();  // the buckets' shards change: what was learned does not carry over
   old_buckets_ = std::move(buckets_);
   buckets_.clear();
-  std::vector<caf::actor> targets;
+  std::vector<waiter_line_actor> targets;
   for (std::uint32_t i = 0; i < max_concurrency; ++i) {
-    buckets_.push_back(spawn_bucket(i, 0, true));
-    targets.push_back(caf::actor_cast<caf::actor>(buckets_.back()));
+    buckets_.push_back(spawn_bucket(i, {.held = true}));
+    targets.emplace_back(buckets_.back());
   }
   drains_pending_ = old_buckets_.size();
   release_at_ = caf::timespan{0};

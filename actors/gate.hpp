@@ -65,7 +65,12 @@ struct gate_state {
 
  private:
   static std::uint32_t bucket_of(std::uint64_t shard, std::size_t buckets);
-  bucket_actor spawn_bucket(std::uint32_t index, unix_ms not_before, bool held);
+  // How a new bucket starts: granting from `not_before` (0: at once), or `held` until `release`.
+  struct bucket_start {
+    unix_ms not_before = 0;
+    bool held = false;
+  };
+  bucket_actor spawn_bucket(std::uint32_t index, bucket_start start);
   void finish_resize();
 
   pointer self_;

@@ -4,10 +4,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <nlohmann/json.hpp>
 
-#include "src/http/authorization.hpp"
-#include "src/http/query.hpp"
 #include "src/http/socket_io.hpp"
 
 namespace gq {
@@ -32,13 +29,6 @@ constexpr auto k_sweep_period = std::chrono::seconds{1};
 constexpr int k_max_expiries_per_message = 64;
 // Evictions are logged at most this often.
 constexpr auto k_eviction_warning_period = std::chrono::minutes{1};
-
-http::response json_response(int status, const nlohmann::json& body) {
-  http::response r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
 
 }  // namespace
 
@@ -184,78 +174,29 @@ void edge_state::on_deadline_sweep(bool periodic) {
   if (deadlines_.first_expired(now)) self_->send(self_, deadline_atom::value, false);
 }
 
-bool edge_state::authorized(const http::request& request) const {
-  if (!config_.auth_token) return true;
-  return http::bearer_matches(request.authorization, *config_.auth_token);
-}
-
 bool edge_state::dispatch(handle hdl, connection& conn, const http::request& request) {
-  // Probes need no token: /health says the process serves, /ready that it takes waiters. A
-  // Kubernetes httpGet probe cannot easily carry a secret header, and neither answer tells more
-  // than that the port is open and the queue active.
-  if (request.path == "/health") return respond(hdl, conn, json_response(200, {{"status", "ok"}}));
-  if (request.path == "/ready") {
-    // Only the active queue takes waiters, and not while it stops.
-    if (shutting_down_) return respond(hdl, conn, json_response(503, {{"status", "stopping"}}));
-    if (!counters_.active) return respond(hdl, conn, json_response(503, {{"status", "standby"}}));
-    return respond(hdl, conn, json_response(200, {{"status", "ready"}}));
+  const http::edge_view view{.auth_token = config_.auth_token,
+                             .active = counters_.active,
+                             .stopping = shutting_down_,
+                             .full = counters_.waiting >= config_.max_waiting};
+  auto action = http::route(request, view);
+  if (auto* now = std::get_if<http::immediate>(&action)) {
+    if (now->counted) counters_.count(*now->counted);
+    return respond(hdl, conn, now->answer);
   }
-  // The page holds no queue data and a browser cannot attach a bearer token to a navigation: it
-  // is served without one and asks the user for it (docs/HTTP_API.md).
-  if (request.path == "/dashboard") return answer_dashboard(hdl, conn);
-  if (!authorized(request)) {
-    counters_.count(rejection::auth);
-    auto r = http::json_error(401, "missing or wrong bearer token");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return respond(hdl, conn, r);
-  }
-  if (request.path == "/metrics") return answer_status(hdl, conn, true, k_no_shard);
-  if (request.path == "/status") {
-    auto shard = http::parse_shard(request.query);
-    if (auto* error = std::get_if<http::query_error>(&shard))
-      return respond(hdl, conn, http::json_error(400, error->message));
-    return answer_status(hdl, conn, false,
-                         std::get<std::optional<std::uint64_t>>(shard).value_or(k_no_shard));
-  }
-  if (request.path == "/outcome") return answer_outcome(hdl, conn, request);
-  if (request.path == "/history") {
-    if (!counters_.active) {
-      return respond(hdl, conn, standby_response());
-    }
-    return answer_history(hdl, conn, request.query);
-  }
-  auto shard = http::parse_shard(request.query);
-  if (auto* error = std::get_if<http::query_error>(&shard)) {
-    counters_.count(rejection::bad_request);
-    return respond(hdl, conn, http::json_error(400, error->message));
-  }
-  auto initial = http::parse_initial(request.query);
-  if (auto* error = std::get_if<http::query_error>(&initial)) {
-    counters_.count(rejection::bad_request);
-    return respond(hdl, conn, http::json_error(400, error->message));
-  }
-  if (shutting_down_) {
-    counters_.count(rejection::shutdown);
-    return respond(hdl, conn, stopping_response());
-  }
-  if (!counters_.active) {
-    counters_.count(rejection::standby);
-    return respond(hdl, conn, standby_response());
-  }
-  if (counters_.waiting >= config_.max_waiting) {
-    counters_.count(rejection::full);
-    return respond(hdl, conn,
-                   http::with_retry_after(http::json_error(503, "too many waiters, retry later"),
-                                          k_queue_full_retry_after_s));
-  }
-  enqueue(hdl, conn, std::get<std::optional<std::uint64_t>>(shard), std::get<bool>(initial));
+  if (auto* status = std::get_if<http::status_request>(&action))
+    return answer_status(hdl, conn, *status);
+  if (auto* history = std::get_if<http::history_request>(&action))
+    return answer_history(hdl, conn, *history);
+  if (auto* outcome = std::get_if<http::outcome_request>(&action))
+    return answer_outcome(hdl, conn, *outcome);
+  enqueue(hdl, conn, std::get<http::queue_request>(action));
   return true;
 }
 
-void edge_state::enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard,
-                         bool initial) {
-  const waiter_ticket ticket{++next_waiter_id_, shard.value_or(k_no_shard), now_unix(),
-                             static_cast<std::int32_t>(hdl.id()), initial};
+void edge_state::enqueue(handle hdl, connection& conn, const http::queue_request& request) {
+  const waiter_ticket ticket{++next_waiter_id_, request.shard.value_or(k_no_shard), now_unix(),
+                             static_cast<std::int32_t>(hdl.id()), request.initial};
   conn.busy = true;
   conn.waiter_id = ticket.id;
   conn.shard = ticket.shard;
@@ -316,9 +257,7 @@ void edge_state::on_closed(handle hdl) {
     // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval. A held
     // grant is journaled already: it goes back, unwritten, to the bucket that granted it, which
     // gives it to its next waiter at the same due instant.
-    if (auto grant = dispatcher_.withdraw(conn.waiter_id))
-      self_->send(grant->bucket, cancel_atom::value, conn.waiter_id);
-    else
+    if (!writer_->give_back(conn.waiter_id))
       self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
     --counters_.waiting;
     ++counters_.hangups_total;
@@ -329,7 +268,7 @@ void edge_state::on_closed(handle hdl) {
 }
 
 void edge_state::drop(handle hdl) {
-  report_sent(hdl);  // a grant whose write never completed: its interval starts now at the latest
+  finish_unsent(hdl);  // a grant whose write never completed: its interval starts now at the latest
   auto i = connections_.find(hdl);
   if (i == connections_.end()) return;
   deadlines_.set(i->second.deadline, deadline_kind::none, self_->clock().now());
@@ -354,7 +293,7 @@ caf::result<bool> edge_state::shut_down() {
     accepting_ = false;
     if (counters_.active) self_->send(config_.gate, shutdown_atom::value);
     self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
-    answer_held_on_shutdown();
+    writer_->stop();
   }
   if (shutdown_promise_) shutdown_promise_->deliver(false);  // superseded by this request
   shutdown_promise_ = promise;

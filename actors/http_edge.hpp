@@ -38,28 +38,12 @@
 #include "src/http/render.hpp"
 #include "src/http/request_parser.hpp"
 #include "src/http/response.hpp"
-#include "src/pacing/grant_dispatcher.hpp"
+#include "src/http/route.hpp"
+#include "src/pacing/grant_writer.hpp"
 
 namespace gq {
 
-// The default of QUEUE_MAX_WAITING: waiters held at once before new ones get 503.
-inline constexpr std::uint64_t k_default_max_waiting = 100'000;
-// The Retry-After (seconds) of that 503: a slot frees at the next grant, seconds away at worst.
-inline constexpr std::int64_t k_queue_full_retry_after_s = 5;
-
-// The 503 of a standby (Retry-After: 1): it may be the active queue a moment later.
-inline constexpr std::string_view k_standby_message =
-    "standby: another gateway-queue holds the journal; ask the active one";
-inline http::response standby_response() {
-  return http::with_retry_after(http::json_error(503, k_standby_message), 1);
-}
-
-// The 503 of a stopping queue, with Retry-After: 1: a standby taking over, or this queue
-// restarted, answers in a moment.
-inline constexpr std::string_view k_stopping_message = "the queue is shutting down";
-inline http::response stopping_response() {
-  return http::with_retry_after(http::json_error(503, k_stopping_message), 1);
-}
+using http::k_default_max_waiting;
 
 // The socket behind a CAF 0.17 connection handle: its id is the file descriptor (see
 // is_socket_with_peer_port, which the edge checks once before it relies on this).
@@ -87,11 +71,9 @@ struct http_edge_config {
   http::request_limits limits;
   // The buckets' grants, beside the mailbox (the gate's too; null: verdicts only).
   std::shared_ptr<grant_handoff> handoff;
-  // Where a standby may take the journal over (k_recovery_margin of src/pacing/recovery.hpp): a
-  // held grant this late past its due instant is not written; its waiter gets 503 with
-  // Retry-After: 1. Unset: a late grant is written late (no other process can grant meanwhile,
-  // and its bucket's interval runs from the moment it left).
-  std::optional<caf::timespan> late_grant_limit;
+  // The grant writer's lead, sleep and report delay, and its late limit: with a shared journal
+  // (a standby may take over) a grant later than k_recovery_margin past due is answered 503.
+  grant_writer_timing grant_timing;
 };
 
 struct edge_state {
@@ -114,13 +96,14 @@ struct edge_state {
   using broker_pointer = caf::io::stateful_broker<edge_state>*;
   using handle = caf::io::connection_handle;
 
-  explicit edge_state(broker_pointer self) : self_(self) {}
+  explicit edge_state(broker_pointer self) : self_(self), port_{this} {}
 
   void init(http_edge_config config) {
     config_ = std::move(config);
     counters_.auth_required = config_.auth_token.has_value();
     counters_.active = static_cast<bool>(config_.gate);
     deadlines_.set_timeouts(config_.request_timeout, config_.idle_timeout);
+    writer_.emplace(port_, config_.grant_timing);
   }
   caf::result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
   void on_accept(handle hdl);
@@ -129,12 +112,10 @@ struct edge_state {
   void on_transferred(handle hdl, std::uint64_t remaining);
   // Writes every held grant that is due (and waits for those due within the timer's lead).
   void on_grant_timer();
-  // Writes the held grants due by now, earliest first.
-  void write_due_grants();
   // Called on every network event: a grant that fell due while requests pour in leaves between
   // two events instead of after the burst (the timer's message waits behind the events).
   void write_if_due();
-  void on_report_timer();
+  void on_report_timer() { writer_->on_report_timer(); }
   // Closes the connections whose request or idle deadline passed (at most a bounded number per
   // message, so that a mass expiry does not delay a grant pass).
   void on_deadline_sweep(bool periodic);
@@ -156,15 +137,13 @@ struct edge_state {
   void process(handle hdl, connection& conn, std::string_view input);
   // Returns false when it answered synchronously and the connection is gone.
   bool dispatch(handle hdl, connection& conn, const http::request& request);
-  bool authorized(const http::request& request) const;
-  void enqueue(handle hdl, connection& conn, std::optional<std::uint64_t> shard, bool initial);
+  void enqueue(handle hdl, connection& conn, const http::queue_request& request);
   // -- read-only answers (http_edge_answers.cpp) --
-  // /status (with where `shard` stands, k_no_shard: none) or /metrics.
-  bool answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard);
-  bool answer_dashboard(handle hdl, connection& conn);
-  bool answer_history(handle hdl, connection& conn, std::string_view query);
+  // /status (with where a shard stands) or /metrics.
+  bool answer_status(handle hdl, connection& conn, const http::status_request& request);
+  bool answer_history(handle hdl, connection& conn, const http::history_request& request);
   // POST /outcome: journaled by the ledger through the gate, answered 204, 409 or 503.
-  bool answer_outcome(handle hdl, connection& conn, const http::request& request);
+  bool answer_outcome(handle hdl, connection& conn, const http::outcome_request& request);
   // -- connections (http_edge.cpp) --
   // Ends an asynchronous answer: writes `response` unless its status is 0 (already written,
   // already_written()), then closes or goes on with the bytes that arrived meanwhile.
@@ -185,23 +164,13 @@ struct edge_state {
   // Holds the grants the buckets handed off since the last call (grant_handoff.hpp).
   void take_handed_off();
   void on_verdict(handle hdl, std::uint64_t serial, std::uint64_t waiter_id, verdict result);
+  // A journaled grant for the waiter on `conn`: serialized now, held by the grant writer.
   void on_granted(handle hdl, connection* conn, std::uint64_t waiter_id, const verdict& grant);
-  void schedule_grant_timer(caf::actor_clock::time_point due);
-  // A grant the dispatcher says is due: straight to the socket, or via CAF's write loop.
-  struct held_grant;
-  void write_grant(connection& conn, const held_grant& grant);
-  void answer_held_on_shutdown();
   // Answers a waiter whose grant will not be written with 503 and Retry-After: 1 (the 503 of a
   // standby, a stopping queue, a late grant).
   void refuse_waiter(handle hdl, connection& conn, rejection reason, std::string_view message);
-  // The grant CAF was writing on `hdl` is on the wire (or never will be): report it now.
-  void report_sent(handle hdl);
-  // Tells the bucket when its grant left (stamped now, reported later). The reports wait until
-  // no grant write is in flight (at most k_max_report_delay), so that the buckets' bookkeeping
-  // and timers do not compete for the two cores while a round of grants is being written.
-  void report_sent(const bucket_actor& bucket, std::uint64_t waiter_id,
-                   caf::actor_clock::time_point at);
-  void flush_reports();
+  // The grant CAF was writing on `hdl` is on the wire (or never will be): the writer reports it.
+  void finish_unsent(handle hdl);
 
   broker_pointer self_;
   http_edge_config config_;
@@ -217,31 +186,45 @@ struct edge_state {
   bool shutting_down_ = false;
   std::optional<caf::typed_response_promise<bool>> shutdown_promise_;
 
-  // Journaled grants waiting for their due instant (at most one per bucket).
+  // A journaled grant waiting for its due instant (at most one per bucket).
   struct held_grant {
     std::uint64_t waiter_id = 0;
     caf::actor_clock::time_point due;  // as the bucket computed it and the journal holds it
-    bucket_actor bucket;               // the one that granted it (from the verdict)
+    grant_owner_actor bucket;          // the one that granted it (from the verdict)
     handle hdl;
     std::uint64_t serial = 0;
     std::string bytes;  // the 200, serialized ahead so that the due pass only writes
   };
-  grant_dispatcher<held_grant> dispatcher_;
-  std::optional<caf::actor_clock::time_point> grant_timer_;  // the due it was set for
-  bool in_grant_pass_ = false;
-  // Grants may be sent on the socket itself (checked at the first connection; write_grant).
+  // What the grant writer does through the edge: the clock, the timers, the sockets, the
+  // buckets (http_edge_grants.cpp).
+  struct writer_port {
+    edge_state* edge;
+    caf::actor_clock::time_point now() const;
+    void sleep_until(caf::actor_clock::time_point t) const;
+    void set_timer(caf::actor_clock::time_point at) const;
+    void set_report_timer(caf::actor_clock::duration_type after) const;
+    bool live(const held_grant& grant) const;
+    // Straight to the socket, or (false) the rest via CAF's write loop.
+    bool write(const held_grant& grant) const;
+    void refuse(const held_grant& grant, grant_refusal why) const;
+    void give_back(const held_grant& grant) const;
+    void report(const grant_owner_actor& bucket, std::uint64_t waiter_id,
+                caf::actor_clock::time_point sent_at) const;
+    void dropped_late(std::size_t count) const;
+  };
+  writer_port port_;
+  std::optional<grant_writer<held_grant, writer_port>> writer_;
+  // Grants may be sent on the socket itself (checked at the first connection; writer_port::write).
   bool direct_writes_ = false;
   bool direct_writes_checked_ = false;
   // Grants CAF is writing (the socket did not take them at once). The bucket is told `sent`
   // when the write is acknowledged, so its interval runs from the moment the bytes left.
   struct unsent_grant {
-    bucket_actor bucket;
+    grant_owner_actor bucket;
     std::uint64_t waiter_id = 0;
     std::uint64_t serial = 0;
   };
   std::unordered_map<handle, unsent_grant> unsent_;
-  std::vector<grant_dispatcher<held_grant>::sent_report> pending_reports_;
-  bool report_timer_set_ = false;
 };
 
 caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_config config);

@@ -1,18 +1,19 @@
-// The HTTP edge's read-only answers: /status and /metrics (asked of the gate) and /history (of
-// the archive), each finished by finish_async when the answer comes; /dashboard at once.
+// The HTTP edge's asked answers: /status and /metrics (asked of the gate), /history (of the
+// archive) and /outcome (journaled through the gate), each finished by finish_async when the
+// answer comes. What is answered at once is decided in src/http/route.cpp.
 // (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp.)
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/http_edge.hpp"
-#include "src/http/dashboard.hpp"
 #include "src/http/history_json.hpp"
-#include "src/http/query.hpp"
 
 namespace gq {
 
-bool edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, std::uint64_t shard) {
+bool edge_state::answer_status(handle hdl, connection& conn, const http::status_request& request) {
+  const auto as_metrics = request.as_metrics;
+  const auto shard = request.shard.value_or(k_no_shard);
   if (!counters_.active) {
     // A standby knows no queue: an empty status, which says active false (and, asked about a
     // shard, that it cannot tell where the shard stands).
@@ -49,32 +50,14 @@ bool edge_state::answer_status(handle hdl, connection& conn, bool as_metrics, st
   return true;
 }
 
-bool edge_state::answer_dashboard(handle hdl, connection& conn) {
-  http::response r;
-  r.content_type = "text/html; charset=utf-8";
-  r.body = std::string{http::dashboard_html()};
-  // Everything is inline; the page may talk to this queue only.
-  r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
-                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return respond(hdl, conn, r);
-}
-
-bool edge_state::answer_history(handle hdl, connection& conn, std::string_view query) {
-  auto filter = http::parse_history_filter(query);
-  if (auto* error = std::get_if<http::query_error>(&filter)) {
-    counters_.count(rejection::bad_request);
-    return respond(hdl, conn, http::json_error(400, error->message));
-  }
+bool edge_state::answer_history(handle hdl, connection& conn,
+                                const http::history_request& request) {
   conn.busy = true;
   const auto serial = conn.serial;
   auto self = self_;
   self_
       ->request(config_.archive, caf::infinite, history_atom::value,
-                history_query::from(std::get<history_filter>(filter)))
+                history_query::from(request.filter))
       .then(
           [self, hdl, serial](const std::vector<release_record>& releases) {
             http::response r;
@@ -87,23 +70,9 @@ bool edge_state::answer_history(handle hdl, connection& conn, std::string_view q
   return true;
 }
 
-bool edge_state::answer_outcome(handle hdl, connection& conn, const http::request& request) {
-  if (request.method != "POST") {
-    counters_.count(rejection::bad_request);
-    auto r = http::json_error(405, "/outcome takes POST");
-    r.headers.emplace_back("Allow", "POST");
-    return respond(hdl, conn, r);
-  }
-  auto parsed = http::parse_outcome(request.query);
-  if (auto* error = std::get_if<http::query_error>(&parsed)) {
-    counters_.count(rejection::bad_request);
-    return respond(hdl, conn, http::json_error(400, error->message));
-  }
-  if (shutting_down_) return respond(hdl, conn, stopping_response());
-  if (!counters_.active) {
-    return respond(hdl, conn, standby_response());
-  }
-  const auto& query = std::get<http::outcome_query>(parsed);
+bool edge_state::answer_outcome(handle hdl, connection& conn,
+                                const http::outcome_request& request) {
+  const auto& query = request.query;
   const outcome_report report{query.shard, {query.result, query.code, now_unix()}};
   conn.busy = true;
   const auto serial = conn.serial;
@@ -126,14 +95,10 @@ bool edge_state::answer_outcome(handle hdl, connection& conn, const http::reques
               case outcome_answer::unavailable:
                 break;
             }
-            st.finish_async(hdl, serial,
-                            http::with_retry_after(
-                                http::json_error(503, "journal unavailable, nothing recorded"), 1));
+            st.finish_async(hdl, serial, http::retry_soon("journal unavailable, nothing recorded"));
           },
           [self, hdl, serial](caf::error&) {
-            self->state.finish_async(
-                hdl, serial,
-                http::with_retry_after(http::json_error(503, "outcome not recorded"), 1));
+            self->state.finish_async(hdl, serial, http::retry_soon("outcome not recorded"));
           });
   return true;
 }

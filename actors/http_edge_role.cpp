@@ -23,7 +23,7 @@ void edge_state::stand_by() {
   // Another queue may take the journal from now on and grant in these buckets: a grant held here
   // (journaled, not yet written) must never leave, however close to due.
   take_handed_off();
-  for (auto& grant : dispatcher_.take_all()) {
+  for (auto& grant : writer_->abandon()) {
     if (auto* conn = live(grant.hdl, grant.serial); conn && conn->waiter_id == grant.waiter_id)
       conn->grant_held = false;
   }
@@ -34,12 +34,11 @@ void edge_state::stand_by() {
   // Answering may process bytes that arrived meanwhile (and drop connections): look each up.
   for (const auto& [hdl, serial] : waiters) {
     if (auto* conn = live(hdl, serial); conn && conn->waiter_id != 0)
-      refuse_waiter(hdl, *conn, rejection::standby, k_standby_message);
+      refuse_waiter(hdl, *conn, rejection::standby, http::k_standby_message);
   }
   // The gate's actors are stopped by main; nothing more goes to them.
   config_.gate = nullptr;
   config_.archive = nullptr;
-  grant_timer_.reset();
   spdlog::info("edge: standby, {} waiter(s) answered 503", waiters.size());
   maybe_finish_shutdown();
 }
@@ -50,7 +49,7 @@ void edge_state::refuse_waiter(handle hdl, connection& conn, rejection reason,
   conn.waiter_id = 0;
   conn.grant_held = false;
   --counters_.waiting;
-  finish_async(hdl, conn.serial, http::with_retry_after(http::json_error(503, message), 1));
+  finish_async(hdl, conn.serial, http::retry_soon(message));
 }
 
 }  // namespace gq

@@ -478,7 +478,7 @@ ledger_self_actor::behavior_type ledger_behavior(
       [self](limits_atom, const session_limits& limits) { self->state.on_limits(limits); },
       [self](stopped_atom) { self->state.mark_discord_stopped(); },
       [self](refreshed_atom, refresh_result result) { self->state.count_refresh(result); },
-      [self](watch_atom, caf::actor watcher) { self->state.watch(std::move(watcher)); },
+      [self](watch_atom, refresh_target_actor watcher) { self->state.watch(std::move(watcher)); },
       [self](status_atom) { return self->state.status(); },
       [self](flush_atom) { self->state.commit_batch(); },
       [self](tick_atom) { self->state.on_window_end(); },
@@ -491,8 +491,9 @@ ledger_self_actor::behavior_type ledger_behavior(
 }  // namespace
 
 ledger_actor spawn_ledger(caf::actor_system& system, std::shared_ptr<storage::journal> journal,
-                          ledger_config config, bool detached) {
-  if (detached) return system.spawn<caf::detached>(ledger_behavior, journal, std::move(config));
+                          ledger_config config, actor_thread thread) {
+  if (thread == actor_thread::own)
+    return system.spawn<caf::detached>(ledger_behavior, journal, std::move(config));
   return system.spawn(ledger_behavior, journal, std::move(config));
 }
 

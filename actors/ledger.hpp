@@ -55,7 +55,8 @@ using ledger_actor = caf::typed_actor<
     // A read of Discord's limits ended with this result (counted for /metrics).
     caf::reacts_to<refreshed_atom, refresh_result>,
     // Whom to send `refresh` when remaining reaches 0.
-    caf::reacts_to<watch_atom, caf::actor>, caf::replies_to<status_atom>::with<ledger_status>,
+    caf::reacts_to<watch_atom, refresh_target_actor>,
+    caf::replies_to<status_atom>::with<ledger_status>,
     // The journal passed its integrity check (only with ledger_config::await_verified).
     caf::reacts_to<verified_atom>, caf::reacts_to<shutdown_atom>>;
 
@@ -121,7 +122,7 @@ struct ledger_state {
   void mark_fetch() { fetch_mark_ = grants_admitted_; }
   void mark_discord_stopped() { discord_stopped_ = true; }
   void count_refresh(refresh_result result);
-  void watch(caf::actor watcher) { watcher_ = std::move(watcher); }
+  void watch(refresh_target_actor watcher) { watcher_ = std::move(watcher); }
   void shut_down();
   ledger_status status() const;
 
@@ -167,7 +168,7 @@ struct ledger_state {
   std::optional<session_limits> early_limits_;  // fetched before verified_, applied then
   bool shutting_down_ = false;
   bool writer_lost_ = false;  // for good: every permit is answered unavailable
-  caf::actor watcher_;
+  refresh_target_actor watcher_;
   std::uint64_t grants_total_ = 0;     // grants committed by this process
   std::uint64_t grants_admitted_ = 0;  // grants admitted (committed or in the batch)
   std::uint64_t fetch_mark_ = 0;       // grants_admitted_ when the running fetch began
@@ -184,9 +185,8 @@ struct ledger_state {
   bool discord_up_ = false;  // see ledger_status::discord_up
 };
 
-// Spawns the ledger. `detached` gives it a thread of its own, which production wants because
-// every commit blocks on fsync; tests under CAF's test coordinator pass false.
+// Spawns the ledger; production gives it a thread of its own, since every commit blocks on fsync.
 ledger_actor spawn_ledger(caf::actor_system& system, std::shared_ptr<storage::journal> journal,
-                          ledger_config config, bool detached);
+                          ledger_config config, actor_thread thread);
 
 }  // namespace gq

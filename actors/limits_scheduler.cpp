@@ -109,8 +109,9 @@ limits_scheduler_self_actor::behavior_type limits_scheduler(limits_scheduler_sta
 }
 
 limits_scheduler_actor spawn_limits_scheduler(caf::actor_system& system,
-                                              limits_scheduler_config config, bool detached) {
-  if (detached) return system.spawn<caf::detached>(limits_scheduler, std::move(config));
+                                              limits_scheduler_config config, actor_thread thread) {
+  if (thread == actor_thread::own)
+    return system.spawn<caf::detached>(limits_scheduler, std::move(config));
   return system.spawn(limits_scheduler, std::move(config));
 }
 

@@ -81,6 +81,6 @@ limits_scheduler_self_actor::behavior_type limits_scheduler(limits_scheduler_sta
 
 // Production: on a thread of its own, since each read blocks on HTTPS.
 limits_scheduler_actor spawn_limits_scheduler(caf::actor_system& system,
-                                              limits_scheduler_config config, bool detached);
+                                              limits_scheduler_config config, actor_thread thread);
 
 }  // namespace gq

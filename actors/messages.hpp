@@ -9,6 +9,7 @@
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -24,6 +25,10 @@ namespace gq {
 // -- shared ---------------------------------------------------------------------------------------
 
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+
+// Where an actor that blocks (on fsync, a query, HTTPS) runs: a thread of its own in production;
+// the scheduler's under CAF's test coordinator, which runs every actor on the test's thread.
+enum class actor_thread : bool { scheduler, own };
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
 // Steady-clock instants travel in messages as a caf::timespan since the clock's epoch; this is
@@ -69,6 +74,20 @@ enum class verdict_kind : std::uint8_t {
   deferred,       // a boot held out of the reserve: its bucket sets it aside until `at`
 };
 
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using sent_atom = caf::atom_constant<caf::atom("sent")>;
+
+// The bucket that granted a waiter, as the HTTP edge sees it: it hears when the 200 left, or gets
+// the grant back when the waiter's client left before it was written (the grant goes to its next
+// waiter).
+using grant_owner_actor = caf::typed_actor<
+    // The 200 of this waiter left at the given steady time (since the clock's epoch): the
+    // interval runs from that instant.
+    caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
+    // The waiter left: withdrawn if not yet journaled; if its grant is with the edge, the edge
+    // did not write it and gives it back.
+    caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/>>;
+
 struct verdict {
   verdict_kind kind = verdict_kind::granted;
   unix_ms at = 0;              // granted: released_at; exhausted: when the budget refills
@@ -79,7 +98,7 @@ struct verdict {
   // is journaled, ahead of time; the edge holds it (grant_dispatcher) and reports `sent` to
   // `granted_by`, or gives it back there with `cancel` if its client leaves first.
   caf::timespan due{0};
-  caf::actor granted_by;  // granted: the bucket actor (a bucket_actor)
+  grant_owner_actor granted_by;  // granted: the bucket
 
   static verdict of(verdict_kind kind, unix_ms at = 0) { return {kind, at, 0, 0, {}, {}}; }
 };
@@ -98,8 +117,6 @@ constexpr std::int64_t waited_ms(unix_ms arrived_at, unix_ms released_at) {
 // -- gate and buckets -----------------------------------------------------------------------------
 
 using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-using sent_atom = caf::atom_constant<caf::atom("sent")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
@@ -192,6 +209,9 @@ using limits_atom = caf::atom_constant<caf::atom("limits")>;
 using fetching_atom = caf::atom_constant<caf::atom("fetching")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+// Whom the ledger asks to re-read the limits when remaining reaches 0 (the limits scheduler).
+using refresh_target_actor = caf::typed_actor<caf::reacts_to<refresh_atom>>;
 // The journal passed its deferred integrity check (storage::journal::verify): grants may go.
 using verified_atom = caf::atom_constant<caf::atom("verified")>;
 // The ledger's own timer: prove the journal's writer session still holds the journal.
@@ -226,7 +246,6 @@ typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
 
 // -- limits scheduler -----------------------------------------------------------------------------
 
-using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
 // A read of Discord's limits ended (any result): counted for /metrics.
 using refreshed_atom = caf::atom_constant<caf::atom("refreshed")>;

@@ -67,7 +67,7 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
   ledger_settings.on_writer_lost = std::move(on_lost);
   ledger_settings.shard_hourly_limit = config.shard_hourly_limit;
   ledger_settings.reserve = config.reserve;
-  ledger_ = spawn_ledger(system, journal_, std::move(ledger_settings), true);
+  ledger_ = spawn_ledger(system, journal_, std::move(ledger_settings), actor_thread::own);
   // Grants go from the buckets to the edge through the hand-off as well as their verdicts, so
   // that a flood of arriving requests cannot hold them up (actors/grant_handoff.hpp).
   const widening_rule widening{config.widen_step, config.widen_max};
@@ -77,9 +77,13 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
                             std::move(handoff), widening,
                             recovered_widening(*journal_, anchor, max_concurrency, widening)});
   // Retention starts once the journal is verified: pruning writes.
-  archive_ = spawn_archive(
-      system, {journal_, std::chrono::days{config.retention_days}, k_prune_interval, anchor, false},
-      true);
+  archive_ = spawn_archive(system,
+                           {.journal = journal_,
+                            .retention = std::chrono::days{config.retention_days},
+                            .prune_every = k_prune_interval,
+                            .anchor = anchor,
+                            .prune_at_start = false},
+                           actor_thread::own);
 
   if (!config.discord_token) return;
   auto client = std::make_shared<discord_client>(config.discord_api_url, *config.discord_token,
@@ -93,8 +97,8 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
   scheduler_config.token_rejected_at_start = [&stop](const std::string& reason) {
     stop.trigger(1, reason);
   };
-  scheduler_ = spawn_limits_scheduler(system, std::move(scheduler_config), true);
-  caf::anon_send(ledger_, watch_atom::value, caf::actor_cast<caf::actor>(scheduler_));
+  scheduler_ = spawn_limits_scheduler(system, std::move(scheduler_config), actor_thread::own);
+  caf::anon_send(ledger_, watch_atom::value, refresh_target_actor{scheduler_});
 }
 
 active_term::~active_term() {

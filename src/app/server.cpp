@@ -161,7 +161,7 @@ int run_server(const server_config& config) {
   edge_config.request_timeout = config.request_timeout;
   edge_config.idle_timeout = config.idle_timeout;
   edge_config.anchor = anchor;
-  if (shared_journal) edge_config.late_grant_limit = k_recovery_margin;
+  if (shared_journal) edge_config.grant_timing.late_limit = k_recovery_margin;
   if (term) {  // active from the first request on
     edge_config.gate = term->gate();
     edge_config.archive = term->archive();

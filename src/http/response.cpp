@@ -81,6 +81,10 @@ response json_error(int status, std::string_view message) {
   };
 }
 
+response retry_soon(std::string_view message) {
+  return with_retry_after(json_error(503, message), 1);
+}
+
 response with_retry_after(response r, std::int64_t seconds) {
   r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
   return r;

@@ -31,4 +31,9 @@ response json_error(int status, std::string_view message);
 // `r` with a Retry-After header of `seconds`, at least 1.
 response with_retry_after(response r, std::int64_t seconds);
 
+// 503 {"error": message} with Retry-After: 1: what stands in the way passes in a moment (a
+// standby may be the active queue then, a stopping queue restarted or taken over, a journal
+// write may succeed again).
+response retry_soon(std::string_view message);
+
 }  // namespace gq::http

@@ -1,11 +1,11 @@
 #pragma once
 // A deterministic actor system for tests: CAF's test coordinator runs every actor on the test's
 // thread and owns a fake clock, so pacing is checked by moving time, never by sleeping.
-// A fake HTTP edge plays the broker's part: it enqueues waiters, holds each grant in the real
-// grant_dispatcher until its due instant, records each verdict with the fake time it was
-// "written" at, and reports `sent` with that time. A hang-up reaches it first: a held
-// (journaled) grant goes back to its bucket with `cancel`; otherwise the waiter is cancelled at
-// the gate. Only the sockets are fake.
+// A fake HTTP edge plays the broker's part: it enqueues waiters and gives each grant to the real
+// grant writer (src/pacing/grant_writer.hpp), whose port records each verdict with the fake time
+// it was "written" at; the writer reports `sent` with that time. A hang-up reaches it first: a
+// held (journaled) grant goes back to its bucket with `cancel`; otherwise the waiter is
+// cancelled at the gate. Only the sockets are fake.
 
 #include <gtest/gtest.h>
 
@@ -22,7 +22,7 @@
 #include "actors/gate.hpp"
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
-#include "src/pacing/grant_dispatcher.hpp"
+#include "src/pacing/grant_writer.hpp"
 #include "storage/history.hpp"
 #include "storage/sqlite_journal.hpp"
 
@@ -92,7 +92,7 @@ class actor_fixture : public ::testing::Test {
     lcfg.await_verified = deferred_check_;
     lcfg.shard_hourly_limit = shard_hourly_limit_;
     lcfg.reserve = reserve_;
-    ledger_ = spawn_ledger(system_, journal_, lcfg, false);
+    ledger_ = spawn_ledger(system_, journal_, lcfg, actor_thread::scheduler);
     gate_config gcfg{
         ledger_,  anchor_,   interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
         handoff_, widening_, widened_};
@@ -209,56 +209,78 @@ class actor_fixture : public ::testing::Test {
 
  private:
   using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+  using report_atom = caf::atom_constant<caf::atom("report")>;
 
   struct held_grant {
     std::uint64_t waiter_id = 0;
     caf::actor_clock::time_point due;
-    bucket_actor bucket;
+    grant_owner_actor bucket;
     verdict result;
+  };
+
+  // The real grant writer on the fake clock, with no lead (the fake timer is exact): each
+  // "write" records the verdict at the fake time it left.
+  struct recording_port {
+    caf::event_based_actor* self;
+    std::shared_ptr<std::map<std::uint64_t, received>> verdicts;
+    std::shared_ptr<std::vector<std::uint64_t>> order;
+    caf::actor_clock::time_point now() const { return self->clock().now(); }
+    void sleep_until(caf::actor_clock::time_point) const { ADD_FAILURE() << "no lead, no sleep"; }
+    void set_timer(caf::actor_clock::time_point at) const {
+      self->delayed_send(self, at - now(), deliver_atom::value);
+    }
+    void set_report_timer(caf::actor_clock::duration_type after) const {
+      self->delayed_send(self, after, report_atom::value);
+    }
+    bool live(const held_grant&) const { return true; }  // a hang-up gives its grant back first
+    bool write(const held_grant& grant) const {
+      (*verdicts)[grant.waiter_id] = {grant.result, now()};
+      order->push_back(grant.waiter_id);
+      return true;
+    }
+    void refuse(const held_grant& grant, grant_refusal) const {
+      (*verdicts)[grant.waiter_id] = {verdict::of(verdict_kind::shutting_down), now()};
+    }
+    void give_back(const held_grant& grant) const {
+      self->send(grant.bucket, cancel_atom::value, grant.waiter_id);
+    }
+    void report(const grant_owner_actor& bucket, std::uint64_t waiter_id,
+                caf::actor_clock::time_point at) const {
+      self->send(bucket, sent_atom::value, waiter_id, at.time_since_epoch());
+    }
+    void dropped_late(std::size_t) const {}
   };
 
   caf::actor spawn_edge() {
     auto verdicts = verdicts_;
     auto order = order_;
     auto gate_handle = gate_;
-    auto dispatcher = std::make_shared<grant_dispatcher<held_grant>>();
     return system_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
-      auto record = [=](std::uint64_t id, const verdict& result) {
-        (*verdicts)[id] = {result, self->clock().now()};
-        if (result.kind == verdict_kind::granted) order->push_back(id);
-      };
-      // The due pass: what the dispatcher says is due is "written" now and reported.
-      auto write_due = [=] {
-        for (auto& grant : dispatcher->take_due(self->clock().now())) {
-          record(grant.waiter_id, grant.result);
-          const auto report = grant_dispatcher<held_grant>::written(grant, self->clock().now());
-          self->send(report.bucket, sent_atom::value, report.waiter_id,
-                     report.sent_at.time_since_epoch());
-        }
-        if (auto next = dispatcher->next_due())
-          self->delayed_send(self, *next - self->clock().now(), deliver_atom::value);
-      };
+      auto port = std::make_shared<recording_port>(recording_port{self, verdicts, order});
+      grant_writer_timing exact;
+      exact.timer_lead = exact.max_pass_sleep = {};
+      auto writer = std::make_shared<grant_writer<held_grant, recording_port>>(*port, exact);
       return {
           [=](enqueue_atom, waiter_ticket ticket) {
             self->request(gate_handle, caf::infinite, enqueue_atom::value, ticket)
                 .then(
                     [=](verdict result) {
                       if (result.kind != verdict_kind::granted) {
-                        record(ticket.id, result);
+                        (*verdicts)[ticket.id] = {result, self->clock().now()};
                         return;
                       }
-                      dispatcher->hold({ticket.id, steady_instant(result.due),
-                                        caf::actor_cast<bucket_actor>(result.granted_by), result});
-                      write_due();
+                      writer->hold(
+                          {ticket.id, steady_instant(result.due), result.granted_by, result});
                     },
                     [](caf::error&) {});
           },
-          [=](deliver_atom) { write_due(); },
+          [=](deliver_atom) {
+            (void)port;  // kept alive with the writer that refers to it
+            writer->on_timer();
+          },
+          [=](report_atom) { writer->on_report_timer(); },
           [=](cancel_atom, std::uint64_t id, std::uint64_t shard) {
-            if (auto grant = dispatcher->withdraw(id))
-              self->send(grant->bucket, cancel_atom::value, id);
-            else
-              self->send(gate_handle, cancel_atom::value, id, shard);
+            if (!writer->give_back(id)) self->send(gate_handle, cancel_atom::value, id, shard);
           },
       };
     });

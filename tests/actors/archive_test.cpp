@@ -19,8 +19,13 @@ class archive_flow : public actor_fixture {
 
   void start_archive(std::chrono::hours retention, bool prune_at_start = true) {
     auto journal = std::make_shared<storage::sqlite_journal>(db_path_, storage::durability::normal);
-    archive_ = spawn_archive(
-        system_, {journal, retention, std::chrono::minutes{60}, anchor_, prune_at_start}, false);
+    archive_ = spawn_archive(system_,
+                             {.journal = journal,
+                              .retention = retention,
+                              .prune_every = std::chrono::minutes{60},
+                              .anchor = anchor_,
+                              .prune_at_start = prune_at_start},
+                             actor_thread::scheduler);
     sched_.run();
   }
 

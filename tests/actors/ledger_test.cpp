@@ -16,7 +16,7 @@ class ledger_flow : public actor_fixture {
     config.anchor = anchor_;
     config.reject_when_exhausted = reject;
     config.configured = limits;
-    ledger_ = spawn_ledger(system_, journal_, config, false);
+    ledger_ = spawn_ledger(system_, journal_, config, actor_thread::scheduler);
     sched_.run();
   }
 

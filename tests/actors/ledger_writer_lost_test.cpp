@@ -24,7 +24,7 @@ class ledger_writer_lost : public actor_fixture {
     config.configured = configured(1000);
     config.on_writer_lost = [lost = lost_] { ++*lost; };
     config.writer_check_interval = 500ms;
-    ledger_ = spawn_ledger(system_, journal_, config, false);
+    ledger_ = spawn_ledger(system_, journal_, config, actor_thread::scheduler);
     sched_.run();
   }
 

@@ -54,8 +54,8 @@ class limits_scheduler_flow : public actor_fixture {
     cfg.anchor = anchor_;
     auto rejected = rejected_;
     cfg.token_rejected_at_start = [rejected](const std::string&) { ++*rejected; };
-    scheduler_ = spawn_limits_scheduler(system_, cfg, false);
-    caf::anon_send(ledger_, watch_atom::value, caf::actor_cast<caf::actor>(scheduler_));
+    scheduler_ = spawn_limits_scheduler(system_, cfg, actor_thread::scheduler);
+    caf::anon_send(ledger_, watch_atom::value, refresh_target_actor{scheduler_});
     sched_.run();
   }
 
