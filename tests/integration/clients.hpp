@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -88,6 +89,31 @@ inline bool wait_for_waiting(std::uint16_t port, long long count,
     std::this_thread::sleep_for(20ms);
   }
   return false;
+}
+
+// A grant as the journal has it (GET /history): the instants are the server's own decisions,
+// not a client's reading of when an answer arrived, so tests compare them exactly.
+struct journaled_grant {
+  long long released_at = 0;  // the due instant the bucket decided (unix ms)
+  long long shard = -1;       // -1: a grant without a shard
+  long long bucket = 0;
+  long long waited_ms = 0;  // from the request's arrival to released_at
+};
+
+// Every grant in the journal (up to 10,000), oldest first; empty when /history does not answer.
+inline std::vector<journaled_grant> journaled_grants(std::uint16_t port,
+                                                     const httplib::Headers& headers = {}) {
+  auto body = http_get(port, "/history?limit=10000", headers).json();
+  std::vector<journaled_grant> grants;
+  if (!body.is_object() || !body.contains("releases") || !body["releases"].is_array())
+    return grants;
+  for (const auto& row : body["releases"]) {
+    grants.push_back({row["released_at"].get<long long>(),
+                      row["shard"].is_null() ? -1 : row["shard"].get<long long>(),
+                      row["bucket"].get<long long>(), row["waited_ms"].get<long long>()});
+  }
+  std::reverse(grants.begin(), grants.end());  // /history is newest first
+  return grants;
 }
 
 // ---------------------------------------------------------------------------------------------

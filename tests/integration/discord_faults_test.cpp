@@ -21,24 +21,23 @@ TEST(discord, unauthorized_at_start_exits_nonzero_saying_the_token_was_rejected)
   fake_discord fake;
   fake.respond(fake_response::unauthorized());
   const std::string token = "rejected-at-start-token";
-  const auto started = std::chrono::steady_clock::now();
+  // The deadline only stops a hung test; that the queue stops at the first 401, without a retry
+  // or a wait, is the fake's count below (the scheduler's side, on a fake clock:
+  // limits_scheduler_flow.rejected_token_at_start_stops_without_retrying).
   auto result = run_to_exit({},
                             {{"DISCORD_TOKEN", token},
                              {"DISCORD_API_URL", fake.api_url()},
                              {"HOST", "127.0.0.1"},
                              {"PORT", std::to_string(free_port())}},
-                            10s);
-  const auto took = ms_between(started, std::chrono::steady_clock::now());
-  ASSERT_FALSE(result.timed_out) << "still running after 10 s\n" << result.out << result.err;
-  EXPECT_LT(took, 5000);
+                            60s);
+  ASSERT_FALSE(result.timed_out) << "still running after 60 s\n" << result.out << result.err;
   EXPECT_TRUE(result.status.code.has_value()) << result.status.describe();
   EXPECT_FALSE(result.status.exited_with(0)) << result.status.describe();
   const std::string output = lowercase(result.out + result.err);
   EXPECT_TRUE(contains(output, "token") && contains(output, "rejected"))
       << result.out << result.err;
   EXPECT_FALSE(contains(result.out + result.err, token));
-  EXPECT_GE(fake.request_count(), 1u);
-  EXPECT_LE(fake.request_count(), 3u);
+  EXPECT_EQ(fake.request_count(), 1u) << "the 401 was retried";
 }
 
 // --- 401 after a success -------------------------------------------------------------------------
@@ -84,12 +83,14 @@ TEST(discord, rate_limited_answer_is_waited_out_before_the_next_call) {
                          {"DISCORD_API_URL", fake.api_url()},
                          {"QUEUE_REFRESH_INTERVAL_S", "1"}});
   ASSERT_TRUE(server.start());
-  ASSERT_TRUE(fake.wait_for_requests(2, 6s)) << server.output();
+  ASSERT_TRUE(fake.wait_for_requests(2, 30s)) << server.output();
   auto requests = fake.requests();
   EXPECT_GE(requests[1].received_at - requests[0].received_at, 2500)
       << "retried " << requests[1].received_at - requests[0].received_at << " ms after a 429";
-  EXPECT_LT(requests[1].received_at - requests[0].received_at, 4500);
-  EXPECT_TRUE(wait_for_discord_limits(server, 1, 2s));
+  // The wait the queue decided is the 429's own retry_after, no more (that it waits exactly
+  // that: limits_scheduler_flow.rate_limit_waits_retry_after, on a fake clock).
+  EXPECT_TRUE(contains(server.output(), "retrying in 2500 ms")) << server.output();
+  EXPECT_TRUE(wait_for_discord_limits(server, 1, 30s));
 
   // A 429 on a later refresh: 1.5 s, and the scheduled 1 s refresh must not sneak in earlier.
   fake.respond_once(fake_response::rate_limited(1.5));
@@ -122,12 +123,16 @@ TEST(discord, outage_at_start_keeps_health_up_and_holds_requests_until_discord_r
   EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 0) << "no read has succeeded";
 
   const auto recovered = std::chrono::steady_clock::now();
+  const auto reads_before = fake.request_count();
   fake.respond(fake_response::limits());
-  auto response = waiter.read_response(10s);
-  ASSERT_TRUE(response) << "not granted within 10 s of Discord's recovery\n" << server.output();
+  // The deadline only stops a hung test (two seconds into the outage the backoff is a few
+  // seconds); when the next read comes is the backoff's (the backoff tests, and on a fake clock
+  // limits_scheduler_flow.outage_at_start_holds_grants_then_rides_it_out).
+  auto response = waiter.read_response(60s);
+  ASSERT_TRUE(response) << "not granted within 60 s of Discord's recovery\n" << server.output();
   EXPECT_TRUE(is_grant(*response)) << response->status_line << response->body;
   EXPECT_GT(ms_between_exact(recovered, response->first_byte_at), 0.0);
-  EXPECT_LT(ms_between(recovered, response->first_byte_at), 8000);
+  EXPECT_EQ(fake.request_count(), reads_before + 1) << "granted on the first read that succeeded";
   EXPECT_EQ(status_of(server)["limits_source"], "discord");
   EXPECT_GE(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"ok\"}"), 1);
   EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 1);

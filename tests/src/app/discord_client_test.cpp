@@ -214,9 +214,11 @@ TEST(discord_client, a_slow_answer_never_places_the_reset_before_discords) {
   discord_client client{fake.api_url(), "tok-test-1", 5s};
   fake.respond_once(fake_response::limits().after(300ms));
   const auto fetched = client.fetch();
+  const auto returned = fake_discord::wall_clock();
   ASSERT_EQ(fetched.result, outcome::ok) << fetched.detail;
   EXPECT_GE(fetched.limits.reset_at, fake.reset_at());
-  EXPECT_LE(fetched.limits.reset_at, fake.reset_at() + 50) << "no more than the margin late";
+  EXPECT_LE(fetched.limits.reset_at, returned + 60'000 + 1)
+      << "counted from later than the answer, or more than the 1 ms margin late";
 }
 
 TEST(discord_client, maps_scripted_failures) {
@@ -250,15 +252,15 @@ TEST(discord_client, connection_refused_fails) {
   EXPECT_THAT(result.detail, HasSubstr("request failed"));
 }
 
+// The timeout is the one given: an answer 1 s late fails a 200 ms client and reaches a 5 s one.
 TEST(discord_client, a_slow_answer_fails_by_timeout) {
   fake_discord fake;
-  fake.respond(fake_response::limits().after(10s));
-  const auto start = std::chrono::steady_clock::now();
+  fake.respond(fake_response::limits().after(1s));
   const auto result = discord_client(fake.api_url(), "tok-test-1", 200ms).fetch();
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(result.result, outcome::failed);
   EXPECT_THAT(result.detail, HasSubstr("timeout"));
-  EXPECT_LT(elapsed, 3s);
+  const auto patient = discord_client(fake.api_url(), "tok-test-1", 5s).fetch();
+  EXPECT_EQ(patient.result, outcome::ok) << patient.detail;
 }
 
 TEST(discord_client, https_to_a_plain_http_server_fails_without_falling_back) {
