@@ -1,7 +1,10 @@
 #include "src/app/config_tables.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 
+#include "src/app/discord_client.hpp"
 #include "src/core/records.hpp"
 
 namespace gq::config_detail {
@@ -9,9 +12,9 @@ namespace {
 
 // Bounds and names that the server and a subcommand share.
 constexpr std::uint64_t k_max_daily_limit = 10'000'000;
-constexpr bounds k_port_bounds{1, 65535};
+constexpr bounds k_port_bounds{1, std::numeric_limits<std::uint16_t>::max()};
 constexpr bounds k_interval_bounds{1, 86'400'000};
-constexpr bounds k_concurrency_bounds{1, 65536};
+constexpr bounds k_concurrency_bounds{1, k_max_buckets};
 constexpr bounds k_daily_limit_bounds{1, k_max_daily_limit};
 // Session starts kept back or left: at most the daily total.
 constexpr bounds k_session_starts_bounds{0, k_max_daily_limit};
@@ -45,7 +48,7 @@ std::vector<option_row<server_config>> server_options() {
       {k_host_option, "Bind address: an IP literal (no brackets) or a host name", host(&c::host)},
       {k_port_option, "Bind port, {range}", integer(&c::port, k_port_bounds)},
       {k_discord_token_option, "Bot token (without \"Bot \"); when set, limits come from Discord",
-       secret(&c::discord_token, "Bot "), value_file::accepted},
+       secret(&c::discord_token, k_bot_token_scheme), value_file::accepted},
       {k_discord_api_url_option, "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot",
        api_url(&c::discord_api_url)},
       journal_option<c>(),
