@@ -46,6 +46,41 @@ std::string footer(const std::vector<option_row<server_config>>& rows) {
          "Details: docs/CONFIGURATION.md";
 }
 
+history_command read_history(const option_set<history_command>& history,
+                             const option_set<server_config>& server) {
+  history_command result;
+  // Both `history --db x` and `--db x history` work; either flag beats QUEUE_DB.
+  history.read_into(result, server);
+  const auto& filter = result.filter;
+  if (filter.since && filter.until && *filter.since > *filter.until) {
+    throw bad_value{"invalid --since/--until: since (" + std::to_string(*filter.since) +
+                    ") is after until (" + std::to_string(*filter.until) + ")"};
+  }
+  return result;
+}
+
+probe_command read_probe(const option_set<probe_command>& probe,
+                         const option_set<server_config>& server, bool ready) {
+  probe_command result;
+  // Like history: the flag given before or after `probe` beats the environment.
+  probe.read_into(result, server);
+  result.ready = ready;
+  return result;
+}
+
+plan_command read_plan(const option_set<plan_command>& plan,
+                       const option_set<server_config>& server, bool json) {
+  plan_command result;
+  plan.read_into(result);
+  result.json = json;
+  // With the server's token the plan asks Discord for the limits, as the server would.
+  server_config limits_source;
+  server.read_only({k_discord_token_option.flag, k_discord_api_url_option.flag}, limits_source);
+  result.discord_token = std::move(limits_source.discord_token);
+  result.discord_api_url = std::move(limits_source.discord_api_url);
+  return result;
+}
+
 }  // namespace
 
 command parse_command_line(int argc, const char* const* argv) {
@@ -94,37 +129,9 @@ command parse_command_line(int argc, const char* const* argv) {
   }
 
   try {
-    if (history_app->parsed()) {
-      history_command result;
-      // Both `history --db x` and `--db x history` work; either flag beats QUEUE_DB.
-      history.read_into(result, server);
-      const auto& filter = result.filter;
-      if (filter.since && filter.until && *filter.since > *filter.until) {
-        throw bad_value{"invalid --since/--until: since (" + std::to_string(*filter.since) +
-                        ") is after until (" + std::to_string(*filter.until) + ")"};
-      }
-      return result;
-    }
-
-    if (probe_app->parsed()) {
-      probe_command result;
-      // Like history: the flag given before or after `probe` beats the environment.
-      probe.read_into(result, server);
-      result.ready = probe_ready;
-      return result;
-    }
-
-    if (plan_app->parsed()) {
-      plan_command result;
-      plan.read_into(result);
-      result.json = plan_json;
-      server_config limits_source;
-      server.read_only({k_discord_token_option.flag, k_discord_api_url_option.flag}, limits_source);
-      result.discord_token = std::move(limits_source.discord_token);
-      result.discord_api_url = std::move(limits_source.discord_api_url);
-      return result;
-    }
-
+    if (history_app->parsed()) return read_history(history, server);
+    if (probe_app->parsed()) return read_probe(probe, server, probe_ready);
+    if (plan_app->parsed()) return read_plan(plan, server, plan_json);
     server_config config;
     server.read_into(config);
     config.secrets_on_command_line = server.secrets_given_by_flag();
