@@ -48,7 +48,6 @@ struct option_row {
 // them), with the storage of the names derived for the `_FILE` variants.
 class option_registry {
  public:
-  // A deque: rows and CLI11 hold references to settings that must stay valid as more are added.
   setting& add(CLI::App& to, const option_name& name, const std::string& help,
                const std::string& default_shown, bool secret);
   // ENV_FILE and --flag-file for `s`, holding the path of the file its value is read from.
@@ -57,6 +56,7 @@ class option_registry {
   const std::deque<setting>& settings() const { return settings_; }
 
  private:
+  // Deques: option sets and CLI11 hold references that must stay valid as more are added.
   std::deque<setting> settings_;
   std::deque<std::string> file_names_;  // setting holds const char*
 };
