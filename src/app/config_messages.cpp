@@ -6,10 +6,12 @@
 
 namespace gq::config_detail {
 
-std::string scrub_secrets(std::string message, int argc, const char* const* argv) {
+std::string scrub_secrets(std::string message, int argc, const char* const* argv,
+                          const std::deque<setting>& settings) {
   std::vector<std::string> secrets;
-  for (const char* env : {"DISCORD_TOKEN", "QUEUE_AUTH_TOKEN"}) {
-    if (const char* value = std::getenv(env)) secrets.emplace_back(value);
+  for (const auto& s : settings) {
+    if (!s.secret || !s.env) continue;
+    if (const char* value = std::getenv(s.env)) secrets.emplace_back(value);
   }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];

@@ -11,9 +11,10 @@
 namespace gq::config_detail {
 
 // CLI11's own messages can quote arguments verbatim (`--discord-tokn=SECRET` is "not expected").
-// Blanks out (k_redacted) the values of DISCORD_TOKEN and QUEUE_AUTH_TOKEN and of every argument
-// to a flag whose name contains "token".
-std::string scrub_secrets(std::string message, int argc, const char* const* argv);
+// Blanks out (k_redacted) the environment's values of the secret settings and every argument to a
+// flag whose name contains "token".
+std::string scrub_secrets(std::string message, int argc, const char* const* argv,
+                          const std::deque<setting>& settings);
 
 // Every message is printed the same way, with one newline added by the caller.
 std::string without_final_newline(std::string text);

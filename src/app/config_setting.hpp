@@ -5,11 +5,11 @@
 // the variable and the flag and never contains a secret's value.
 
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace CLI {
 class Option;
@@ -86,21 +86,10 @@ std::string lowercase(std::string text);
 std::uint64_t integer_in(const setting& s, const std::string& text, std::uint64_t min,
                          std::uint64_t max);
 
-template <class T>
-void read_integer(const setting& s, T& target, std::uint64_t min, std::uint64_t max) {
-  if (auto raw = s.raw()) target = static_cast<T>(integer_in(s, *raw, min, max));
-}
-
-template <class Duration>
-void read_duration(const setting& s, Duration& target, std::uint64_t min, std::uint64_t max) {
-  if (auto raw = s.raw())
-    target = Duration{static_cast<typename Duration::rep>(integer_in(s, *raw, min, max))};
-}
-
 // Matches case-insensitively: `INFO` in an environment file means what `info` means.
 template <class Enum>
 void read_choice(const setting& s, Enum& target,
-                 std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+                 const std::vector<std::pair<std::string_view, Enum>>& choices) {
   auto raw = s.raw();
   if (!raw) return;
   const std::string wanted = lowercase(*raw);

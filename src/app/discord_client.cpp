@@ -25,7 +25,6 @@ constexpr std::int64_t k_max_count = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t k_max_reset_after_ms = 7LL * 24 * 3600 * 1000;
 // reset_after is in whole milliseconds: the reset may be up to 1 ms after the value says.
 constexpr std::int64_t k_reset_margin_ms = 1;
-constexpr std::int64_t k_max_concurrency = 65536;
 // A 429 is obeyed, within reason: a zero would make the caller spin, an hour is long enough.
 constexpr milliseconds k_default_retry_after{5000};
 constexpr milliseconds k_min_retry_after{100};
@@ -143,7 +142,7 @@ limits_fetch parse_limits(std::string_view body, unix_ms now) {
   } fields[4] = {{"total", 1, k_max_count},
                  {"remaining", 0, k_max_count},
                  {"reset_after", 0, k_max_reset_after_ms},
-                 {"max_concurrency", 1, k_max_concurrency}};
+                 {"max_concurrency", 1, k_max_buckets}};
   for (int i = 0; i < 4; ++i) {
     auto field = limit_field(limits, fields[i].name, fields[i].min, fields[i].max);
     if (auto* reason = std::get_if<std::string>(&field)) return failed(std::move(*reason));
@@ -261,7 +260,7 @@ struct discord_client::impl {
         bad();
       }
       port = std::stoi(std::string(port_text));
-      if (port < 1 || port > 65535) bad();
+      if (port < 1 || port > std::numeric_limits<std::uint16_t>::max()) bad();
     }
     path = std::string(prefix) + "/gateway/bot";
   }
@@ -308,7 +307,7 @@ limits_fetch discord_client::fetch() {
   try {
     auto client = impl_->make_client();
     const httplib::Headers headers{
-        {"Authorization", "Bot " + impl_->token},
+        {"Authorization", std::string(k_bot_token_scheme) + impl_->token},
         {"User-Agent", "DiscordBot (" GQ_HOMEPAGE_URL ", " + std::string(build_version()) + ")"},
         {"Accept", "application/json"}};
     std::string body;

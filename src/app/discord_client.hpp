@@ -3,6 +3,7 @@
 // over HTTPS with certificate verification (plain HTTP only for a local test API).
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,13 @@
 #include "src/pacing/limits_fetch.hpp"
 
 namespace gq {
+
+// The Authorization scheme of a bot token; the configuration refuses a token given with it.
+inline constexpr std::string_view k_bot_token_scheme = "Bot ";
+
+// The most buckets the queue runs: Discord's max_concurrency above it is refused as implausible,
+// and so is a configured one.
+inline constexpr std::uint32_t k_max_buckets = 65536;
 
 // Interprets one /gateway/bot answer. `retry_after_header` is the Retry-After header (seconds),
 // empty when absent. `now` is when the answer arrived; reset_at = now + reset_after + 1 ms (never

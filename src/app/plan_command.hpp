@@ -20,8 +20,8 @@ constexpr int k_plan_exceeds_budget = 3;
 // The limits a plan is made with, once flags, Discord and configuration are combined.
 struct plan_inputs {
   std::uint64_t shards = 0;
-  std::uint32_t max_concurrency = 1;
-  unix_ms interval_ms = 5000;
+  std::uint32_t max_concurrency = k_default_max_concurrency;
+  unix_ms interval_ms = k_default_identify_interval.count();
   eta_budget budget;
   unix_ms now = 0;
   std::string source;  // "discord" or "config": where the limits not given as flags came from

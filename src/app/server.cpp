@@ -79,13 +79,9 @@ std::shared_ptr<storage::journal> wait_for_journal(storage::journal_claim& claim
   return nullptr;
 }
 
-}  // namespace
-
-int run_server(const server_config& config) {
-  stop_signal stop;  // first: blocks SIGINT/SIGTERM before any other thread exists
-  // A peer that closes while we write (a shard, or Discord under cpp-httplib's plain send())
-  // must cost an EPIPE, not the process.
-  std::signal(SIGPIPE, SIG_IGN);
+// Logging first, so that every later line is formatted and redacted; then what the operator
+// should know about this configuration before the queue starts.
+void start_logging(const server_config& config) {
   init_logging(config.log_format_, config.log_level_);
   spdlog::info("{}", version_line());  // first, so every log names the build it came from
   if (config.discord_token) add_log_redaction(*config.discord_token);
@@ -98,124 +94,156 @@ int run_server(const server_config& config) {
         "variable (docs/CONFIGURATION.md, \"Secrets in files\")",
         flag, flag);
   }
+}
 
-  // A PostgreSQL journal may be shared: one process holds it (the active queue), the others wait
-  // as standbys. A SQLite file is locked for the life of the process instead.
-  const bool shared_journal = storage::is_postgres_location(config.db_path);
-  std::shared_ptr<storage::journal> journal;
-  std::optional<journal_lock> lock;
-  // Kept for the life of the process: a standby waits on the claim's one database session.
-  const auto claim = claim_as_writer(config);
+// The journal if this process can write it now; null for a standby (a shared journal another
+// process holds); nullopt if the process cannot start (logged). A SQLite file is locked (`lock`)
+// before it is opened, and maybe migrated, for the life of the process.
+std::optional<std::shared_ptr<storage::journal>> open_journal(const server_config& config,
+                                                              bool shared_journal,
+                                                              storage::journal_claim& claim,
+                                                              std::optional<journal_lock>& lock) {
   try {
-    // Before the journal is opened (and maybe migrated).
     if (!shared_journal) lock.emplace(config.db_path);
-    journal = claim->try_open();
+    auto journal = claim.try_open();
     if (!journal) {
-      spdlog::info("standby: journal {}: another gateway-queue is the active writer (it holds "
-                   "the journal's advisory lock)",
-                   storage::redacted_location(config.db_path));
+      spdlog::info(
+          "standby: journal {}: another gateway-queue is the active writer (it holds "
+          "the journal's advisory lock)",
+          storage::redacted_location(config.db_path));
     }
+    return journal;
   } catch (const storage::journal_error& e) {
     spdlog::error("cannot open the journal, not starting: {}", e.what());
-    return 1;
   } catch (const journal_in_use& e) {
     spdlog::error("not starting: {}", e.what());
-    return 1;
+  }
+  return std::nullopt;
+}
+
+// What every active term of this process shares, and how one starts: at start-up and each time
+// a standby takes the journal.
+struct term_starter {
+  caf::actor_system& system;
+  const server_config& config;
+  clock_anchor anchor;
+  std::shared_ptr<grant_handoff> handoff;
+  stop_signal& stop;
+  // Raised, from another thread, when a shared journal's writer loses it; it wakes `stop`.
+  std::shared_ptr<std::atomic<bool>> lost;
+  std::function<void()> on_lost;  // empty for SQLite, whose journal cannot be lost
+
+  term_starter(caf::actor_system& actor_system, const server_config& server,
+               clock_anchor process_anchor, stop_signal& process_stop, bool shared_journal)
+      : system(actor_system),
+        config(server),
+        anchor(process_anchor),
+        handoff(std::make_shared<grant_handoff>()),
+        stop(process_stop),
+        lost(std::make_shared<std::atomic<bool>>(false)) {
+    if (shared_journal) {
+      on_lost = [flag = lost, &process_stop] {
+        flag->store(true);
+        process_stop.wake();
+      };
+    }
   }
 
-  const auto anchor = clock_anchor::now();
-  system_config caf_config;
-  caf::actor_system system{caf_config};
-  auto handoff = std::make_shared<grant_handoff>();
-  auto lost = std::make_shared<std::atomic<bool>>(false);
-  // A SQLite journal cannot be lost while the process lives: its ledger needs no writer check.
-  std::function<void()> on_lost;
-  if (shared_journal) {
-    on_lost = [lost, &stop] {
-      lost->store(true);
-      stop.wake();
-    };
-  }
-  auto start_term = [&](std::shared_ptr<storage::journal> held) {
+  // Throws storage::journal_error when the journal cannot be read.
+  std::unique_ptr<active_term> start(std::shared_ptr<storage::journal> held) const {
     lost->store(false);
     return std::make_unique<active_term>(system, config, anchor, std::move(held), handoff, stop,
                                          on_lost);
-  };
-  std::unique_ptr<active_term> term;
-  std::string location = config.db_path;
-  if (journal) {
-    location = journal->location();
-    try {
-      term = start_term(std::move(journal));
-    } catch (const storage::journal_error& e) {
-      spdlog::error("cannot read the journal, not starting: {}", e.what());
-      return 1;
-    }
   }
+};
 
+http_edge_config edge_config_for(const server_config& config, const term_starter& terms,
+                                 bool shared_journal, const active_term* term) {
   http_edge_config edge_config;
-  edge_config.handoff = handoff;
+  edge_config.handoff = terms.handoff;
   edge_config.auth_token = config.auth_token;
   edge_config.max_waiting = config.max_waiting;
   edge_config.max_connections = connection_capacity();
   edge_config.request_timeout = config.request_timeout;
   edge_config.idle_timeout = config.idle_timeout;
-  edge_config.anchor = anchor;
+  edge_config.anchor = terms.anchor;
   if (shared_journal) edge_config.grant_timing.late_limit = k_recovery_margin;
   if (term) {  // active from the first request on
     edge_config.gate = term->gate();
     edge_config.archive = term->archive();
   }
-  auto edge = system.middleman().spawn_broker(http_edge, edge_config);
+  return edge_config;
+}
 
-  caf::scoped_actor self{system};
-  int exit_code = 0;
+// Whether the edge listens; logs where and in which role, or why not.
+bool start_listening(caf::scoped_actor& self, const caf::actor& edge, const server_config& config,
+                     const active_term* term, const std::string& location) {
+  bool listening = false;
   self->request(edge, k_edge_answer_timeout, listen_atom::value, config.host, config.port)
       .receive(
           [&](std::uint16_t port) {
+            listening = true;
             spdlog::info("listening on {}:{} ({}, journal {}, limits from {})", config.host, port,
                          term ? "active" : "standby",
                          term ? location : storage::redacted_location(config.db_path),
                          config.discord_token ? "discord" : "config");
           },
           [&](caf::error& e) {
-            spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, system.render(e));
-            exit_code = 1;
+            spdlog::error("cannot listen on {}:{}: {}", config.host, config.port,
+                          self->system().render(e));
           });
-  if (exit_code != 0) {
-    caf::anon_send_exit(edge, caf::exit_reason::user_shutdown);
-    return exit_code;
-  }
+  return listening;
+}
 
+// A standby that took the journal: starts a term and hands the edge its actors. Null when the
+// journal taken cannot be read (the standby waits for it again).
+std::unique_ptr<active_term> activate(caf::scoped_actor& self, const caf::actor& edge,
+                                      const term_starter& terms,
+                                      std::shared_ptr<storage::journal> held,
+                                      std::chrono::steady_clock::time_point waiting_since) {
+  std::unique_ptr<active_term> term;
+  try {
+    term = terms.start(std::move(held));
+  } catch (const storage::journal_error& e) {
+    spdlog::warn("standby: took the journal but cannot read it: {}", e.what());
+    return nullptr;
+  }
+  self->send(edge, activate_atom::value, term->gate(), term->archive());
+  spdlog::info("active: this process holds the journal now (waited {} ms)",
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - waiting_since)
+                   .count());
+  term->verify();
+  return term;
+}
+
+// Serves until the process stops: as the active queue while `term` lives, as a standby that
+// tries to take the journal while it does not.
+void serve_until_stopped(caf::scoped_actor& self, const caf::actor& edge, const term_starter& terms,
+                         storage::journal_claim& claim, std::unique_ptr<active_term>& term) {
   if (term) term->verify();
-  while (!stop.triggered()) {
+  while (!terms.stop.triggered()) {
     if (!term) {
       const auto waiting_since = std::chrono::steady_clock::now();
-      auto held = wait_for_journal(*claim, stop);
+      auto held = wait_for_journal(claim, terms.stop);
       if (!held) break;
-      try {
-        term = start_term(std::move(held));
-      } catch (const storage::journal_error& e) {
-        spdlog::warn("standby: took the journal but cannot read it: {}", e.what());
-        continue;
-      }
-      self->send(edge, activate_atom::value, term->gate(), term->archive());
-      spdlog::info("active: this process holds the journal now (waited {} ms)",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - waiting_since)
-                       .count());
-      term->verify();
+      term = activate(self, edge, terms, std::move(held), waiting_since);
+      if (!term) continue;
     }
-    if (stop.wait_for(std::chrono::hours{1})) break;
-    if (lost->load()) {
+    if (terms.stop.wait_for(std::chrono::hours{1})) break;
+    if (terms.lost->load()) {
       // The edge first, so that no grant held there leaves once another queue may grant.
       self->send(edge, standby_atom::value);
       term.reset();
       spdlog::warn("standby: this process lost the journal; trying to take it again");
     }
   }
+}
 
-  exit_code = stop.wait();
+// Answers the waiters with 503, then stops the edge and the actors; returns the exit code.
+int shut_down(caf::scoped_actor& self, const caf::actor& edge, stop_signal& stop,
+              std::unique_ptr<active_term>& term) {
+  const int exit_code = stop.wait();
   spdlog::info("stopping ({}): answering waiters with 503", stop.reason());
   self->request(edge, k_edge_answer_timeout, shutdown_atom::value)
       .receive(
@@ -227,6 +255,51 @@ int run_server(const server_config& config) {
   term.reset();
   spdlog::info("stopped");
   return exit_code;
+}
+
+}  // namespace
+
+int run_server(const server_config& config) {
+  stop_signal stop;  // first: blocks SIGINT/SIGTERM before any other thread exists
+  // A peer that closes while we write (a shard, or Discord under cpp-httplib's plain send())
+  // must cost an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  start_logging(config);
+
+  // A PostgreSQL journal may be shared: one process holds it (the active queue), the others wait
+  // as standbys. A SQLite file is locked for the life of the process instead.
+  const bool shared_journal = storage::is_postgres_location(config.db_path);
+  std::optional<journal_lock> lock;
+  // Kept for the life of the process: a standby waits on the claim's one database session.
+  const auto claim = claim_as_writer(config);
+  auto journal = open_journal(config, shared_journal, *claim, lock);
+  if (!journal) return 1;
+
+  const auto anchor = clock_anchor::now();
+  system_config caf_config;
+  caf::actor_system system{caf_config};
+  const term_starter terms(system, config, anchor, stop, shared_journal);
+  std::unique_ptr<active_term> term;
+  std::string location = config.db_path;
+  if (*journal) {
+    location = (*journal)->location();
+    try {
+      term = terms.start(std::move(*journal));
+    } catch (const storage::journal_error& e) {
+      spdlog::error("cannot read the journal, not starting: {}", e.what());
+      return 1;
+    }
+  }
+
+  auto edge = system.middleman().spawn_broker(
+      http_edge, edge_config_for(config, terms, shared_journal, term.get()));
+  caf::scoped_actor self{system};
+  if (!start_listening(self, edge, config, term.get(), location)) {
+    caf::anon_send_exit(edge, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  serve_until_stopped(self, edge, terms, *claim, term);
+  return shut_down(self, edge, stop, term);
 }
 
 }  // namespace gq
