@@ -17,7 +17,7 @@ history_query history_query::from(const history_filter& filter) {
 
 history_filter history_query::to_filter() const {
   history_filter filter;
-  if (shard != k_no_shard) filter.shard = shard;
+  if (shard) filter.shard = *shard;
   if (since >= 0) filter.since = since;
   if (until >= 0) filter.until = until;
   filter.limit = limit;

@@ -26,9 +26,9 @@ inline constexpr std::chrono::minutes k_prune_interval{60};
 // Rows deleted per pruning transaction: each holds the journal's write lock, so keep it short.
 inline constexpr std::uint32_t k_prune_batch = 1000;
 
-// history_filter as a message: absent values use sentinels.
+// history_filter as a message: absent times use sentinels.
 struct history_query {
-  std::uint64_t shard = k_no_shard;
+  shard_id shard;
   unix_ms since = -1;
   unix_ms until = -1;
   std::uint32_t limit = history_filter::k_default_limit;

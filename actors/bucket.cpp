@@ -57,14 +57,14 @@ void bucket_state::try_grant() {
   phase_ = phase::asking;
   current_left_ = false;
   pacer_->begin_grant();
-  // The one place a grant's due instant is decided; the ledger journals it and everyone after
-  // uses the verdict's copy (see permit_atom).
-  const auto due = std::max(now, pacer_->next_grant_at()).time_since_epoch();
+  // The earliest instant the spacing allows; the ledger decides the due instant from it when it
+  // commits (grant_due), and everyone after uses the verdict's copy.
+  const auto earliest = pacer_->next_grant_at().time_since_epoch();
   const auto id = current_->ticket.id;
   auto self = self_;
   self_
       ->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket, config_.index,
-                config_.max_concurrency, caf::timespan{due})
+                config_.max_concurrency, caf::timespan{earliest})
       .then([self, id](verdict result) { self->state.on_verdict(id, result); },
             [self, id](caf::error&) {
               self->state.on_verdict(id, verdict::of(verdict_kind::unavailable));
@@ -208,7 +208,7 @@ void bucket_state::schedule_tick(caf::actor_clock::time_point due) {
 
 void bucket_state::hand_over(waiter& w) {
   const auto count = drain_targets_.size();
-  const auto target = w.ticket.has_shard() ? w.ticket.shard % count : 0;
+  const auto target = bucket_of(w.ticket.shard, count);
   w.promise.delegate(drain_targets_[target], enqueue_atom::value, w.ticket);
 }
 
@@ -240,7 +240,7 @@ void bucket_state::release(caf::timespan not_before) {
   try_grant();
 }
 
-bucket_status bucket_state::status(std::uint64_t shard) const {
+bucket_status bucket_state::status(shard_id shard) const {
   const bool head_waiting = current_ && phase_ == phase::asking && !current_left_;
   // (A grant passed on to a waiter after a hang-up is in phase sending: it is not waiting.)
   const auto next = std::max(self_->clock().now(), pacer_->next_grant_at());
@@ -254,7 +254,7 @@ bucket_status bucket_state::status(std::uint64_t shard) const {
   // A grant on its way to the edge (or one whose client left while it was asked for) takes the
   // next slot; the first waiter comes one interval after it.
   result.head_at = config_.anchor.to_unix(current_ && !head_waiting ? next + spacing() : next);
-  if (shard == k_no_shard) return result;
+  if (!shard) return result;
   std::uint64_t place = 0;
   if (head_waiting) {
     ++place;
@@ -302,7 +302,7 @@ bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_confi
       [self](outcome_atom, std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at) {
         self->state.on_outcome(shard, outcome, granted_at);
       },
-      [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
+      [self](status_atom, shard_id shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }

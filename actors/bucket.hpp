@@ -59,8 +59,7 @@ using bucket_actor = caf::typed_actor<
     // journaled: an Invalid Session soon after the grant widens the bucket.
     caf::reacts_to<outcome_atom, std::uint64_t /*shard*/, grant_outcome, unix_ms /*granted at*/>,
     // The status, with the place in line of the first waiter of this shard.
-    caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<bucket_status>,
-    caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom, shard_id>::with<bucket_status>, caf::reacts_to<shutdown_atom>>;
 
 struct bucket_config {
   std::uint32_t index = 0;
@@ -93,9 +92,9 @@ struct bucket_state {
   void on_tick();
   caf::result<caf::timespan> drain(std::vector<waiter_line_actor> targets);
   void release(caf::timespan not_before);
-  // `shard` (k_no_shard: none) is looked up on request, by walking the line: a waiter stores
+  // `shard` (if any) is looked up on request, by walking the line: a waiter stores
   // nothing for it.
-  bucket_status status(std::uint64_t shard = k_no_shard) const;
+  bucket_status status(shard_id shard = {}) const;
   void shut_down();
 
   static constexpr const char* name = "bucket";

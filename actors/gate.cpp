@@ -24,8 +24,8 @@ void estimate(queue_status& status, unix_ms interval_ms) {
   std::vector<eta_bucket> line;
   for (const auto& b : status.buckets) line.push_back({b.head_at, b.waiting, b.interval_ms});
   std::optional<eta_place> place;
-  if (status.shard != k_no_shard && !status.buckets.empty()) {
-    const auto bucket = static_cast<std::uint32_t>(status.shard % status.buckets.size());
+  if (status.shard && !status.buckets.empty()) {
+    const auto bucket = bucket_of(status.shard, status.buckets.size());
     status.shard_position = status.buckets[bucket].shard_position;
     // Position 0 (not waiting) is not a place: estimate_grants answers "not waiting".
     place = eta_place{bucket, status.shard_position};
@@ -61,13 +61,9 @@ bucket_actor gate_state::spawn_bucket(std::uint32_t index, bucket_start start) {
   return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
 }
 
-std::uint32_t gate_state::bucket_of(std::uint64_t shard, std::size_t buckets) {
-  return shard == k_no_shard ? 0 : static_cast<std::uint32_t>(shard % buckets);
-}
-
 caf::result<verdict> gate_state::enqueue(const waiter_ticket& ticket) {
   if (shutting_down_) return verdict::of(verdict_kind::shutting_down);
-  if (!ticket.has_shard() && buckets_.size() > 1 && !warned_missing_shard_) {
+  if (!ticket.shard && buckets_.size() > 1 && !warned_missing_shard_) {
     warned_missing_shard_ = true;
     spdlog::warn("a request without ?shard= goes to bucket 0, but max_concurrency is {}",
                  buckets_.size());
@@ -76,7 +72,7 @@ caf::result<verdict> gate_state::enqueue(const waiter_ticket& ticket) {
                          ticket);
 }
 
-void gate_state::cancel(std::uint64_t waiter_id, std::uint64_t shard) {
+void gate_state::cancel(std::uint64_t waiter_id, shard_id shard) {
   self_->send(buckets_[bucket_of(shard, buckets_.size())], cancel_atom::value, waiter_id);
   if (drains_pending_ > 0) {
     // The waiter may still be with its old bucket, or on its way to the new one: tell the old
@@ -162,7 +158,7 @@ caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
   return promise;
 }
 
-caf::result<queue_status> gate_state::status(std::uint64_t shard) {
+caf::result<queue_status> gate_state::status(shard_id shard) {
   struct collector {
     queue_status result;
     std::size_t pending = 0;
@@ -182,7 +178,7 @@ caf::result<queue_status> gate_state::status(std::uint64_t shard) {
     estimate(shared->result, interval_ms);
     promise.deliver(shared->result);
   };
-  const auto asked_bucket = shard == k_no_shard ? buckets_.size() : shard % buckets_.size();
+  const auto asked_bucket = shard ? bucket_of(shard, buckets_.size()) : buckets_.size();
   self_->request(config_.ledger, caf::infinite, status_atom::value)
       .then(
           [shared, done](ledger_status s) mutable {
@@ -192,7 +188,7 @@ caf::result<queue_status> gate_state::status(std::uint64_t shard) {
           [done](caf::error&) mutable { done(); });
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     shared->result.buckets[i].bucket = static_cast<std::uint32_t>(i);
-    const auto shard_here = i == asked_bucket ? shard : k_no_shard;
+    const auto shard_here = i == asked_bucket ? shard : shard_id{};
     self_->request(buckets_[i], caf::infinite, status_atom::value, shard_here)
         .then(
             [shared, done, i](bucket_status s) mutable {
@@ -215,13 +211,13 @@ gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
   self->state.init(std::move(config));
   return {
       [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },
-      [self](cancel_atom, std::uint64_t waiter_id, std::uint64_t shard) {
+      [self](cancel_atom, std::uint64_t waiter_id, shard_id shard) {
         self->state.cancel(waiter_id, shard);
       },
       [self](resize_atom, std::uint32_t max_concurrency) { self->state.resize(max_concurrency); },
       [self](outcome_atom, const outcome_report& report) { return self->state.outcome(report); },
       [self](status_atom) { return self->state.status(); },
-      [self](status_atom, std::uint64_t shard) { return self->state.status(shard); },
+      [self](status_atom, shard_id shard) { return self->state.status(shard); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }

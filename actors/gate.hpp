@@ -24,14 +24,13 @@ namespace gq {
 using gate_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
     // The waiter's client hung up.
-    caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, std::uint64_t /*shard*/>,
+    caf::reacts_to<cancel_atom, std::uint64_t /*waiter id*/, shard_id>,
     caf::reacts_to<resize_atom, std::uint32_t /*max_concurrency*/>,
     // POST /outcome: journaled by the ledger, then told to the grant's bucket (widening).
     caf::replies_to<outcome_atom, outcome_report>::with<outcome_receipt>,
     caf::replies_to<status_atom>::with<queue_status>,
     // The status with where this shard stands (its place in line, its estimated grant).
-    caf::replies_to<status_atom, std::uint64_t /*shard*/>::with<queue_status>,
-    caf::reacts_to<shutdown_atom>>;
+    caf::replies_to<status_atom, shard_id>::with<queue_status>, caf::reacts_to<shutdown_atom>>;
 
 struct gate_config {
   ledger_actor ledger;
@@ -53,18 +52,17 @@ struct gate_state {
 
   void init(gate_config config);
   caf::result<verdict> enqueue(const waiter_ticket& ticket);
-  void cancel(std::uint64_t waiter_id, std::uint64_t shard);
+  void cancel(std::uint64_t waiter_id, shard_id shard);
   void resize(std::uint32_t max_concurrency);
   caf::result<outcome_receipt> outcome(const outcome_report& report);
   // Gathers the ledger's and every bucket's status, then estimates each bucket's drain time and,
-  // for `shard` (k_no_shard: none), its grant time (src/pacing/eta.hpp).
-  caf::result<queue_status> status(std::uint64_t shard = k_no_shard);
+  // for `shard` (if any), its grant time (src/pacing/eta.hpp).
+  caf::result<queue_status> status(shard_id shard = {});
   void shut_down();
 
   static constexpr const char* name = "gate";
 
  private:
-  static std::uint32_t bucket_of(std::uint64_t shard, std::size_t buckets);
   // How a new bucket starts: granting from `not_before` (0: at once), or `held` until `release`.
   struct bucket_start {
     unix_ms not_before = 0;
@@ -82,7 +80,7 @@ struct gate_state {
   std::vector<bucket_actor> old_buckets_;
   std::size_t drains_pending_ = 0;
   caf::timespan release_at_{};
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> cancels_during_resize_;
+  std::vector<std::pair<std::uint64_t, shard_id>> cancels_during_resize_;
   std::optional<std::uint32_t> next_size_;  // a further change that arrived meanwhile
 };
 

@@ -195,7 +195,7 @@ bool edge_state::dispatch(handle hdl, connection& conn, const http::request& req
 }
 
 void edge_state::enqueue(handle hdl, connection& conn, const http::queue_request& request) {
-  const waiter_ticket ticket{++next_waiter_id_, request.shard.value_or(k_no_shard), now_unix(),
+  const waiter_ticket ticket{++next_waiter_id_, request.shard, now_unix(),
                              static_cast<std::int32_t>(hdl.id()), request.initial};
   conn.busy = true;
   conn.waiter_id = ticket.id;

@@ -1,11 +1,12 @@
 #pragma once
 // The HTTP edge: one CAF io broker owning every client connection, on CAF's epoll multiplexer.
 //
-// Each queue request becomes a request to the gate whose response promise ends up with a bucket;
-// the verdict comes back here. A grant arrives journaled and ahead of its due instant: the edge
-// holds it (the 200 already serialized) in its grant_dispatcher and writes every grant due at an
-// instant in one pass of the networking thread, woken by one timer. Once the write is
-// acknowledged the bucket that granted it (named in the verdict) is told `sent` with that time,
+// I/O glue over plain classes: src/http/route.hpp decides what each request is, and a queue
+// request becomes a request to the gate whose response promise ends up with a bucket; the
+// verdict comes back here. A grant arrives journaled and ahead of its due instant: the edge
+// serializes the 200 and hands it to its grant writer (src/pacing/grant_writer.hpp), which
+// holds it, writes every grant due at an instant in one pass of the networking thread, woken by
+// one timer, and tells the bucket that granted it (named in the verdict) `sent` with that time,
 // so the interval runs from the moment the 200 left. A connection that closes while its request
 // waits is a hang-up: the waiter is cancelled and costs nothing; if its grant is held here, the
 // grant goes back to its bucket unwritten, for the next waiter. The contract: docs/HTTP_API.md.
@@ -89,7 +90,7 @@ struct edge_state {
     bool request_begun = false;   // part of a request has arrived, not all of it
     bool grant_held = false;      // its waiter's grant is in the dispatcher
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
-    std::uint64_t shard = k_no_shard;
+    shard_id shard;
     deadline_link deadline;  // its request or idle deadline; kind none while busy
   };
 
@@ -138,7 +139,7 @@ struct edge_state {
   // Returns false when it answered synchronously and the connection is gone.
   bool dispatch(handle hdl, connection& conn, const http::request& request);
   void enqueue(handle hdl, connection& conn, const http::queue_request& request);
-  // -- read-only answers (http_edge_answers.cpp) --
+  // -- answers asked of other actors (http_edge_answers.cpp) --
   // /status (with where a shard stands) or /metrics.
   bool answer_status(handle hdl, connection& conn, const http::status_request& request);
   bool answer_history(handle hdl, connection& conn, const http::history_request& request);

@@ -1,7 +1,7 @@
 // The HTTP edge's asked answers: /status and /metrics (asked of the gate), /history (of the
 // archive) and /outcome (journaled through the gate), each finished by finish_async when the
 // answer comes. What is answered at once is decided in src/http/route.cpp.
-// (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp.)
+// (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp, http_edge_role.cpp.)
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@ namespace gq {
 
 bool edge_state::answer_status(handle hdl, connection& conn, const http::status_request& request) {
   const auto as_metrics = request.as_metrics;
-  const auto shard = request.shard.value_or(k_no_shard);
+  const auto shard = request.shard;
   if (!counters_.active) {
     // A standby knows no queue: an empty status, which says active false (and, asked about a
     // shard, that it cannot tell where the shard stands).

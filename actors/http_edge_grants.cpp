@@ -1,7 +1,8 @@
 // The HTTP edge's grant path: verdicts from the buckets, and the port through which the grant
 // writer (src/pacing/grant_writer.hpp), which owns when a journaled grant leaves, reaches the
 // clock, the sockets and the buckets.
-// (The rest of edge_state, connections and requests: http_edge.cpp.)
+// (The rest of edge_state: http_edge.cpp (connections, requests), http_edge_answers.cpp,
+// http_edge_role.cpp.)
 #include <spdlog/spdlog.h>
 
 #include <caf/all.hpp>
@@ -54,7 +55,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
         finish_async(
             hdl, serial,
             http::with_retry_after(
-                http::json_error(429, "shard " + std::to_string(conn->shard) +
+                http::json_error(429, "shard " + std::to_string(*conn->shard) +
                                           " is looping: granted too often in the last hour "
                                           "(QUEUE_SHARD_HOURLY_LIMIT); asks again after " +
                                           std::to_string(result.at) + " (unix ms)"),

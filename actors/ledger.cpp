@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 #include <cmath>
 
+#include "src/pacing/grant_due.hpp"
+
 namespace gq {
 
 void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config config) {
@@ -176,16 +178,17 @@ void ledger_state::on_permit(pending_permit permit) {
 }
 
 std::optional<unix_ms> ledger_state::looping_until(const waiter_ticket& ticket, unix_ms now) {
-  if (config_.shard_hourly_limit == 0 || !ticket.has_shard()) return std::nullopt;
-  auto until = shard_grants_.looping_until(ticket.shard, config_.shard_hourly_limit, now);
+  if (config_.shard_hourly_limit == 0 || !ticket.shard) return std::nullopt;
+  const auto shard = *ticket.shard;
+  auto until = shard_grants_.looping_until(shard, config_.shard_hourly_limit, now);
   if (!until) return std::nullopt;
-  auto& logged = looping_logged_until_[ticket.shard];
+  auto& logged = looping_logged_until_[shard];
   if (now >= logged) {
     logged = now + shard_grants::k_window_ms;
     spdlog::warn(
         "loop guard: shard {} was granted {} times in the last hour (QUEUE_SHARD_HOURLY_LIMIT); "
         "refusing it with 429 until {} (unix ms)",
-        ticket.shard, config_.shard_hourly_limit, *until);
+        shard, config_.shard_hourly_limit, *until);
   }
   return until;
 }
@@ -224,18 +227,15 @@ void ledger_state::schedule_flush() {
 void ledger_state::commit_batch() {
   flush_scheduled_ = false;
   if (batch_.empty() && reattributions_.empty() && outcomes_.empty()) return;
-  // A permit is journaled at the due instant its bucket computed. Only when this commit begins
-  // after it (the permit was held for budget or limits, or the journal was busy) is it dated
-  // to now instead: a grant never leaves before the instant its row says, which is what a
-  // restart paces from.
-  const auto commit_begins = self_->clock().now().time_since_epoch();
+  // Each permit's due instant is decided here, as this commit begins, and journaled as decided.
+  const auto commit_begins = self_->clock().now();
   std::vector<release_record> records;
   records.reserve(batch_.size());
   for (auto& permit : batch_) {
-    permit.due = std::max(permit.due, commit_begins);
+    permit.due = grant_due(steady_instant(permit.due), commit_begins).time_since_epoch();
     release_record record;
     record.released_at = config_.anchor.to_unix(steady_instant(permit.due));
-    if (permit.ticket.has_shard()) record.shard = permit.ticket.shard;
+    record.shard = permit.ticket.shard;
     record.bucket = permit.bucket;
     record.max_concurrency = permit.max_concurrency;
     record.waited_ms = waited_ms(permit.ticket.arrived_at, record.released_at);
@@ -304,13 +304,13 @@ void ledger_state::on_outcome(const outcome_report& report,
 }
 
 void ledger_state::on_reattribute(caf::timespan due, std::uint32_t bucket,
-                                  std::uint32_t max_concurrency, std::uint64_t previous_shard,
+                                  std::uint32_t max_concurrency, shard_id previous_shard,
                                   const waiter_ticket& waiter) {
   release_reattribution moved;
   moved.released_at = config_.anchor.to_unix(steady_instant(due));
   moved.bucket = bucket;
   moved.max_concurrency = max_concurrency;
-  if (waiter.has_shard()) moved.shard = waiter.shard;
+  moved.shard = waiter.shard;
   moved.waited_ms = waited_ms(waiter.arrived_at, moved.released_at);
   reattributions_.push_back(moved);
   // The loop guard counts the grant for the shard that got it.
@@ -464,8 +464,7 @@ ledger_self_actor::behavior_type ledger_behavior(
         return promise;
       },
       [self](reattribute_atom, caf::timespan due, std::uint32_t bucket,
-             std::uint32_t max_concurrency, std::uint64_t previous_shard,
-             const waiter_ticket& waiter) {
+             std::uint32_t max_concurrency, shard_id previous_shard, const waiter_ticket& waiter) {
         self->state.on_reattribute(due, bucket, max_concurrency, previous_shard, waiter);
       },
       [self](outcome_atom, const outcome_report& report) -> caf::result<outcome_receipt> {

@@ -33,16 +33,15 @@ namespace gq {
 
 using ledger_actor = caf::typed_actor<
     // A bucket's head waiter is due: grant (journaled), refuse, or hold until budget exists.
-    // `due` (steady clock, since its epoch) is the instant the bucket computed for the grant (it
-    // asks a little ahead of time); it is journaled as computed unless the commit could only
-    // begin after it (a held permit, a busy journal), then as that instant, and the verdict
-    // carries the value journaled (`at`, `due`).
+    // `earliest` (steady clock, since its epoch) is the first instant the bucket's spacing
+    // allows (it asks a little ahead of time); the ledger decides the due instant at commit
+    // (grant_due, src/pacing/grant_due.hpp), journals it, and the verdict carries it (`at`, `due`).
     caf::replies_to<permit_atom, waiter_ticket, std::uint32_t /*bucket*/,
-                    std::uint32_t /*max_concurrency*/, caf::timespan /*due*/>::with<verdict>,
+                    std::uint32_t /*max_concurrency*/, caf::timespan /*earliest*/>::with<verdict>,
     // A journaled grant went to another waiter (its own left): the row takes that waiter's
     // shard and wait in the next commit. No budget is used: the row is counted already.
     caf::reacts_to<reattribute_atom, caf::timespan /*due, as journaled*/, std::uint32_t /*bucket*/,
-                   std::uint32_t /*max_concurrency*/, std::uint64_t /*previous shard*/,
+                   std::uint32_t /*max_concurrency*/, shard_id /*previous shard*/,
                    waiter_ticket /*new waiter*/>,
     // A shard reports what its newest grant became: journaled on that grant's row.
     caf::replies_to<outcome_atom, outcome_report>::with<outcome_receipt>,
@@ -97,7 +96,7 @@ struct ledger_state {
     waiter_ticket ticket;
     std::uint32_t bucket = 0;
     std::uint32_t max_concurrency = 1;
-    caf::timespan due{0};  // steady clock, since its epoch
+    caf::timespan due{0};  // steady clock, since its epoch: the earliest, then as decided
     caf::typed_response_promise<verdict> promise;
   };
 
@@ -109,7 +108,7 @@ struct ledger_state {
   void on_permit(pending_permit permit);
   void on_withdraw(std::uint64_t waiter_id);
   void on_reattribute(caf::timespan due, std::uint32_t bucket, std::uint32_t max_concurrency,
-                      std::uint64_t previous_shard, const waiter_ticket& waiter);
+                      shard_id previous_shard, const waiter_ticket& waiter);
   void on_outcome(const outcome_report& report,
                   caf::typed_response_promise<outcome_receipt> promise);
   void on_limits(const session_limits& limits);

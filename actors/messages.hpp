@@ -41,7 +41,7 @@ inline caf::actor_clock::time_point steady_instant(caf::timespan since_epoch) {
 // One waiting request, as the HTTP edge hands it to the queue.
 struct waiter_ticket {
   std::uint64_t id = 0;  // unique and increasing in arrival order: the FIFO key
-  std::uint64_t shard = k_no_shard;
+  shard_id shard;
   unix_ms arrived_at = 0;
   // The edge's key for the waiter's connection, opaque to the queue: a grant handed off beside
   // the mailbox (actors/grant_handoff.hpp) names it. CAF 0.17's connection handle id, a file
@@ -50,8 +50,6 @@ struct waiter_ticket {
   std::int32_t connection = -1;
   // A boot (initial=true), not a reconnect: never granted from the reserve (QUEUE_RESERVE).
   bool initial = false;
-
-  bool has_shard() const { return shard != k_no_shard; }
 };
 
 static_assert(sizeof(waiter_ticket) == 32, "a waiter's ticket is 32 bytes (see connection)");
@@ -255,19 +253,16 @@ using refreshed_atom = caf::atom_constant<caf::atom("refreshed")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
 
-// A grant as GET /history shows it; an absent shard travels as k_no_shard, an absent outcome
-// as `reported` false.
+// A grant as GET /history shows it; an absent outcome travels as `reported` false.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, release_record& x) {
-  std::uint64_t shard = x.shard.value_or(k_no_shard);
   bool reported = x.outcome.has_value();
   grant_outcome outcome = x.outcome.value_or(grant_outcome{});
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.shard = shard == k_no_shard ? std::nullopt : std::optional<std::uint64_t>{shard};
     x.outcome = reported ? std::optional<grant_outcome>{outcome} : std::nullopt;
     return caf::none;
   });
-  return f(caf::meta::type_name("release_record"), x.released_at, shard, x.bucket,
+  return f(caf::meta::type_name("release_record"), x.released_at, x.shard, x.bucket,
            x.max_concurrency, x.waited_ms, reported, outcome, load);
 }
 

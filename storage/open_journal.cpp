@@ -44,8 +44,7 @@ class sqlite_claim final : public journal_claim {
 
 }  // namespace
 
-std::unique_ptr<journal_claim> claim_journal(const std::string& location,
-                                             journal_options options) {
+std::unique_ptr<journal_claim> claim_journal(const std::string& location, journal_options options) {
   if (is_postgres_location(location)) return std::make_unique<postgres_claim>(location, options);
   return std::make_unique<sqlite_claim>(location, options);
 }

@@ -201,9 +201,10 @@ bool pg_connection::try_advisory_lock(std::int64_t key) {
   const pg_param values[] = {std::to_string(key), new_writer_mark()};
   const std::string answer = query(sql, values, what).text(0, 0);
   if (answer == "marked") {
-    fail(what, "this database session already holds the journal for another gateway-queue "
-               "process: " +
-                   std::string(k_pooler_hint));
+    fail(what,
+         "this database session already holds the journal for another gateway-queue "
+         "process: " +
+             std::string(k_pooler_hint));
   }
   if (answer.empty()) return false;
   writer_mark_ = answer;
@@ -220,9 +221,10 @@ void pg_connection::confirm_lock_holder() {
 
 void pg_connection::fail_not_lock_holder(std::string_view what) {
   lock_lost_ = true;
-  fail(what, "this connection reached another database session than the one holding the "
-             "journal's lock: " +
-                 std::string(k_pooler_hint));
+  fail(what,
+       "this connection reached another database session than the one holding the "
+       "journal's lock: " +
+           std::string(k_pooler_hint));
 }
 
 void pg_connection::exec(const std::string& sql, std::string_view what) {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "src/core/shard.hpp"
+
 namespace gq::storage::detail {
 
 // The session setting that marks the session holding the journal's lock (a custom setting needs
@@ -48,7 +50,7 @@ class pg_result {
 // A bound parameter as libpq's text format; nullopt is SQL NULL.
 using pg_param = std::optional<std::string>;
 inline pg_param param(std::int64_t value) { return std::to_string(value); }
-inline pg_param param(const std::optional<std::uint64_t>& value) {
+inline pg_param param(shard_id value) {
   return value ? pg_param(std::to_string(*value)) : std::nullopt;
 }
 

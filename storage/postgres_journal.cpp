@@ -82,9 +82,7 @@ void check_record(const pg_connection& db, const release_record& record) {
 class array_param {
  public:
   void add(std::int64_t value) { next().append(std::to_string(value)); }
-  void add(const std::optional<std::uint64_t>& value) {
-    next().append(value ? std::to_string(*value) : "NULL");
-  }
+  void add(shard_id value) { next().append(value ? std::to_string(*value) : "NULL"); }
   pg_param done() { return text_ + "}"; }
 
  private:

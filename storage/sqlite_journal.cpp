@@ -124,7 +124,7 @@ void check_record(const detail::connection& db, const release_record& record) {
 namespace {
 
 // A grant's shard, or NULL for a request that named none.
-void bind_shard(detail::statement_use& use, int index, const std::optional<std::uint64_t>& shard) {
+void bind_shard(detail::statement_use& use, int index, shard_id shard) {
   if (shard) {
     use.bind_int(index, static_cast<std::int64_t>(*shard));
   } else {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "src/app/config_setting.hpp"
+#include "src/core/shard.hpp"
 
 namespace gq::config_detail {
 
@@ -67,7 +68,7 @@ void assign_integer(T& target, std::uint64_t value) {
 // "" for an unset optional: an option whose default is "unset" shows none.
 template <class T>
 std::string integer_text(const T& value) {
-  if constexpr (is_optional<T>::value) {
+  if constexpr (is_optional<T>::value || std::is_same_v<T, shard_id>) {
     return value ? integer_text(*value) : std::string();
   } else if constexpr (is_duration<T>::value) {
     return std::to_string(value.count());

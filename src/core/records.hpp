@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "src/core/shard.hpp"
+
 namespace gq {
 
 // Wall-clock time as unix epoch milliseconds: the unit of the journal, Discord and the HTTP API.
@@ -71,7 +73,7 @@ struct grant_outcome {
 // One grant: a shard was told it may identify.
 struct release_record {
   unix_ms released_at = 0;
-  std::optional<std::uint64_t> shard;  // absent when the request carried no shard
+  shard_id shard;  // none when the request carried no shard
   std::uint32_t bucket = 0;
   std::uint32_t max_concurrency = 1;
   std::int64_t waited_ms = 0;
@@ -110,7 +112,7 @@ struct history_filter {
   static constexpr std::uint32_t k_default_limit = 100;
   static constexpr std::uint32_t k_max_limit = 10000;
 
-  std::optional<std::uint64_t> shard;     // at most k_max_stored_integer
+  shard_id shard;                         // at most k_max_stored_integer
   std::optional<unix_ms> since;           // inclusive, non-negative
   std::optional<unix_ms> until;           // inclusive, non-negative, not before since
   std::uint32_t limit = k_default_limit;  // 1 to k_max_limit rows, newest first
@@ -141,8 +143,8 @@ struct release_reattribution {
   unix_ms released_at = 0;
   std::uint32_t bucket = 0;
   std::uint32_t max_concurrency = 1;
-  std::optional<std::uint64_t> shard;  // the new waiter's
-  std::int64_t waited_ms = 0;          // the new waiter's
+  shard_id shard;              // the new waiter's
+  std::int64_t waited_ms = 0;  // the new waiter's
 
   friend bool operator==(const release_reattribution&, const release_reattribution&) = default;
 };

@@ -8,11 +8,9 @@
 #include <vector>
 
 #include "src/core/records.hpp"
+#include "src/core/shard.hpp"
 
 namespace gq {
-
-// Shards are below 2^63, so the largest value can mean "the request named no shard".
-constexpr std::uint64_t k_no_shard = std::numeric_limits<std::uint64_t>::max();
 
 // An estimated grant time (src/pacing/eta.hpp), or why there is none.
 struct grant_estimate {
@@ -129,8 +127,8 @@ struct queue_status {
   std::vector<bucket_status> buckets;
   std::uint32_t max_concurrency = 1;
   std::int64_t identify_interval_ms = 0;
-  // GET /status?shard=N: where that shard stands (k_no_shard: not asked).
-  std::uint64_t shard = k_no_shard;
+  // GET /status?shard=N: where that shard stands (none: not asked).
+  shard_id shard;
   std::uint64_t shard_position = 0;  // 1 = next in its bucket, 0 = not waiting
   grant_estimate shard_eta;
 };

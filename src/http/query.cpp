@@ -119,8 +119,11 @@ std::optional<std::uint64_t> parse_non_negative(std::string_view text) {
   return value;
 }
 
-std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_view query) {
-  return single_integer(query, "shard", integer_message("shard", ""));
+std::variant<shard_id, query_error> parse_shard(std::string_view query) {
+  auto shard = single_integer(query, "shard", integer_message("shard", ""));
+  if (auto* error = std::get_if<query_error>(&shard)) return std::move(*error);
+  const auto given = std::get<std::optional<std::uint64_t>>(shard);
+  return given ? shard_id{*given} : shard_id{};
 }
 
 std::variant<bool, query_error> parse_initial(std::string_view query) {
@@ -136,7 +139,7 @@ std::variant<outcome_query, query_error> parse_outcome(std::string_view query) {
   outcome_query result;
   auto shard = parse_shard(query);
   if (auto* error = std::get_if<query_error>(&shard)) return std::move(*error);
-  const auto given_shard = std::get<std::optional<std::uint64_t>>(shard);
+  const auto given_shard = std::get<shard_id>(shard);
   if (!given_shard) return query_error{"shard is required"};
   result.shard = *given_shard;
 
@@ -163,7 +166,7 @@ std::variant<history_filter, query_error> parse_history_filter(std::string_view 
 
   auto shard = parse_shard(query);
   if (auto* error = std::get_if<query_error>(&shard)) return std::move(*error);
-  filter.shard = std::get<std::optional<std::uint64_t>>(shard);
+  filter.shard = std::get<shard_id>(shard);
 
   for (const auto& [key, target] :
        {std::pair{"since", &filter.since}, std::pair{"until", &filter.until}}) {

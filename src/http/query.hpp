@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/core/records.hpp"
+#include "src/core/shard.hpp"
 
 namespace gq::http {
 
@@ -26,9 +27,9 @@ std::variant<std::vector<std::string>, query_error> query_values(std::string_vie
 // Leading zeros are allowed ("007" is 7).
 std::optional<std::uint64_t> parse_non_negative(std::string_view text);
 
-// The `shard` of a queue request: nullopt when absent; an error when malformed, out of range,
+// The `shard` of a queue request: none when absent; an error when malformed, out of range,
 // empty, or given twice with different values (the same value twice is accepted).
-std::variant<std::optional<std::uint64_t>, query_error> parse_shard(std::string_view query);
+std::variant<shard_id, query_error> parse_shard(std::string_view query);
 
 // The `initial` of a queue request (a boot, not a reconnect): "true" or "false"; absent is
 // false; anything else, or two different values, is an error.

@@ -23,9 +23,10 @@ constexpr const char* k_standby_estimate = "this queue is a standby: ask the act
 nlohmann::json shard_standing(const queue_status& status, bool active) {
   const bool waiting = status.shard_position > 0;
   nlohmann::json bucket = nullptr;
-  if (active) bucket = status.max_concurrency > 0 ? status.shard % status.max_concurrency : 0;
+  if (active)
+    bucket = status.max_concurrency > 0 ? bucket_of(status.shard, status.max_concurrency) : 0;
   nlohmann::json standing{
-      {"shard", status.shard},
+      {"shard", *status.shard},
       {"bucket", std::move(bucket)},
       {"state", waiting ? "waiting" : "not waiting"},
       {"position", waiting ? nlohmann::json(status.shard_position) : nlohmann::json(nullptr)},
@@ -46,12 +47,12 @@ const char* discord_state(const ledger_status& ledger, bool active) {
 
 }  // namespace
 
-std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, std::uint64_t shard) {
+std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, shard_id shard) {
   std::string body;
   body.reserve(112);
   body.append(R"j({"bucket":)j").append(std::to_string(bucket));
   body.append(R"j(,"message":"You're free to connect now! :)","shard":)j");
-  body.append(shard == k_no_shard ? std::string{"null"} : std::to_string(shard));
+  body.append(shard ? std::to_string(*shard) : std::string{"null"});
   body.append(R"j(,"waited_ms":)j").append(std::to_string(waited_ms)).append("}");
   return body;
 }
@@ -99,7 +100,7 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"looping", std::move(looping)},
       {"reserve", ledger.reserve},
   };
-  if (status.shard != k_no_shard) body["shard"] = shard_standing(status, edge.active);
+  if (status.shard) body["shard"] = shard_standing(status, edge.active);
   return body.dump();
 }
 

@@ -48,7 +48,7 @@ struct edge_counters {
 // The body of a 200 to a waiter: {"bucket":B,"message":"You're free to connect now! :)",
 // "shard":S|null,"waited_ms":W}. Built by hand, not through a JSON tree, since up to
 // max_concurrency of them are built at once when a round of grants falls due.
-std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, std::uint64_t shard);
+std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, shard_id shard);
 
 std::string render_status_json(const queue_status& status, const edge_counters& edge);
 

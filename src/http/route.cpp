@@ -60,7 +60,7 @@ action queue(const request& r, const edge_view& edge) {
     return refusal(with_retry_after(json_error(503, "too many waiters, retry later"),
                                     k_queue_full_retry_after_s),
                    rejection::full);
-  return queue_request{std::get<std::optional<std::uint64_t>>(shard), std::get<bool>(initial)};
+  return queue_request{std::get<shard_id>(shard), std::get<bool>(initial)};
 }
 
 }  // namespace
@@ -84,12 +84,12 @@ action route(const request& r, const edge_view& edge) {
     answer.headers.emplace_back("WWW-Authenticate", "Bearer");
     return refusal(std::move(answer), rejection::auth);
   }
-  if (r.path == "/metrics") return status_request{std::nullopt, true};
+  if (r.path == "/metrics") return status_request{{}, true};
   if (r.path == "/status") {
     auto shard = parse_shard(r.query);
     if (auto* error = std::get_if<query_error>(&shard))
       return immediate{json_error(400, error->message), std::nullopt};
-    return status_request{std::get<std::optional<std::uint64_t>>(shard), false};
+    return status_request{std::get<shard_id>(shard), false};
   }
   if (r.path == "/outcome") return outcome(r, edge);
   if (r.path == "/history") {

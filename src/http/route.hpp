@@ -45,7 +45,7 @@ struct immediate {
 };
 // GET /status (`shard`: where that shard stands) or GET /metrics: asked of the gate.
 struct status_request {
-  std::optional<std::uint64_t> shard;
+  shard_id shard;
   bool as_metrics = false;
 };
 // GET /history: asked of the archive.
@@ -58,7 +58,7 @@ struct outcome_request {
 };
 // A queue request: waits in its bucket until granted.
 struct queue_request {
-  std::optional<std::uint64_t> shard;
+  shard_id shard;
   bool initial = false;  // a boot, not a reconnect (initial=true)
 };
 

@@ -55,7 +55,6 @@ class bucket_pacer {
     if (has_sent_) not_before(last_sent_ + interval_);
   }
 
-
   // The grant in flight was not made (refused, withdrawn, journal failure): no interval is used.
   void grant_abandoned() {
     assert(in_flight_ && "bucket_pacer::grant_abandoned without a grant in flight");

@@ -32,15 +32,15 @@ class shard_grants {
   }
 
   // The grant `row` of `from` went to `to` instead (its waiter hung up after it was journaled).
-  void reattribute(const grant_row& row, std::uint64_t from, std::uint64_t to) {
-    if (from != k_no_shard) {
-      if (auto i = by_shard_.find(from); i != by_shard_.end()) {
+  void reattribute(const grant_row& row, shard_id from, shard_id to) {
+    if (from) {
+      if (auto i = by_shard_.find(*from); i != by_shard_.end()) {
         auto& rows = i->second;
         rows.erase(std::remove(rows.begin(), rows.end(), row), rows.end());
         if (rows.empty()) by_shard_.erase(i);
       }
     }
-    if (to != k_no_shard) record(to, row);
+    if (to) record(*to, row);
   }
 
   // The newest grant of `shard` made at or after `since`.

@@ -113,7 +113,7 @@ class actor_fixture : public ::testing::Test {
   }
 
   // Hands a waiter to the gate, as the HTTP edge does for GET /?shard=N (and &initial=true).
-  void enqueue(std::uint64_t id, std::uint64_t shard = k_no_shard, bool initial = false) {
+  void enqueue(std::uint64_t id, shard_id shard = {}, bool initial = false) {
     waiter_ticket ticket{id, shard, anchor_.to_unix(sched_.clock().now()), connection_of(id),
                          initial};
     caf::anon_send(edge_, enqueue_atom::value, ticket);
@@ -127,7 +127,7 @@ class actor_fixture : public ::testing::Test {
     return ask<outcome_receipt>(gate_, outcome_atom::value, r);
   }
 
-  void hang_up(std::uint64_t id, std::uint64_t shard = k_no_shard) {
+  void hang_up(std::uint64_t id, shard_id shard = {}) {
     caf::anon_send(edge_, cancel_atom::value, id, shard);
     sched_.run();
   }
@@ -279,7 +279,7 @@ class actor_fixture : public ::testing::Test {
             writer->on_timer();
           },
           [=](report_atom) { writer->on_report_timer(); },
-          [=](cancel_atom, std::uint64_t id, std::uint64_t shard) {
+          [=](cancel_atom, std::uint64_t id, shard_id shard) {
             if (!writer->give_back(id)) self->send(gate_handle, cancel_atom::value, id, shard);
           },
       };

@@ -8,7 +8,7 @@ namespace {
 class gate_status : public actor_fixture {
  protected:
   queue_status status_of(std::uint64_t shard) {
-    return ask<queue_status>(gate_, status_atom::value, shard);
+    return ask<queue_status>(gate_, status_atom::value, shard_id{shard});
   }
 };
 

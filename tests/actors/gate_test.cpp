@@ -50,7 +50,7 @@ TEST_F(gate_resize, hang_up_during_rebucketing_is_not_lost) {
   start(configured(1000, 1), 1000ms);
   for (std::uint64_t id = 1; id <= 4; ++id) enqueue(id, id);
   caf::anon_send(gate_, resize_atom::value, std::uint32_t{2});
-  caf::anon_send(gate_, cancel_atom::value, std::uint64_t{3}, std::uint64_t{3});
+  caf::anon_send(gate_, cancel_atom::value, std::uint64_t{3}, shard_id{3});
   sched_.run();
   advance_by_steps(10s, 1000ms);
   EXPECT_FALSE(granted(3));

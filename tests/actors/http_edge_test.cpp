@@ -51,7 +51,7 @@ class http_edge_test : public ::testing::Test {
             waiters_.emplace(ticket.id, std::make_pair(ticket, promise));
             return promise;
           },
-          [this](cancel_atom, std::uint64_t id, std::uint64_t) { gate_cancels_.push_back(id); },
+          [this](cancel_atom, std::uint64_t id, shard_id) { gate_cancels_.push_back(id); },
           [](shutdown_atom) {},
       };
     });

@@ -73,7 +73,8 @@ TEST_F(ledger_flow, permits_that_arrive_together_are_journaled_in_one_transactio
 
 TEST_F(ledger_flow, a_restart_configured_as_before_journals_no_second_limits_row) {
   const auto limits_rows = [this] {
-    return storage::testing::raw_db(db_path_).rows("SELECT total, reset_at FROM limits ORDER BY id");
+    return storage::testing::raw_db(db_path_).rows(
+        "SELECT total, reset_at FROM limits ORDER BY id");
   };
   const auto restart = [this](const session_limits& limits) {
     caf::anon_send_exit(ledger_, caf::exit_reason::user_shutdown);

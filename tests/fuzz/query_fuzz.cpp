@@ -44,13 +44,13 @@ void check_shard(std::string_view query) {
     GQ_FUZZ_CHECK(!error->message.empty(), "an error has a message");
     return;
   }
-  const auto value = std::get<std::optional<std::uint64_t>>(shard);
+  const auto value = std::get<gq::shard_id>(shard);
   if (!value) return;
   GQ_FUZZ_CHECK(*value <= k_max_int63, "a shard is below 2^63");
   auto again = parse_shard("shard=" + std::to_string(*value));
-  GQ_FUZZ_CHECK(std::holds_alternative<std::optional<std::uint64_t>>(again) &&
-                    std::get<std::optional<std::uint64_t>>(again) == value,
-                "a shard round-trips");
+  GQ_FUZZ_CHECK(
+      std::holds_alternative<gq::shard_id>(again) && std::get<gq::shard_id>(again) == value,
+      "a shard round-trips");
 }
 
 void check_history(std::string_view query) {
@@ -67,9 +67,9 @@ void check_history(std::string_view query) {
   GQ_FUZZ_CHECK(!filter.since || !filter.until || *filter.since <= *filter.until,
                 "since is not after until");
   auto shard = parse_shard(query);
-  GQ_FUZZ_CHECK(std::holds_alternative<std::optional<std::uint64_t>>(shard) &&
-                    std::get<std::optional<std::uint64_t>>(shard) == filter.shard,
-                "the history filter's shard is parse_shard's");
+  GQ_FUZZ_CHECK(
+      std::holds_alternative<gq::shard_id>(shard) && std::get<gq::shard_id>(shard) == filter.shard,
+      "the history filter's shard is parse_shard's");
 
   auto again = parse_history_filter(render(filter));
   GQ_FUZZ_CHECK(std::holds_alternative<gq::history_filter>(again), "a rendered filter parses");
@@ -87,9 +87,9 @@ void check_outcome(std::string_view query) {
   }
   const auto& outcome = std::get<outcome_query>(parsed);
   auto shard = parse_shard(query);
-  GQ_FUZZ_CHECK(std::holds_alternative<std::optional<std::uint64_t>>(shard) &&
-                    std::get<std::optional<std::uint64_t>>(shard) == outcome.shard,
-                "the outcome's shard is parse_shard's");
+  GQ_FUZZ_CHECK(
+      std::holds_alternative<gq::shard_id>(shard) && std::get<gq::shard_id>(shard) == outcome.shard,
+      "the outcome's shard is parse_shard's");
   GQ_FUZZ_CHECK(
       !outcome.code || (outcome.result == gq::outcome_result::closed && *outcome.code <= 65535),
       "a code comes only with closed and fits a close code");

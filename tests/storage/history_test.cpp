@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 using testing::raw_db;
 using testing::temp_dir;
 
-release_record grant(unix_ms at, std::optional<std::uint64_t> shard, std::int64_t waited_ms = 0) {
+release_record grant(unix_ms at, shard_id shard, std::int64_t waited_ms = 0) {
   return {at, shard, 0, 1, waited_ms};
 }
 
@@ -31,8 +31,8 @@ std::vector<unix_ms> times(const std::vector<release_record>& records) {
   return result;
 }
 
-std::vector<std::optional<std::uint64_t>> shards(const std::vector<release_record>& records) {
-  std::vector<std::optional<std::uint64_t>> result;
+std::vector<shard_id> shards(const std::vector<release_record>& records) {
+  std::vector<shard_id> result;
   for (const auto& record : records) result.push_back(record.shard);
   return result;
 }

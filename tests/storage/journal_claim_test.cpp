@@ -45,9 +45,10 @@ class journal_claim_test : public ::testing::Test {
   // Every session of the journal's database since the cluster started (the admin queries run in
   // another database).
   long sessions() {
-    return std::stol(server_.admin("SELECT pg_stat_force_next_flush(); SELECT sessions FROM "
-                                   "pg_stat_database WHERE datname = '" +
-                                   database_ + "'")
+    return std::stol(server_
+                         .admin("SELECT pg_stat_force_next_flush(); SELECT sessions FROM "
+                                "pg_stat_database WHERE datname = '" +
+                                database_ + "'")
                          .front());
   }
 

@@ -16,7 +16,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-release_record grant(unix_ms at, std::optional<std::uint64_t> shard, std::uint32_t bucket = 0,
+release_record grant(unix_ms at, shard_id shard, std::uint32_t bucket = 0,
                      std::uint32_t max_concurrency = 1) {
   return {at, shard, bucket, max_concurrency, 0, std::nullopt};
 }

@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 using testing::raw_db;
 using testing::temp_dir;
 
-release_record grant(unix_ms at, std::optional<std::uint64_t> shard, std::uint32_t bucket = 0,
+release_record grant(unix_ms at, shard_id shard, std::uint32_t bucket = 0,
                      std::uint32_t max_concurrency = 1, std::int64_t waited_ms = 0) {
   return {at, shard, bucket, max_concurrency, waited_ms};
 }

@@ -26,9 +26,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-release_record grant(unix_ms at, std::optional<std::uint64_t> shard) {
-  return {at, shard, 0, 1, 0};
-}
+release_record grant(unix_ms at, shard_id shard) { return {at, shard, 0, 1, 0}; }
 
 std::string open_error(const std::string& uri, journal_options options = {}) {
   try {

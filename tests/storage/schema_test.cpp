@@ -58,16 +58,15 @@ TEST(schema_test, migrated_and_new_journals_have_the_same_tables_and_indexes) {
   for (const char* table : {"releases", "limits"}) {
     EXPECT_EQ(columns(migrated, table), columns(fresh, table)) << table;
   }
-  EXPECT_THAT(columns(fresh, "releases"),
-              ElementsAre(ElementsAre("id", "INTEGER", "0", "1"),
-                          ElementsAre("released_at", "INTEGER", "1", "0"),
-                          ElementsAre("shard", "INTEGER", "0", "0"),
-                          ElementsAre("bucket", "INTEGER", "1", "0"),
-                          ElementsAre("max_concurrency", "INTEGER", "1", "0"),
-                          ElementsAre("waited_ms", "INTEGER", "1", "0"),
-                          ElementsAre("outcome", "TEXT", "0", "0"),
-                          ElementsAre("outcome_code", "INTEGER", "0", "0"),
-                          ElementsAre("outcome_at", "INTEGER", "0", "0")));
+  EXPECT_THAT(
+      columns(fresh, "releases"),
+      ElementsAre(
+          ElementsAre("id", "INTEGER", "0", "1"), ElementsAre("released_at", "INTEGER", "1", "0"),
+          ElementsAre("shard", "INTEGER", "0", "0"), ElementsAre("bucket", "INTEGER", "1", "0"),
+          ElementsAre("max_concurrency", "INTEGER", "1", "0"),
+          ElementsAre("waited_ms", "INTEGER", "1", "0"), ElementsAre("outcome", "TEXT", "0", "0"),
+          ElementsAre("outcome_code", "INTEGER", "0", "0"),
+          ElementsAre("outcome_at", "INTEGER", "0", "0")));
   const std::string indexes =
       "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name";
   EXPECT_EQ(migrated.rows(indexes), fresh.rows(indexes));

@@ -26,9 +26,9 @@ TEST(bearer_matches, refuses_a_wrong_or_partial_token) {
 }
 
 TEST(bearer_matches, refuses_other_schemes_and_malformed_headers) {
-  for (const char* header :
-       {"", "Bearer", "Bearer ", "Bearers3cret-token", "Basic s3cret-token", "s3cret-token",
-        "Bearer\ts3cret-token", " Bearer s3cret-token", "Bearerx s3cret-token", "Bear s3cret-token"}) {
+  for (const char* header : {"", "Bearer", "Bearer ", "Bearers3cret-token", "Basic s3cret-token",
+                             "s3cret-token", "Bearer\ts3cret-token", " Bearer s3cret-token",
+                             "Bearerx s3cret-token", "Bear s3cret-token"}) {
     EXPECT_FALSE(bearer_matches(header, k_token)) << '"' << header << '"';
   }
 }

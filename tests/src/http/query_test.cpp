@@ -27,13 +27,13 @@ std::string error_of(const auto& result) {
   return {};
 }
 
-std::optional<std::uint64_t> shard_of(std::string_view query) {
+shard_id shard_of(std::string_view query) {
   auto result = parse_shard(query);
   if (auto* error = std::get_if<query_error>(&result)) {
     ADD_FAILURE() << "unexpected error for '" << query << "': " << error->message;
     return std::nullopt;
   }
-  return std::get<std::optional<std::uint64_t>>(result);
+  return std::get<shard_id>(result);
 }
 
 history_filter filter_of(std::string_view query) {
@@ -120,9 +120,9 @@ TEST(parse_non_negative, anything_but_digits_is_rejected) {
 
 // --- parse_shard
 
-TEST(parse_shard, absent_shard_is_nullopt) {
-  EXPECT_EQ(shard_of(""), std::nullopt);
-  EXPECT_EQ(shard_of("other=1&shards=2"), std::nullopt);
+TEST(parse_shard, absent_shard_is_none) {
+  EXPECT_EQ(shard_of(""), shard_id{});
+  EXPECT_EQ(shard_of("other=1&shards=2"), shard_id{});
 }
 
 TEST(parse_shard, valid_shard_is_parsed) {

@@ -105,8 +105,8 @@ TEST(render_metrics, reset_seconds_never_goes_negative_and_is_zero_while_limits_
 
 TEST(render_metrics, every_rejection_reason_and_refresh_result_is_present_from_the_start) {
   const auto text = samples(render_metrics(queue_status{}, {}, k_now));
-  for (const char* reason : {"full", "exhausted", "auth", "bad_request", "journal", "shutdown", "standby",
-                             "late"})
+  for (const char* reason :
+       {"full", "exhausted", "auth", "bad_request", "journal", "shutdown", "standby", "late"})
     EXPECT_EQ(text.at(std::string("gateway_queue_rejections_total{reason=\"") + reason + "\"}"),
               "0")
         << reason;

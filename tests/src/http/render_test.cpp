@@ -17,7 +17,7 @@ TEST(render_grant, matches_the_json_of_a_tree) {
 }
 
 TEST(render_grant, a_request_without_shard_gets_null) {
-  const auto body = nlohmann::json::parse(render_grant(0, 0, k_no_shard));
+  const auto body = nlohmann::json::parse(render_grant(0, 0, shard_id{}));
   EXPECT_TRUE(body.at("shard").is_null());
   EXPECT_EQ(body.at("message"), "You're free to connect now! :)");
 }

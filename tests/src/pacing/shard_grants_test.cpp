@@ -51,7 +51,7 @@ TEST(shard_grants, a_grant_passed_to_another_shard_moves_with_it) {
   grants.reattribute(row(1000), 5, 7);
   EXPECT_EQ(grants.newest(5, 0), std::nullopt);
   EXPECT_EQ(grants.newest(7, 0), row(1000));
-  grants.reattribute(row(1000), 7, k_no_shard);
+  grants.reattribute(row(1000), 7, shard_id{});
   EXPECT_EQ(grants.shards(), 0u) << "a grant to a request without a shard is not tracked";
 }
 
