@@ -2,15 +2,17 @@
 // The schedule journal, as the queue sees it: every grant is committed here before its 200 is
 // sent, so a restarted queue still honours the identify interval and the daily budget; the same
 // journal answers GET /history and forgets grants past retention. This is the one interface the
-// ledger and the archive use; a backend (storage/sqlite_journal.hpp, the default) implements it.
+// ledger and the archive use; a backend (storage/sqlite/journal.hpp, the default) implements it.
 // It stores and returns records (src/core/records.hpp) and renders nothing.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/core/records.hpp"
@@ -70,10 +72,13 @@ struct journal_options {
 // time (the ledger's). history and prune_before may come from one other thread (the archive's)
 // at the same time and never wait for a writer call to finish (they use a connection of their
 // own). verify may run on a third thread meanwhile.
+//
+// A backend (storage/sqlite/journal.hpp, storage/postgres/journal.hpp) implements the private
+// do_* hooks; the public calls below check their arguments and the verified state first, once
+// for every backend (storage/journal.cpp), so a hook only ever sees what it may write.
 class journal {
  public:
   virtual ~journal() = default;
-  journal() = default;
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
@@ -87,9 +92,9 @@ class journal {
   // anything is written. Also refused until verified().
   // `outcomes` are shards' reports, each written on its grant's row (found as a re-attribution
   // finds it; none matching is not an error), replacing an earlier report of that grant.
-  virtual void record_releases(std::span<const release_record> records,
-                               std::span<const release_reattribution> reattributions,
-                               std::span<const release_outcome> outcomes) = 0;
+  void record_releases(std::span<const release_record> records,
+                       std::span<const release_reattribution> reattributions,
+                       std::span<const release_outcome> outcomes);
   void record_releases(std::span<const release_record> records,
                        std::span<const release_reattribution> reattributions) {
     record_releases(records, reattributions, {});
@@ -100,53 +105,92 @@ class journal {
 
   // Journals limits as fetched from Discord or taken from the configuration. Throws
   // journal_error, also for max_concurrency 0 and until verified().
-  virtual void record_limits(const session_limits& limits) = 0;
+  void record_limits(const session_limits& limits);
 
   // Reads what a restart needs (see recovery_state) from one consistent state of the journal.
   // Its cost does not grow with the number of grants journaled (indexed reads only).
-  virtual recovery_state recover() = 0;
+  recovery_state recover() { return do_recover(); }
 
   // Number of grants with released_at >= since.
-  virtual std::uint64_t count_releases_since(unix_ms since) = 0;
+  std::uint64_t count_releases_since(unix_ms since) { return do_count_releases_since(since); }
 
   // The grants that named a shard with released_at >= since, oldest first: the loop guard's
   // count and the grants outcome reports are about, after a restart (an hour's grants).
-  virtual std::vector<shard_grant> shard_grants_since(unix_ms since) = 0;
+  std::vector<shard_grant> shard_grants_since(unix_ms since) {
+    return do_shard_grants_since(since);
+  }
 
   // The Invalid Sessions reported at or after `since`, oldest report first: a restart widens
   // the buckets again from them.
-  virtual std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) = 0;
+  std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) {
+    return do_invalid_sessions_since(since);
+  }
 
   // Grants matching the filter, newest first (ties: the later journaled first). A filter that
   // history_filter_problem() objects to is refused with journal_error.
-  virtual std::vector<release_record> history(const history_filter& filter) = 0;
+  std::vector<release_record> history(const history_filter& filter);
 
   // Deletes grants released before `cutoff`, at most `batch` rows per transaction so that the
   // writer is never blocked for long. Returns the number of rows deleted by this call; call
   // again while it returns `batch`. Throws journal_error, also for batch == 0 and until
   // verified().
-  virtual std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) = 0;
+  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch);
 
   // Runs the full integrity check that integrity_check::deferred postponed, then proves the
   // journal writable; afterwards writes are allowed. Returns at once when it already passed.
   // Throws journal_error naming the damage; the journal is then left as it was found and every
   // write stays refused. May take time proportional to the journal's size.
-  virtual void verify() = 0;
-  virtual bool verified() const = 0;
+  void verify();
+  bool verified() const { return verified_.load(std::memory_order_acquire); }
 
   // Proves that this journal's writer still holds it (journal_options::exclusive): for
   // PostgreSQL a round trip on the writer session, whose life is the lock's. Throws
   // journal_error when the round trip fails; writer_lost() tells whether the lock went with it.
   // Nothing to prove for SQLite (the server's file lock lasts as long as the process).
-  virtual void confirm_writer() {}
+  void confirm_writer() { do_confirm_writer(); }
   // True for good once the exclusive writer's session has ended: every write is refused from
   // then on; the process must stop granting and open the journal anew to write again.
-  virtual bool writer_lost() const { return false; }
+  bool writer_lost() const { return do_writer_lost(); }
 
   // The on-disk schema version (docs/JOURNAL.md, "Versions and migrations").
-  virtual int schema_version() = 0;
+  int schema_version() { return do_schema_version(); }
   // Where the journal is, for log lines: a file path or a URI without its password.
-  virtual const std::string& location() const = 0;
+  const std::string& location() const { return location_; }
+
+ protected:
+  // `location` as location() shows it.
+  explicit journal(std::string location) : location_(std::move(location)) {}
+  // For a backend whose open ran the full check (integrity_check::at_open, or a journal that
+  // open had to write anyway): writes are allowed from now on, as after verify().
+  void mark_verified() { verified_.store(true, std::memory_order_release); }
+
+ private:
+  // The hooks a backend implements. The do_record_* and do_prune_before hooks are called with
+  // arguments the checks above accepted, and only once verified(): no record or batch they get
+  // is refused for its values. do_history gets a filter history_filter_problem() accepts.
+  virtual void do_record_releases(std::span<const release_record> records,
+                                  std::span<const release_reattribution> reattributions,
+                                  std::span<const release_outcome> outcomes) = 0;
+  virtual void do_record_limits(const session_limits& limits) = 0;
+  virtual recovery_state do_recover() = 0;
+  virtual std::uint64_t do_count_releases_since(unix_ms since) = 0;
+  virtual std::vector<shard_grant> do_shard_grants_since(unix_ms since) = 0;
+  virtual std::vector<reported_invalid_session> do_invalid_sessions_since(unix_ms since) = 0;
+  virtual std::vector<release_record> do_history(const history_filter& filter) = 0;
+  virtual std::uint64_t do_prune_before(unix_ms cutoff, std::uint32_t batch) = 0;
+  // The check and the proof of verify(), run while !verified(); verify() marks the journal
+  // verified once it returns.
+  virtual void do_verify() = 0;
+  virtual void do_confirm_writer() {}
+  virtual bool do_writer_lost() const { return false; }
+  virtual int do_schema_version() = 0;
+
+  // Throws journal_error "journal <location>: <what>: <reason>".
+  [[noreturn]] void refuse(std::string_view what, std::string_view reason) const;
+  void require_verified(std::string_view what) const;
+
+  std::string location_;
+  std::atomic<bool> verified_{false};
 };
 
 // True for a PostgreSQL connection URI ("postgresql://..." or "postgres://..."), which
@@ -156,7 +200,7 @@ bool is_postgres_location(std::string_view location);
 std::string redacted_location(std::string_view location);
 
 // Opens the journal named by QUEUE_DB: a PostgreSQL database for a postgresql:// or postgres://
-// URI (storage/postgres_journal.hpp), else a SQLite file (created when missing, migrated when
+// URI (storage/postgres/journal.hpp), else a SQLite file (created when missing, migrated when
 // older). Throws journal_error when it cannot be opened, is not a journal, is from a newer
 // version, is read-only, or (integrity_check::at_open) is damaged. It never replaces an
 // unreadable file.

@@ -1,15 +1,15 @@
 // open_journal (storage/journal.hpp): the backend is chosen by the location's form.
 #include "storage/journal.hpp"
-#include "storage/pg_connection.hpp"
-#include "storage/postgres_journal.hpp"
-#include "storage/sqlite_journal.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/journal.hpp"
+#include "storage/sqlite/journal.hpp"
 
 namespace gq::storage {
 
-bool is_postgres_location(std::string_view location) { return detail::is_postgres_uri(location); }
+bool is_postgres_location(std::string_view location) { return postgres::is_uri(location); }
 
 std::string redacted_location(std::string_view location) {
-  return is_postgres_location(location) ? detail::redact_uri(location) : std::string(location);
+  return is_postgres_location(location) ? postgres::redact_uri(location) : std::string(location);
 }
 
 std::unique_ptr<journal> open_journal(const std::string& location, journal_options options) {

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/http/history_json.hpp"
-#include "storage/history.hpp"
 #include "storage/journal.hpp"
+#include "storage/sqlite/history.hpp"
 
 namespace gq {
 

@@ -23,8 +23,8 @@
 #include "actors/ledger.hpp"
 #include "actors/messages.hpp"
 #include "src/pacing/grant_writer.hpp"
-#include "storage/history.hpp"
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/history.hpp"
+#include "storage/sqlite/journal.hpp"
 
 namespace gq::testing {
 

@@ -9,7 +9,7 @@
 
 #include "integration/clients.hpp"
 #include "integration/server_process.hpp"
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/journal.hpp"
 
 namespace gq::integration {
 namespace {

@@ -1,4 +1,4 @@
-// storage/sqlite_journal.cpp, integrity_check::deferred: a journal opens with cheap checks so
+// storage/sqlite/journal.cpp, integrity_check::deferred: a journal opens with cheap checks so
 // that start-up does not grow with it, yet a damaged one never takes a write (so never a grant)
 // and is left exactly as it was; foreign and newer files are still refused at open.
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {

@@ -1,14 +1,14 @@
 // History queries and retention pruning on both backends (filters, order, batches), and which
-// files the SQLite reader (storage/history.cpp) refuses.
+// files the SQLite reader (storage/sqlite/history.cpp) refuses.
 
-#include "storage/history.hpp"
+#include "storage/sqlite/history.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -171,7 +171,7 @@ TEST_P(history_test, prune_refuses_an_empty_batch) {
   EXPECT_EQ(journal_->count_releases_since(0), 6u);
 }
 
-// The SQLite reader (storage/history.hpp) alone: locking and which files it refuses.
+// The SQLite reader (storage/sqlite/history.hpp) alone: locking and which files it refuses.
 class sqlite_history_test : public ::testing::Test {
  protected:
   void SetUp() override {

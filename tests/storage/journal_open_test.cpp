@@ -1,4 +1,4 @@
-// storage/sqlite_journal.cpp, opening: every file the journal cannot safely use is refused at open,
+// storage/sqlite/journal.cpp, opening: every file the journal cannot safely use is refused at open,
 // loudly (the message names the file and the reason), and left exactly as it was.
 
 #include <gmock/gmock.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {

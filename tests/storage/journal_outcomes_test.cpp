@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {

@@ -1,7 +1,9 @@
-// The journal interface on both backends (storage/sqlite_journal.cpp,
-// storage/postgres_journal.cpp): what is written, what recover() and count_releases_since() read
+// The journal interface on both backends (storage/sqlite/journal.cpp,
+// storage/postgres/journal.cpp): what is written, what recover() and count_releases_since() read
 // back, and that a failed write leaves nothing behind and the journal usable. SQLite's locking and
 // file format: the sqlite_journal_test cases at the end.
+
+#include "storage/sqlite/journal.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/history.hpp"
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/history.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {

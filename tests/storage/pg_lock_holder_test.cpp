@@ -1,41 +1,32 @@
 // The journal's lock proves one writer only if the writer's statements run on the session that
 // took it. A connection pooler in transaction or statement mode breaks that: it hands one session
 // to several clients, and one client's statements to several sessions. The lock holder marks its
-// session (pg_connection::try_advisory_lock), and each of these tests plays one way a pooler
+// session (postgres::connection::try_advisory_lock), and each of these tests plays one way a pooler
 // breaks the rule by changing that mark behind the connection's back.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "storage/pg_connection.hpp"
-#include "storage/postgres_journal.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/journal.hpp"
 #include "support/postgres_server.hpp"
+#include "test_support.hpp"
 
 namespace gq::storage {
 namespace {
 
-using detail::pg_connection;
 using gq::testing::postgres_server;
+using testing::error_of;
 using ::testing::HasSubstr;
 
 // What another process's statements leave on a session they share with us.
-void mark_as(pg_connection& session, const std::string& mark) {
-  const detail::pg_param values[] = {mark};
+void mark_as(postgres::connection& session, const std::string& mark) {
+  const postgres::parameter values[] = {mark};
   session.query("SELECT set_config('gateway_queue.writer', $1, false)", values, "test");
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const journal_error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class pg_lock_holder_test : public ::testing::Test {
@@ -46,19 +37,19 @@ class pg_lock_holder_test : public ::testing::Test {
 };
 
 TEST_F(pg_lock_holder_test, a_session_that_holds_the_lock_for_another_process_is_refused) {
-  pg_connection shared(uri_);
-  ASSERT_TRUE(shared.try_advisory_lock(k_pg_journal_lock)) << "the first process";
+  postgres::connection shared(uri_);
+  ASSERT_TRUE(shared.try_advisory_lock(postgres::k_journal_lock)) << "the first process";
   // The second process reaches the same session through the pooler: the lock is its own
   // session's (taken again, PostgreSQL counts it) but the mark is not.
-  pg_connection second(uri_);
+  postgres::connection second(uri_);
   mark_as(second, "4242-another-process");
-  EXPECT_THAT(error_of([&] { second.try_advisory_lock(k_pg_journal_lock); }),
+  EXPECT_THAT(error_of([&] { second.try_advisory_lock(postgres::k_journal_lock); }),
               HasSubstr("connection pooler"));
 }
 
 TEST_F(pg_lock_holder_test, the_writer_check_fails_on_a_session_that_is_not_the_lock_holder) {
-  pg_connection writer(uri_);
-  ASSERT_TRUE(writer.try_advisory_lock(k_pg_journal_lock));
+  postgres::connection writer(uri_);
+  ASSERT_TRUE(writer.try_advisory_lock(postgres::k_journal_lock));
   writer.confirm_lock_holder();
   EXPECT_FALSE(writer.lock_lost());
   mark_as(writer, "");  // the pooler sent this statement to another session
@@ -67,9 +58,9 @@ TEST_F(pg_lock_holder_test, the_writer_check_fails_on_a_session_that_is_not_the_
 }
 
 TEST_F(pg_lock_holder_test, no_grant_is_committed_on_a_session_that_is_not_the_lock_holder) {
-  auto writer = std::make_unique<pg_connection>(uri_);
-  ASSERT_TRUE(writer->try_advisory_lock(k_pg_journal_lock));
-  pg_connection* session = writer.get();
+  auto writer = std::make_unique<postgres::connection>(uri_);
+  ASSERT_TRUE(writer->try_advisory_lock(postgres::k_journal_lock));
+  postgres::connection* session = writer.get();
   postgres_journal journal(uri_, std::move(writer), durability::full, integrity_check::at_open);
   journal.record_releases(std::vector<release_record>{{1, 1, 0, 1, 0}});
   mark_as(*session, "4242-another-process");

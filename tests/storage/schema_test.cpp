@@ -1,13 +1,13 @@
-// storage/schema.cpp: the migration list, and that files of the previous release open with
+// storage/sqlite/schema.cpp: the migration list, and that files of the previous release open with
 // their rows intact.
 
-#include "storage/schema.hpp"
+#include "storage/sqlite/schema.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "storage/history.hpp"
-#include "storage/sqlite_journal.hpp"
+#include "storage/sqlite/history.hpp"
+#include "storage/sqlite/journal.hpp"
 #include "test_support.hpp"
 
 namespace gq::storage {
@@ -25,7 +25,7 @@ std::vector<std::vector<std::string>> columns(raw_db& db, const std::string& tab
 
 TEST(schema_test, migrations_are_consecutive_and_end_at_the_current_version) {
   int expected = 1;
-  for (const detail::migration& step : detail::migrations()) EXPECT_EQ(step.version, expected++);
+  for (const sqlite::migration& step : sqlite::migrations()) EXPECT_EQ(step.version, expected++);
   EXPECT_EQ(expected - 1, sqlite_journal::k_schema_version);
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <ostream>
 #include <stdexcept>
@@ -55,6 +56,16 @@ inline std::string read_bytes(const std::string& path) {
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
+}
+
+// The message of the journal_error `action` throws; "" when it throws none.
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const journal_error& error) {
+    return error.what();
+  }
+  return "";
 }
 
 // A plain connection for tests: arranges old layouts, injects faults, reads what is on disk.
@@ -107,8 +118,8 @@ class raw_db {
   sqlite3* db_ = nullptr;
 };
 
-// Written out by hand rather than taken from schema.cpp: this is what the previous release left
-// on disk, and it must not change when the migration list does.
+// Written out by hand rather than taken from sqlite/schema.cpp: this is what the previous
+// release left on disk, and it must not change when the migration list does.
 inline void make_version_1_journal(const std::string& path) {
   raw_db db(path);
   db.exec(R"sql(

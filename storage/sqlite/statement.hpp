@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "storage/connection.hpp"
+#include "storage/sqlite/connection.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 class statement_use;
 
@@ -46,9 +46,8 @@ class statement_use {
   statement_use(const statement_use&) = delete;
   statement_use& operator=(const statement_use&) = delete;
 
-  // Parameters by 1-based index or by name (":since").
+  // Parameters by 1-based index (?1, ?2, ...).
   statement_use& bind_int(int index, std::int64_t value);
-  statement_use& bind_int(const char* name, std::int64_t value);
   statement_use& bind_null(int index);
   statement_use& bind_text(int index, std::string_view value);
 
@@ -57,9 +56,10 @@ class statement_use {
   // Steps a statement that returns no rows.
   void run();
 
-  std::int64_t column_int(int column) const;
-  bool column_is_null(int column) const;
-  std::string column_text(int column) const;
+  // The current row's columns, by 0-based index: a row as storage/sql.hpp's decoders read it.
+  std::int64_t integer(int column) const;
+  bool is_null(int column) const;
+  std::string text(int column) const;
 
  private:
   sqlite3_stmt* raw() const noexcept { return owner_->stmt_.get(); }
@@ -70,4 +70,4 @@ class statement_use {
 
 inline statement_use statement::use() { return statement_use(*this); }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

@@ -15,25 +15,39 @@
 
 #include "src/core/shard.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::postgres {
 
 // The session setting that marks the session holding the journal's lock (a custom setting needs
 // a dot in its name); its value is unique to the process that took the lock.
 inline constexpr const char* k_writer_mark_setting = "gateway_queue.writer";
 
 // True for the locations the PostgreSQL journal takes: "postgresql://..." and "postgres://...".
-bool is_postgres_uri(std::string_view location);
+bool is_uri(std::string_view location);
 
 // `uri` with any password removed: the "user:password@" part and every "password=" parameter.
 // What location() returns and every error names.
 std::string redact_uri(std::string_view uri);
 
 // The result of one statement; rows are read as text (libpq's text format).
-class pg_result {
+class result {
  public:
-  explicit pg_result(PGresult* result) : result_(result) {}
+  // One row, read by column: a row as storage/sql.hpp's decoders read it.
+  class row_view {
+   public:
+    row_view(const result& owner, int index) : owner_(&owner), index_(index) {}
+    std::int64_t integer(int column) const { return owner_->integer(index_, column); }
+    bool is_null(int column) const { return owner_->is_null(index_, column); }
+    std::string text(int column) const { return owner_->text(index_, column); }
+
+   private:
+    const result* owner_;
+    int index_;
+  };
+
+  explicit result(PGresult* raw) : result_(raw) {}
   ExecStatusType status() const { return PQresultStatus(result_.get()); }
   int rows() const { return PQntuples(result_.get()); }
+  row_view at(int index) const { return {*this, index}; }
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string text(int row, int column) const { return PQgetvalue(result_.get(), row, column); }
   std::int64_t integer(int row, int column) const;
@@ -42,38 +56,40 @@ class pg_result {
 
  private:
   struct clear {
-    void operator()(PGresult* result) const noexcept { PQclear(result); }
+    void operator()(PGresult* raw) const noexcept { PQclear(raw); }
   };
   std::unique_ptr<PGresult, clear> result_;
 };
 
 // A bound parameter as libpq's text format; nullopt is SQL NULL.
-using pg_param = std::optional<std::string>;
-inline pg_param param(std::int64_t value) { return std::to_string(value); }
-inline pg_param param(shard_id value) {
-  return value ? pg_param(std::to_string(*value)) : std::nullopt;
+using parameter = std::optional<std::string>;
+inline parameter param(std::int64_t value) { return std::to_string(value); }
+inline parameter param(shard_id value) {
+  return value ? parameter(std::to_string(*value)) : std::nullopt;
 }
 
-class pg_connection {
+class connection {
  public:
   // Connects to `uri` (any libpq connection URI; the password may also come from PGPASSWORD or
   // the password file). Throws journal_error naming redact_uri(uri) and libpq's reason.
-  explicit pg_connection(const std::string& uri);
+  explicit connection(const std::string& uri);
 
   PGconn* get() const noexcept { return conn_.get(); }
   const std::string& location() const noexcept { return location_; }
 
-  // Reconnects when the server closed the connection (a restart): the next call after a failed
-  // one works again once the server is back. `setup` statements run again on a new connection.
-  // A connection that holds an advisory lock is never replaced: its lock ended with its
-  // session, so this throws journal_error and lock_lost() is true from then on.
-  void reconnect_if_broken();
-
+  // Every statement goes through exec or query, and so does reconnection: outside a transaction,
+  // a connection the server closed (a restart) is opened anew first, its setup statements run
+  // again, so the next call after a failed one works again once the server is back. Inside a
+  // transaction (postgres::transaction) it never is: the session took the transaction's earlier
+  // statements with it, so the statement fails instead. A connection that holds an advisory lock
+  // is never replaced: its lock ended with its session, so these throw journal_error and
+  // lock_lost() is true from then on.
+  //
   // Runs SQL without parameters (SET, BEGIN, COMMIT, DDL; several statements allowed).
   void exec(const std::string& sql, std::string_view what);
   // Runs one statement with bound parameters $1, $2, ...: values are never spliced into SQL.
-  pg_result query(const std::string& sql, std::span<const pg_param> params, std::string_view what);
-  pg_result query(const std::string& sql, std::string_view what) { return query(sql, {}, what); }
+  result query(const std::string& sql, std::span<const parameter> params, std::string_view what);
+  result query(const std::string& sql, std::string_view what) { return query(sql, {}, what); }
 
   // Throw journal_error "journal <location>: <what>: <reason>"; the first takes the reason from
   // the connection's last error. Any password is scrubbed from the reason.
@@ -100,12 +116,19 @@ class pg_connection {
   // Throws journal_error for a statement that found another session than the lock holder's;
   // lock_lost() is true from then on.
   [[noreturn]] void fail_not_lock_holder(std::string_view what);
-  // The session that held the lock has ended (seen by a failed call or reconnect_if_broken).
+  // The session that held the lock has ended (seen by a failed call or a reconnection refused).
   bool lock_lost() const noexcept {
     return lock_held_ && (lock_lost_ || PQstatus(conn_.get()) != CONNECTION_OK);
   }
 
  private:
+  friend class transaction;
+
+  // The one place a closed connection is opened anew (see exec and query).
+  void reconnect_if_broken();
+  // exec without reconnect_if_broken: the setup statements of a new connection.
+  void run(const std::string& sql, std::string_view what);
+
   struct finisher {
     void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
   };
@@ -116,21 +139,23 @@ class pg_connection {
   std::string writer_mark_;
   bool lock_held_ = false;
   bool lock_lost_ = false;
+  bool in_transaction_ = false;  // a postgres::transaction is open on it
 };
 
 // A transaction on the writer or reader: BEGIN at construction, ROLLBACK unless commit() ran.
-class pg_transaction {
+// One at a time on a connection.
+class transaction {
  public:
-  pg_transaction(pg_connection& db, std::string_view begin, std::string_view what);
-  ~pg_transaction();
-  pg_transaction(const pg_transaction&) = delete;
-  pg_transaction& operator=(const pg_transaction&) = delete;
+  transaction(connection& db, std::string_view begin, std::string_view what);
+  ~transaction();
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
   void commit();
 
  private:
-  pg_connection& db_;
+  connection& db_;
   std::string what_;
   bool open_ = true;
 };
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::postgres

@@ -1,11 +1,11 @@
-#include "storage/connection.hpp"
+#include "storage/sqlite/connection.hpp"
 
 #include <system_error>
 #include <utility>
 
-#include "storage/journal.hpp"
+#include "storage/errors.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 std::string describe_error(sqlite3* db, int rc) {
   std::string reason = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -64,9 +64,7 @@ void connection::fail(std::string_view what) const {
 }
 
 void connection::fail(std::string_view what, std::string_view reason) const {
-  std::string message = "journal ";
-  message.append(path_).append(": ").append(what).append(": ").append(reason);
-  throw journal_error(message);
+  detail::fail(path_, what, reason);
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

@@ -13,6 +13,8 @@
 
 namespace gq::storage {
 
+class sqlite_journal;
+
 // Thread-safe: calls from several threads (HTTP handlers) take turns on the one connection.
 class history {
  public:
@@ -30,12 +32,16 @@ class history {
   // for a filter that history_filter_problem() objects to.
   std::vector<release_record> query(const history_filter& filter);
 
-  // Deletes grants released before `cutoff`, at most `batch` rows per transaction so that the
-  // writer is never blocked for long. Returns the number of rows deleted by this call; call
-  // again while it returns `batch`. Throws journal_error, also for batch == 0.
+ private:
+  // The journal's history() and prune_before(), which check their arguments (storage/journal.hpp)
+  // before they get here.
+  friend class sqlite_journal;
+  // query() without the filter's check.
+  std::vector<release_record> read(const history_filter& filter);
+  // Deletes grants released before `cutoff`, at most `batch` (> 0) rows in one transaction.
+  // Returns the number of rows deleted.
   std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch);
 
- private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

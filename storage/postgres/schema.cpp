@@ -1,9 +1,9 @@
-#include "storage/pg_schema.hpp"
+#include "storage/postgres/schema.hpp"
 
 #include <array>
 #include <string>
 
-namespace gq::storage::detail {
+namespace gq::storage::postgres {
 
 namespace {
 
@@ -48,10 +48,10 @@ CREATE INDEX releases_invalid_sessions ON releases(outcome_at) WHERE outcome = '
 )sql";
 
 constexpr std::array k_migrations{
-    pg_migration{3, k_version_3},
-    pg_migration{4, k_version_4},
+    migration{3, k_version_3},
+    migration{4, k_version_4},
 };
-static_assert(k_migrations.back().version == k_pg_schema_version,
+static_assert(k_migrations.back().version == k_schema_version,
               "a new schema version needs its migration in k_migrations");
 
 // The key of the advisory lock that serialises migrations ("gq" "jrnl" in ASCII). Transaction-
@@ -60,28 +60,27 @@ constexpr std::string_view k_migration_lock = "SELECT pg_advisory_xact_lock(6778
 
 }  // namespace
 
-std::span<const pg_migration> pg_migrations() { return k_migrations; }
+std::span<const migration> migrations() { return k_migrations; }
 
-pg_state pg_inspect(pg_connection& db) {
-  pg_state state;
-  const pg_result tables = db.query(
+database_state inspect(connection& db) {
+  database_state state;
+  const result tables = db.query(
       "SELECT to_regclass('gq_schema') IS NOT NULL, "
       "to_regclass('releases') IS NOT NULL OR to_regclass('limits') IS NOT NULL",
       "reading the schema");
   state.has_our_tables = tables.text(0, 1) == "t";
   if (tables.text(0, 0) == "t") {
-    const pg_result version =
-        db.query("SELECT version FROM gq_schema", "reading the schema version");
+    const result version = db.query("SELECT version FROM gq_schema", "reading the schema version");
     state.version = version.rows() == 1 ? static_cast<int>(version.integer(0, 0)) : -1;
   }
   return state;
 }
 
-void pg_check_openable(pg_connection& db, const pg_state& state) {
-  if (state.version > k_pg_schema_version) {
+void check_openable(connection& db, const database_state& state) {
+  if (state.version > k_schema_version) {
     db.fail("refusing to open",
             "schema version " + std::to_string(state.version) + " is newer than this build's " +
-                std::to_string(k_pg_schema_version) + "; run a newer gateway-queue");
+                std::to_string(k_schema_version) + "; run a newer gateway-queue");
   }
   if (state.version < 0 || (state.version == 0 && state.has_our_tables)) {
     db.fail("refusing to open",
@@ -90,7 +89,7 @@ void pg_check_openable(pg_connection& db, const pg_state& state) {
   }
 }
 
-void pg_check_columns(pg_connection& db) {
+void check_columns(connection& db) {
   db.query(
       "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
       "outcome_at FROM releases LIMIT 0",
@@ -101,22 +100,22 @@ void pg_check_columns(pg_connection& db) {
       "checking the limits table");
 }
 
-void pg_migrate(pg_connection& db) {
-  pg_transaction transaction(db, "BEGIN", "migrating the schema");
+void migrate(connection& db) {
+  transaction migrating(db, "BEGIN", "migrating the schema");
   db.exec(std::string(k_migration_lock), "locking the schema for migration");
   // Read again under the lock: another queue may have migrated since the first look.
-  const pg_state state = pg_inspect(db);
-  pg_check_openable(db, state);
-  for (const pg_migration& step : k_migrations) {
+  const database_state state = inspect(db);
+  check_openable(db, state);
+  for (const migration& step : k_migrations) {
     if (step.version <= state.version) continue;
     db.exec(std::string(step.sql), "migrating to schema version " + std::to_string(step.version));
   }
-  const pg_param version[] = {param(k_pg_schema_version)};
+  const parameter version[] = {param(k_schema_version)};
   db.query(
       "INSERT INTO gq_schema (one, version) VALUES (true, $1) "
       "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version",
       version, "writing the schema version");
-  transaction.commit();
+  migrating.commit();
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::postgres

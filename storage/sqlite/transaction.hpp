@@ -4,10 +4,10 @@
 // never fails half-way because another connection committed between its read and its write
 // (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover).
 
-#include "storage/connection.hpp"
-#include "storage/statement.hpp"
+#include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/statement.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 // BEGIN IMMEDIATE / BEGIN / COMMIT / ROLLBACK, prepared once per connection.
 struct transaction_statements {
@@ -56,4 +56,4 @@ class read_transaction : public transaction {
       : transaction(statements, statements.begin_read) {}
 };
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

@@ -1,8 +1,8 @@
-#include "storage/statement.hpp"
+#include "storage/sqlite/statement.hpp"
 
 #include <utility>
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 statement::statement(connection& db, std::string_view sql, std::string what)
     : db_(&db), what_(std::move(what)) {
@@ -30,12 +30,6 @@ statement_use& statement_use::bind_int(int index, std::int64_t value) {
   return *this;
 }
 
-statement_use& statement_use::bind_int(const char* name, std::int64_t value) {
-  const int index = sqlite3_bind_parameter_index(raw(), name);
-  if (index == 0) owner_->db_->fail(owner_->what_, std::string("no parameter named ") + name);
-  return bind_int(index, value);
-}
-
 statement_use& statement_use::bind_null(int index) {
   check_bind(sqlite3_bind_null(raw(), index));
   return *this;
@@ -58,17 +52,17 @@ void statement_use::run() {
   if (step()) owner_->db_->fail(owner_->what_, "the statement returned a row");
 }
 
-std::int64_t statement_use::column_int(int column) const {
+std::int64_t statement_use::integer(int column) const {
   return sqlite3_column_int64(raw(), column);
 }
 
-bool statement_use::column_is_null(int column) const {
+bool statement_use::is_null(int column) const {
   return sqlite3_column_type(raw(), column) == SQLITE_NULL;
 }
 
-std::string statement_use::column_text(int column) const {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw(), column));
-  return std::string(text != nullptr ? text : "");
+std::string statement_use::text(int column) const {
+  const auto* chars = reinterpret_cast<const char*>(sqlite3_column_text(raw(), column));
+  return std::string(chars != nullptr ? chars : "");
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

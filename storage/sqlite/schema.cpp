@@ -1,12 +1,12 @@
-#include "storage/schema.hpp"
+#include "storage/sqlite/schema.hpp"
 
 #include <array>
 #include <string>
 
-#include "storage/sqlite_journal.hpp"
-#include "storage/transaction.hpp"
+#include "storage/sqlite/journal.hpp"
+#include "storage/sqlite/transaction.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 namespace {
 
@@ -38,7 +38,7 @@ CREATE TABLE limits (
 );
 )sql";
 
-// Version 3: an index for recovery's "newest grant of each bucket" (storage/sqlite_journal.cpp),
+// Version 3: an index for recovery's "newest grant of each bucket" (storage/sql.hpp),
 // which otherwise reads every row at each start. Building it reads every row once, at the first
 // start on a version-2 file (about 3 s for 1,000,000 rows on a loaded 2-core machine).
 constexpr std::string_view k_version_3 = R"sql(
@@ -133,4 +133,4 @@ void migrate(connection& db) {
   transaction.commit();
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

@@ -1,6 +1,6 @@
 #pragma once
 // One SQLite connection whose every failure becomes a journal_error naming the file and SQLite's
-// reason. Internal to storage/: journal and history each own one.
+// reason. Internal to storage/: the SQLite journal and its history reader each own one.
 
 #include <sqlite3.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 // How long a connection waits for another connection's write lock before failing with "database
 // is locked". The journal and the history connection take turns on one file: a prune batch or a
@@ -50,4 +50,4 @@ class connection {
 // file system (open, read, write, fsync), so "unable to open database file" says why.
 std::string describe_error(sqlite3* db, int rc);
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

@@ -1,4 +1,4 @@
-#include "storage/pg_connection.hpp"
+#include "storage/postgres/connection.hpp"
 
 #include <unistd.h>
 
@@ -7,9 +7,10 @@
 #include <cstdlib>
 #include <random>
 
+#include "storage/errors.hpp"
 #include "storage/journal.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::postgres {
 
 namespace {
 
@@ -30,8 +31,8 @@ std::string new_writer_mark() {
 }
 
 // The mark on the session this connection reaches ("" when none).
-std::string current_mark(pg_connection& db, std::string_view what) {
-  const pg_result read =
+std::string current_mark(connection& db, std::string_view what) {
+  const result read =
       db.query("SELECT current_setting('" + std::string(k_writer_mark_setting) + "', true)", what);
   return read.is_null(0, 0) ? std::string{} : read.text(0, 0);
 }
@@ -112,13 +113,13 @@ std::string trimmed(const char* message) {
 
 }  // namespace
 
-bool is_postgres_uri(std::string_view location) {
+bool is_uri(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
 
 std::string redact_uri(std::string_view uri) { return split_uri(uri).redacted; }
 
-std::int64_t pg_result::integer(int row, int column) const {
+std::int64_t result::integer(int row, int column) const {
   const char* text = PQgetvalue(result_.get(), row, column);
   std::int64_t value = 0;
   const std::string_view view(text);
@@ -126,14 +127,14 @@ std::int64_t pg_result::integer(int row, int column) const {
   return value;
 }
 
-std::uint64_t pg_result::affected() const {
+std::uint64_t result::affected() const {
   const std::string_view view(PQcmdTuples(result_.get()));
   std::uint64_t value = 0;
   std::from_chars(view.data(), view.data() + view.size(), value);
   return value;
 }
 
-pg_connection::pg_connection(const std::string& uri) {
+connection::connection(const std::string& uri) {
   uri_parts parts = split_uri(uri);
   location_ = std::move(parts.redacted);
   secrets_ = std::move(parts.passwords);
@@ -170,13 +171,13 @@ pg_connection::pg_connection(const std::string& uri) {
       conn_.get(), [](void*, const char*) {}, nullptr);
 }
 
-void pg_connection::add_setup(std::string sql) {
+void connection::add_setup(std::string sql) {
   exec(sql, "setting up the connection");
   setup_.push_back(std::move(sql));
 }
 
-void pg_connection::reconnect_if_broken() {
-  if (PQstatus(conn_.get()) == CONNECTION_OK) return;
+void connection::reconnect_if_broken() {
+  if (in_transaction_ || PQstatus(conn_.get()) == CONNECTION_OK) return;
   if (lock_held_) {
     lock_lost_ = true;
     fail("writing",
@@ -185,10 +186,10 @@ void pg_connection::reconnect_if_broken() {
   }
   PQreset(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) fail("reconnecting");
-  for (const std::string& sql : setup_) exec(sql, "setting up the connection");
+  for (const std::string& sql : setup_) run(sql, "setting up the connection");
 }
 
-bool pg_connection::try_advisory_lock(std::int64_t key) {
+bool connection::try_advisory_lock(std::int64_t key) {
   const std::string_view what = "taking the journal's lock";
   // One statement, so that a pooler cannot run its parts on different sessions or let another
   // client's statement in between: CASE tries the lock only on a session without a mark, and
@@ -198,7 +199,7 @@ bool pg_connection::try_advisory_lock(std::int64_t key) {
                           ", true), '') <> '' THEN 'marked' WHEN pg_try_advisory_lock($1) THEN "
                           "set_config(" +
                           setting + ", $2, false) ELSE '' END";
-  const pg_param values[] = {std::to_string(key), new_writer_mark()};
+  const parameter values[] = {std::to_string(key), new_writer_mark()};
   const std::string answer = query(sql, values, what).text(0, 0);
   if (answer == "marked") {
     fail(what,
@@ -212,14 +213,13 @@ bool pg_connection::try_advisory_lock(std::int64_t key) {
   return true;
 }
 
-void pg_connection::confirm_lock_holder() {
+void connection::confirm_lock_holder() {
   const std::string_view what = "confirming the journal's writer session";
-  reconnect_if_broken();
   const std::string mark = current_mark(*this, what);  // the round trip, with or without a lock
   if (lock_held_ && mark != writer_mark_) fail_not_lock_holder(what);
 }
 
-void pg_connection::fail_not_lock_holder(std::string_view what) {
+void connection::fail_not_lock_holder(std::string_view what) {
   lock_lost_ = true;
   fail(what,
        "this connection reached another database session than the one holding the "
@@ -227,41 +227,46 @@ void pg_connection::fail_not_lock_holder(std::string_view what) {
            std::string(k_pooler_hint));
 }
 
-void pg_connection::exec(const std::string& sql, std::string_view what) {
-  const pg_result result(PQexec(conn_.get(), sql.c_str()));
-  const ExecStatusType status = result.status();
+void connection::exec(const std::string& sql, std::string_view what) {
+  reconnect_if_broken();
+  run(sql, what);
+}
+
+void connection::run(const std::string& sql, std::string_view what) {
+  const result answer(PQexec(conn_.get(), sql.c_str()));
+  const ExecStatusType status = answer.status();
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what);
 }
 
-pg_result pg_connection::query(const std::string& sql, std::span<const pg_param> params,
-                               std::string_view what) {
+result connection::query(const std::string& sql, std::span<const parameter> params,
+                         std::string_view what) {
+  reconnect_if_broken();
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const pg_param& value : params) values.push_back(value ? value->c_str() : nullptr);
-  pg_result result(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                values.data(), nullptr, nullptr, 0));
-  const ExecStatusType status = result.status();
+  for (const parameter& value : params) values.push_back(value ? value->c_str() : nullptr);
+  result answer(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0));
+  const ExecStatusType status = answer.status();
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what);
-  return result;
+  return answer;
 }
 
-void pg_connection::fail(std::string_view what) const {
+void connection::fail(std::string_view what) const {
   fail(what, trimmed(conn_ ? PQerrorMessage(conn_.get()) : nullptr));
 }
 
-void pg_connection::fail(std::string_view what, std::string_view reason) const {
-  std::string message = "journal " + location_ + ": ";
-  message.append(what).append(": ").append(reason);
-  throw journal_error(scrub(std::move(message), secrets_));
+void connection::fail(std::string_view what, std::string_view reason) const {
+  throw journal_error(scrub(detail::error_text(location_, what, reason), secrets_));
 }
 
-pg_transaction::pg_transaction(pg_connection& db, std::string_view begin, std::string_view what)
+transaction::transaction(connection& db, std::string_view begin, std::string_view what)
     : db_(db), what_(what) {
-  db_.reconnect_if_broken();
-  db_.exec(std::string(begin), what_);
+  db_.exec(std::string(begin), what_);  // on a connection opened anew, if it had to be
+  db_.in_transaction_ = true;           // and from here never replaced until this ends
 }
 
-pg_transaction::~pg_transaction() {
+transaction::~transaction() {
+  db_.in_transaction_ = false;
   if (!open_) return;
   // Nothing of the transaction is kept; on a broken connection the server has rolled it back.
   if (PQstatus(db_.get()) == CONNECTION_OK) {
@@ -269,9 +274,9 @@ pg_transaction::~pg_transaction() {
   }
 }
 
-void pg_transaction::commit() {
+void transaction::commit() {
   open_ = false;
-  db_.exec("COMMIT", what_);
+  db_.exec("COMMIT", what_);  // in the transaction still: a closed connection fails it
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::postgres

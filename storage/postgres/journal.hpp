@@ -9,7 +9,6 @@
 // only once the server has flushed the grant to its WAL, before any 200 is sent. The writer
 // connection holds the session-level advisory lock of "one active queue per database".
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,13 +18,15 @@
 
 namespace gq::storage {
 
-namespace detail {
-class pg_connection;
-}
+namespace postgres {
+
+class connection;
 
 // The session advisory lock key of "one writer per journal" (pg_try_advisory_lock): one
 // journal per database, so one fixed key. The bytes spell "gq-jrnl".
-inline constexpr std::int64_t k_pg_journal_lock = 0x67712d6a726e6c;
+inline constexpr std::int64_t k_journal_lock = 0x67712d6a726e6c;
+
+}  // namespace postgres
 
 class postgres_journal final : public journal {
  public:
@@ -34,47 +35,39 @@ class postgres_journal final : public journal {
   // version is opened with reads only and nothing is written until verify() passes. Throws
   // journal_error (server unreachable, authentication, not a journal, newer schema, read-only).
   // An exclusive journal (journal_options::exclusive) is opened by postgres_claim, whose session
-  // holds the journal's advisory lock (k_pg_journal_lock) from before the schema is read.
+  // holds the journal's advisory lock (postgres::k_journal_lock) from before the schema is read.
   explicit postgres_journal(const std::string& uri, durability mode = durability::full,
                             integrity_check check = integrity_check::at_open);
   // As above, with `writer` as the writer connection: a connection to `uri`, holding the
   // journal's lock when the journal is exclusive (postgres_claim's session).
-  postgres_journal(const std::string& uri, std::unique_ptr<detail::pg_connection> writer,
+  postgres_journal(const std::string& uri, std::unique_ptr<postgres::connection> writer,
                    durability mode, integrity_check check);
   ~postgres_journal() override;
 
-  using journal::record_releases;
-  void record_releases(std::span<const release_record> records,
-                       std::span<const release_reattribution> reattributions,
-                       std::span<const release_outcome> outcomes) override;
-  void record_limits(const session_limits& limits) override;
-  recovery_state recover() override;
-  std::uint64_t count_releases_since(unix_ms since) override;
-  std::vector<shard_grant> shard_grants_since(unix_ms since) override;
-  std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) override;
-  std::vector<release_record> history(const history_filter& filter) override;
-  std::uint64_t prune_before(unix_ms cutoff, std::uint32_t batch) override;
+ private:
+  void do_record_releases(std::span<const release_record> records,
+                          std::span<const release_reattribution> reattributions,
+                          std::span<const release_outcome> outcomes) override;
+  void do_record_limits(const session_limits& limits) override;
+  recovery_state do_recover() override;
+  std::uint64_t do_count_releases_since(unix_ms since) override;
+  std::vector<shard_grant> do_shard_grants_since(unix_ms since) override;
+  std::vector<reported_invalid_session> do_invalid_sessions_since(unix_ms since) override;
+  std::vector<release_record> do_history(const history_filter& filter) override;
+  std::uint64_t do_prune_before(unix_ms cutoff, std::uint32_t batch) override;
   // The server guarantees its pages (WAL, checksums when enabled): verify checks, on a
   // connection of its own, that every column the journal uses is there and proves the database
   // writable by writing the schema version (a hot standby or a read-only user fails here).
-  void verify() override;
-  bool verified() const override { return verified_.load(std::memory_order_acquire); }
-  int schema_version() override;
+  void do_verify() override;
+  int do_schema_version() override;
   // A round trip on the writer session (exclusive: the one holding the lock).
-  void confirm_writer() override;
-  bool writer_lost() const override;
-  // The URI without its password.
-  const std::string& location() const override { return location_; }
-
- private:
-  void require_verified(const char* what) const;
+  void do_confirm_writer() override;
+  bool do_writer_lost() const override;
 
   std::string uri_;  // with the password, for verify()'s connection; never shown
-  std::string location_;
-  std::unique_ptr<detail::pg_connection> writer_;
+  std::unique_ptr<postgres::connection> writer_;
   std::mutex reader_mutex_;
-  std::unique_ptr<detail::pg_connection> reader_;
-  std::atomic<bool> verified_{false};
+  std::unique_ptr<postgres::connection> reader_;
 };
 
 // journal_claim for PostgreSQL (claim_journal, storage/journal.hpp): one session that tries the
@@ -88,7 +81,7 @@ class postgres_claim final : public journal_claim {
  private:
   std::string uri_;  // with the password; never shown
   journal_options options_;
-  std::unique_ptr<detail::pg_connection> session_;
+  std::unique_ptr<postgres::connection> session_;
 };
 
 }  // namespace gq::storage

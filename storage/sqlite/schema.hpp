@@ -5,9 +5,9 @@
 #include <span>
 #include <string_view>
 
-#include "storage/connection.hpp"
+#include "storage/sqlite/connection.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 // Brings a file from `version - 1` to `version`. Adding a schema version is appending one entry
 // (and raising sqlite_journal::k_schema_version); entries already released never change, because
@@ -48,4 +48,4 @@ void check_integrity(connection& db);
 // file that cannot be written fails here, at open, instead of at the first grant.
 void migrate(connection& db);
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite

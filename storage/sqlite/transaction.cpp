@@ -1,6 +1,6 @@
-#include "storage/transaction.hpp"
+#include "storage/sqlite/transaction.hpp"
 
-namespace gq::storage::detail {
+namespace gq::storage::sqlite {
 
 transaction_statements::transaction_statements(connection& conn)
     : db(&conn),
@@ -35,4 +35,4 @@ void transaction::commit() {
   committed_ = true;
 }
 
-}  // namespace gq::storage::detail
+}  // namespace gq::storage::sqlite
