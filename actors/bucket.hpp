@@ -4,8 +4,8 @@
 //
 // Per waiter the bucket holds the response promise of the HTTP edge's request. Shortly before the
 // head is due (k_permit_lead) it asks the ledger for a permit (budget + journal commit, stamped
-// with the due time) and hands the journaled grant to the edge at once, with its due instant.
-// The edge holds it (grant_dispatcher) and writes the 200 at that instant, then reports `sent`
+// with the due instant the ledger decides from the earliest the spacing allows) and hands the journaled grant to the edge at once, with its due instant.
+// The edge holds it (its grant writer) and writes the 200 at that instant, then reports `sent`
 // with the time the write completed, and the interval runs from there. Asking ahead keeps the
 // commit off the critical path. A waiter that hangs up before its permit is journaled is
 // withdrawn: it costs no grant, no journal row and no interval. One that hangs up after (the

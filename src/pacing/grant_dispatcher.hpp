@@ -1,12 +1,11 @@
 #pragma once
-// The one owner of grant timing on the way out: journaled grants held until their due instant.
+// Journaled grants held until their due instant: the grant writer's store (grant_writer.hpp).
 //
-// A bucket computes a grant's due instant once (its pacer's next grant time), journals it as
-// computed and hands the grant over ahead of time; the dispatcher holds it, says when the next
-// one is due and which are due now, and turns each write into the `sent` report the bucket
-// paces from. No actors, sockets or clocks: the caller supplies the time, so the rules are
-// tested with a fake clock (tests/src/pacing/grant_dispatcher_test.cpp). The HTTP edge uses
-// it for real connections, the actor tests' fake edge for recorded ones.
+// The ledger decides a grant's due instant once (grant_due.hpp) and journals it; the bucket hands
+// the grant over ahead of time; the dispatcher holds it, says when the next one is due and which
+// are due now, and turns each write into the `sent` report the bucket paces from. No actors,
+// sockets or clocks: the caller supplies the time, so the rules are tested with a fake clock
+// (tests/src/pacing/grant_dispatcher_test.cpp).
 //
 // `Grant` is the caller's record of one grant; it needs `waiter_id` (unique among held grants),
 // `due` (a time_point) and `bucket` (whom to report to) as members.
