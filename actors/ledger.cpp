@@ -1,3 +1,6 @@
+// The ledger, the one authority over grants: permits, the daily budget, one commit per batch,
+// the limits and the daily window. (The rest of ledger_state: ledger_past_the_gate.cpp,
+// ledger_status.cpp, ledger_writer.cpp.)
 #include "actors/ledger.hpp"
 
 #include <spdlog/spdlog.h>
@@ -19,31 +22,6 @@ void ledger_state::init(std::shared_ptr<storage::journal> journal, ledger_config
   if (config_.on_writer_lost)
     self_->delayed_send(self_, config_.writer_check_interval, confirm_atom::value);
   if (!config_.await_verified) on_verified();
-}
-
-// A round trip on the writer's session between commits: a session ended by the database (a
-// network cut, a restart, an operator) is seen within writer_check_interval, not at the next
-// grant, so /ready turns 503 and waiters go to the queue that takes over.
-void ledger_state::confirm_writer() {
-  if (writer_lost_ || shutting_down_) return;
-  try {
-    journal_->confirm_writer();
-  } catch (const storage::journal_error& e) {
-    spdlog::warn("journal: the writer's check failed: {}", e.what());
-    check_writer_lost();
-  }
-  if (!writer_lost_) self_->delayed_send(self_, config_.writer_check_interval, confirm_atom::value);
-}
-
-void ledger_state::check_writer_lost() {
-  if (writer_lost_ || !journal_->writer_lost()) return;
-  writer_lost_ = true;
-  spdlog::error(
-      "journal: this process is no longer the journal's writer (its database session "
-      "ended, and the lock with it): granting nothing");
-  for (auto& permit : held_) permit.promise.deliver(verdict::of(verdict_kind::unavailable));
-  held_.clear();
-  if (config_.on_writer_lost) config_.on_writer_lost();
 }
 
 // Everything that touches the journal starts here: before it, permits wait in held_ (no limits
@@ -177,35 +155,6 @@ void ledger_state::on_permit(pending_permit permit) {
   }
 }
 
-std::optional<unix_ms> ledger_state::looping_until(const waiter_ticket& ticket, unix_ms now) {
-  if (config_.shard_hourly_limit == 0 || !ticket.shard) return std::nullopt;
-  const auto shard = *ticket.shard;
-  auto until = shard_grants_.looping_until(shard, config_.shard_hourly_limit, now);
-  if (!until) return std::nullopt;
-  auto& logged = looping_logged_until_[shard];
-  if (now >= logged) {
-    logged = now + shard_grants::k_window_ms;
-    spdlog::warn(
-        "loop guard: shard {} was granted {} times in the last hour (QUEUE_SHARD_HOURLY_LIMIT); "
-        "refusing it with 429 until {} (unix ms)",
-        shard, config_.shard_hourly_limit, *until);
-  }
-  return until;
-}
-
-bool ledger_state::kept_by_reserve(const waiter_ticket& ticket) const {
-  return ticket.initial && budget_.known() &&
-         budget_.available() <= reserve_for(config_.reserve, budget_.current().total);
-}
-
-void ledger_state::forget_old_grants(unix_ms now) {
-  // Once a minute is plenty: memory stays about an hour's grants either way.
-  if (now - grants_forgotten_at_ < 60'000) return;
-  grants_forgotten_at_ = now;
-  shard_grants_.forget_before(now);
-  std::erase_if(looping_logged_until_, [now](const auto& entry) { return entry.second <= now; });
-}
-
 void ledger_state::admit(pending_permit permit) {
   budget_.consume();
   ++grants_admitted_;
@@ -287,38 +236,6 @@ void ledger_state::commit_batch() {
   forget_old_grants(now());
 }
 
-void ledger_state::on_outcome(const outcome_report& report,
-                              caf::typed_response_promise<outcome_receipt> promise) {
-  // Before `verified` the last hour's grants are not read yet (and nothing may be written).
-  if (shutting_down_ || writer_lost_ || !verified_) {
-    promise.deliver(outcome_receipt{});
-    return;
-  }
-  const auto row = shard_grants_.newest(report.shard, now() - k_outcome_window_ms);
-  if (!row) {
-    promise.deliver(outcome_receipt{outcome_answer::no_grant, {}});
-    return;
-  }
-  outcomes_.push_back({{*row, report.outcome}, std::move(promise)});
-  schedule_flush();
-}
-
-void ledger_state::on_reattribute(caf::timespan due, std::uint32_t bucket,
-                                  std::uint32_t max_concurrency, shard_id previous_shard,
-                                  const waiter_ticket& waiter) {
-  release_reattribution moved;
-  moved.released_at = config_.anchor.to_unix(steady_instant(due));
-  moved.bucket = bucket;
-  moved.max_concurrency = max_concurrency;
-  moved.shard = waiter.shard;
-  moved.waited_ms = waited_ms(waiter.arrived_at, moved.released_at);
-  reattributions_.push_back(moved);
-  // The loop guard counts the grant for the shard that got it.
-  shard_grants_.reattribute({moved.released_at, bucket, max_concurrency}, previous_shard,
-                            waiter.shard);
-  schedule_flush();
-}
-
 void ledger_state::on_withdraw(std::uint64_t waiter_id) {
   auto held = std::find_if(held_.begin(), held_.end(),
                            [&](const pending_permit& p) { return p.ticket.id == waiter_id; });
@@ -381,35 +298,6 @@ void ledger_state::notify_watcher() {
   if (watcher_) caf::anon_send(watcher_, refresh_atom::value);
 }
 
-void ledger_state::observe_wait(std::int64_t waited_ms) {
-  const double seconds = static_cast<double>(waited_ms) / 1000.0;
-  wait_sum_seconds_ += seconds;
-  const auto& bounds = wait_histogram_bounds();
-  const auto slot = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
-  if (static_cast<std::size_t>(slot) < bounds.size())
-    ++wait_counts_[slot];
-  else
-    ++wait_count_inf_;
-}
-
-void ledger_state::count_refresh(refresh_result result) {
-  switch (result) {
-    case refresh_result::ok:
-      ++refreshes_.ok;
-      break;
-    case refresh_result::error:
-      ++refreshes_.error;
-      break;
-    case refresh_result::rate_limited:
-      ++refreshes_.rate_limited;
-      break;
-    case refresh_result::unauthorized:
-      ++refreshes_.unauthorized;
-      break;
-  }
-  discord_up_ = result == refresh_result::ok;
-}
-
 void ledger_state::shut_down() {
   shutting_down_ = true;
   // Nothing is granted once the queue stops: admitted but uncommitted permits are refused too.
@@ -423,31 +311,6 @@ void ledger_state::shut_down() {
   held_.clear();
   for (auto& pending : outcomes_) pending.promise.deliver(outcome_receipt{});
   outcomes_.clear();
-}
-
-ledger_status ledger_state::status() const {
-  ledger_status result;
-  result.limits_known = budget_.known();
-  result.limits = budget_.current();
-  if (!budget_.known())  // nothing fetched yet: say where limits will come from
-    result.limits.source = config_.configured ? limits_source::config : limits_source::discord;
-  result.last_refresh = last_refresh_;
-  result.discord_stopped = discord_stopped_;
-  result.grants_total = grants_total_;
-  result.journal_failures = journal_failures_;
-  result.held = held_.size();
-  result.reject_when_exhausted = config_.reject_when_exhausted;
-  result.wait_counts = wait_counts_;
-  result.wait_count_inf = wait_count_inf_;
-  result.wait_sum_seconds = wait_sum_seconds_;
-  result.commit_seconds = commit_seconds_;
-  result.last_grant_at = last_grant_at_;
-  result.refreshes = refreshes_;
-  result.discord_up = discord_up_;
-  result.shard_hourly_limit = config_.shard_hourly_limit;
-  result.looping = shard_grants_.looping(config_.shard_hourly_limit, now());
-  if (budget_.known()) result.reserve = reserve_for(config_.reserve, budget_.current().total);
-  return result;
 }
 
 namespace {
