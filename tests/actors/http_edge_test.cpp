@@ -66,6 +66,10 @@ class http_edge_test : public ::testing::Test {
   }
 
   ~http_edge_test() override {
+    // The timers still pending (the edge's deadline sweep, a grant's) hold messages from the edge
+    // to itself, and with them the edge: dropped first, so that nothing keeps it alive.
+    sched_.clock().cancel_all();
+    waiters_.clear();  // the edge's requests end with their promises
     for (auto& actor : {edge_, gate_, bucket_})
       if (actor) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
     run();
