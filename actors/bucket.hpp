@@ -4,14 +4,15 @@
 //
 // Per waiter the bucket holds the response promise of the HTTP edge's request. Shortly before the
 // head is due (k_permit_lead) it asks the ledger for a permit (budget + journal commit, stamped
-// with the due instant the ledger decides from the earliest the spacing allows) and hands the journaled grant to the edge at once, with its due instant.
-// The edge holds it (its grant writer) and writes the 200 at that instant, then reports `sent`
-// with the time the write completed, and the interval runs from there. Asking ahead keeps the
-// commit off the critical path. A waiter that hangs up before its permit is journaled is
-// withdrawn: it costs no grant, no journal row and no interval. One that hangs up after (the
-// edge gives the unwritten grant back with `cancel`) passes the grant to the next waiter at the
-// same due instant, and the ledger re-attributes the row; with nobody waiting the grant counts
-// as sent at its due instant. Either way a hang-up never costs a slot.
+// with the due instant the ledger decides from the earliest the spacing allows) and hands the
+// journaled grant to the edge at once, with its due instant. The edge holds it (its grant writer)
+// and writes the 200 at that instant, then reports `sent` with the time the write completed, and
+// the interval runs from there. Asking ahead keeps the commit off the critical path. A waiter that
+// hangs up before its permit is journaled is withdrawn: it costs no grant, no journal row and no
+// interval. One that hangs up after (the edge gives the unwritten grant back with `cancel`) passes
+// the grant to the next waiter at the same due instant, and the ledger re-attributes the row; with
+// nobody waiting the grant counts as sent at its due instant. Either way a hang-up never costs a
+// slot.
 //
 // Invariant: at most one grant is in flight; the next is decided no sooner than the interval
 // after the previous one was sent.

@@ -88,7 +88,6 @@ struct edge_state {
     bool keep_alive = true;
     bool caf_writing = false;     // CAF has bytes of ours for it not yet on the wire
     bool request_begun = false;   // part of a request has arrived, not all of it
-    bool grant_held = false;      // its waiter's grant is in the dispatcher
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     shard_id shard;
     deadline_link deadline;  // its request or idle deadline; kind none while busy

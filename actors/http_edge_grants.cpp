@@ -21,7 +21,8 @@ void edge_state::take_handed_off() {
     // Gone, or no longer this waiter's: the hang-up sent `cancel` already and the bucket passes
     // the grant on (as for a verdict).
     if (i == connections_.end() || i->second.waiter_id != handed.waiter_id) continue;
-    if (!i->second.grant_held) on_granted(hdl, &i->second, handed.waiter_id, handed.grant);
+    if (!writer_->holds(handed.waiter_id))
+      on_granted(hdl, &i->second, handed.waiter_id, handed.grant);
   }
 }
 
@@ -32,7 +33,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
   if (conn && conn->waiter_id != waiter_id) conn = nullptr;
   if (result.kind == verdict_kind::granted) {
     // Already held through the hand-off (or written, then conn is null): this copy is spare.
-    if (conn && conn->grant_held) return;
+    if (conn && writer_->holds(waiter_id)) return;
     on_granted(hdl, conn, waiter_id, result);
     maybe_finish_shutdown();
     return;
@@ -96,7 +97,6 @@ void edge_state::on_granted(handle hdl, connection* conn, std::uint64_t waiter_i
                      .body = render_grant(grant.bucket, grant.waited_ms, conn->shard),
                      .headers = {}},
       conn->keep_alive);
-  conn->grant_held = true;
   writer_->hold({waiter_id, steady_instant(grant.due), grant.granted_by, hdl, conn->serial,
                  std::move(bytes)});
 }
@@ -156,7 +156,6 @@ bool edge_state::writer_port::live(const held_grant& grant) const {
 bool edge_state::writer_port::write(const held_grant& grant) const {
   auto& conn = *edge->live(grant.hdl, grant.serial);  // the writer asked live() first
   conn.waiter_id = 0;
-  conn.grant_held = false;
   --edge->counters_.waiting;
   // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
   // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.

@@ -23,10 +23,7 @@ void edge_state::stand_by() {
   // Another queue may take the journal from now on and grant in these buckets: a grant held here
   // (journaled, not yet written) must never leave, however close to due.
   take_handed_off();
-  for (auto& grant : writer_->abandon()) {
-    if (auto* conn = live(grant.hdl, grant.serial); conn && conn->waiter_id == grant.waiter_id)
-      conn->grant_held = false;
-  }
+  writer_->abandon();
   std::vector<std::pair<handle, std::uint64_t>> waiters;
   for (auto& [hdl, conn] : connections_) {
     if (conn.waiter_id != 0) waiters.emplace_back(hdl, conn.serial);
@@ -47,7 +44,6 @@ void edge_state::refuse_waiter(handle hdl, connection& conn, rejection reason,
                                std::string_view message) {
   counters_.count(reason);
   conn.waiter_id = 0;
-  conn.grant_held = false;
   --counters_.waiting;
   finish_async(hdl, conn.serial, http::retry_soon(message));
 }

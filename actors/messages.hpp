@@ -92,8 +92,8 @@ struct verdict {
   std::int64_t waited_ms = 0;  // granted: time from arrival to release
   std::uint32_t bucket = 0;
   // granted: the steady-clock instant (since its epoch) before which the 200 must not leave,
-  // decided once by the ledger (grant_due) and journaled as `at`. A bucket delivers a grant as soon as it
-  // is journaled, ahead of time; the edge holds it (its grant writer) and reports `sent` to
+  // decided once by the ledger (grant_due) and journaled as `at`. A bucket delivers a grant as soon
+  // as it is journaled, ahead of time; the edge holds it (its grant writer) and reports `sent` to
   // `granted_by`, or gives it back there with `cancel` if its client leaves first.
   caf::timespan due{0};
   grant_owner_actor granted_by;  // granted: the bucket

@@ -160,8 +160,6 @@ class grant_writer {
     return dispatcher_.take_all();
   }
 
-  std::size_t held() const { return dispatcher_.size(); }
-
  private:
   void write_due() {
     std::size_t late = 0;

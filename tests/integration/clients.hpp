@@ -3,6 +3,7 @@
 // on raw connections (raw_connection.hpp) each waited for by a thread of its own, for tests that
 // fire many at once and look at when each answer arrived.
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -114,6 +116,20 @@ inline std::vector<journaled_grant> journaled_grants(std::uint16_t port,
   }
   std::reverse(grants.begin(), grants.end());  // /history is newest first
   return grants;
+}
+
+// The journal of shards 0-3 asked at once with four buckets: one grant per bucket, each due at
+// its arrival, none waiting for another bucket's interval (5 s).
+inline void expect_four_buckets_granted_in_parallel(const std::vector<journaled_grant>& grants) {
+  ASSERT_EQ(grants.size(), 4u);
+  std::set<long long> buckets;
+  for (const auto& grant : grants) {
+    buckets.insert(grant.bucket);
+    EXPECT_LT(grant.waited_ms, 5000) << "shard " << grant.shard << " waited an interval";
+  }
+  EXPECT_EQ(buckets, (std::set<long long>{0, 1, 2, 3}));
+  EXPECT_LT(grants.back().released_at - grants.front().released_at, 5000)
+      << "a bucket was paced behind another";
 }
 
 // ---------------------------------------------------------------------------------------------
