@@ -24,16 +24,21 @@ void journal::record_releases(std::span<const release_record> records,
   };
   for (const release_record& record : records) check(record);
   for (const release_reattribution& moved : reattributions) {
-    check({moved.released_at, moved.shard, moved.bucket, moved.max_concurrency, moved.waited_ms});
+    check({moved.released_at, moved.shard, moved.bucket, moved.max_concurrency, moved.waited_ms,
+           std::nullopt, moved.bot});
+  }
+  for (const release_outcome& reported : outcomes) {
+    if (!valid_bot_name(reported.bot)) refuse("recording outcomes", "bot is not [a-z0-9_-]{1,32}");
   }
   require_verified("recording grants");
   do_record_releases(records, reattributions, outcomes);
 }
 
-void journal::record_limits(const session_limits& limits) {
+void journal::record_limits(const session_limits& limits, std::string_view bot) {
   if (limits.max_concurrency == 0) refuse("recording limits", "max_concurrency is 0");
+  if (!valid_bot_name(bot)) refuse("recording limits", "bot is not [a-z0-9_-]{1,32}");
   require_verified("recording limits");
-  do_record_limits(limits);
+  do_record_limits(limits, bot);
 }
 
 std::vector<release_record> journal::history(const history_filter& filter) {

@@ -83,13 +83,14 @@ class journal {
   journal& operator=(const journal&) = delete;
 
   // Commits all records in one transaction (one fsync), and in the same transaction re-attributes
-  // earlier rows (see release_reattribution): the newest row with that released_at, bucket and
-  // max_concurrency takes the new shard and wait; none matching is not an error (the row was
+  // earlier rows (see release_reattribution): the newest row with that bot, released_at, bucket
+  // and max_concurrency takes the new shard and wait; none matching is not an error (the row was
   // pruned). A re-attribution adds no row, so the daily budget counts each grant once. Throws
   // journal_error; on throw nothing of this call was committed and the journal stays usable for
   // the next call. Records the queue cannot produce (max_concurrency 0, bucket >=
   // max_concurrency, shard > k_max_stored_integer) are refused with journal_error before
-  // anything is written. Also refused until verified().
+  // anything is written, and so are bot names valid_bot_name() refuses. Also refused until
+  // verified(). Several bots' grants may share one call: each row carries its bot.
   // `outcomes` are shards' reports, each written on its grant's row (found as a re-attribution
   // finds it; none matching is not an error), replacing an earlier report of that grant.
   void record_releases(std::span<const release_record> records,
@@ -103,30 +104,38 @@ class journal {
     record_releases(records, {}, {});
   }
 
-  // Journals limits as fetched from Discord or taken from the configuration. Throws
-  // journal_error, also for max_concurrency 0 and until verified().
-  void record_limits(const session_limits& limits);
+  // Journals a bot's limits as fetched from Discord or taken from the configuration. Throws
+  // journal_error, also for max_concurrency 0, a bot name valid_bot_name() refuses and until
+  // verified().
+  void record_limits(const session_limits& limits, std::string_view bot = k_default_bot);
+
+  // The reads below are each about one bot: every other bot's rows are as if absent. Rows
+  // journaled before bots existed (schema version 4 and older) belong to k_default_bot.
 
   // Reads what a restart needs (see recovery_state) from one consistent state of the journal.
   // Its cost does not grow with the number of grants journaled (indexed reads only).
-  recovery_state recover() { return do_recover(); }
+  recovery_state recover(std::string_view bot = k_default_bot) { return do_recover(bot); }
 
   // Number of grants with released_at >= since.
-  std::uint64_t count_releases_since(unix_ms since) { return do_count_releases_since(since); }
+  std::uint64_t count_releases_since(unix_ms since, std::string_view bot = k_default_bot) {
+    return do_count_releases_since(since, bot);
+  }
 
   // The grants that named a shard with released_at >= since, oldest first: the loop guard's
   // count and the grants outcome reports are about, after a restart (an hour's grants).
-  std::vector<shard_grant> shard_grants_since(unix_ms since) {
-    return do_shard_grants_since(since);
+  std::vector<shard_grant> shard_grants_since(unix_ms since, std::string_view bot = k_default_bot) {
+    return do_shard_grants_since(since, bot);
   }
 
   // The Invalid Sessions reported at or after `since`, oldest report first: a restart widens
   // the buckets again from them.
-  std::vector<reported_invalid_session> invalid_sessions_since(unix_ms since) {
-    return do_invalid_sessions_since(since);
+  std::vector<reported_invalid_session> invalid_sessions_since(
+      unix_ms since, std::string_view bot = k_default_bot) {
+    return do_invalid_sessions_since(since, bot);
   }
 
-  // Grants matching the filter, newest first (ties: the later journaled first). A filter that
+  // Grants matching the filter (filter.bot: one bot's, else every bot's), newest first (ties: the
+  // later journaled first). A filter that
   // history_filter_problem() objects to is refused with journal_error.
   std::vector<release_record> history(const history_filter& filter);
 
@@ -171,11 +180,12 @@ class journal {
   virtual void do_record_releases(std::span<const release_record> records,
                                   std::span<const release_reattribution> reattributions,
                                   std::span<const release_outcome> outcomes) = 0;
-  virtual void do_record_limits(const session_limits& limits) = 0;
-  virtual recovery_state do_recover() = 0;
-  virtual std::uint64_t do_count_releases_since(unix_ms since) = 0;
-  virtual std::vector<shard_grant> do_shard_grants_since(unix_ms since) = 0;
-  virtual std::vector<reported_invalid_session> do_invalid_sessions_since(unix_ms since) = 0;
+  virtual void do_record_limits(const session_limits& limits, std::string_view bot) = 0;
+  virtual recovery_state do_recover(std::string_view bot) = 0;
+  virtual std::uint64_t do_count_releases_since(unix_ms since, std::string_view bot) = 0;
+  virtual std::vector<shard_grant> do_shard_grants_since(unix_ms since, std::string_view bot) = 0;
+  virtual std::vector<reported_invalid_session> do_invalid_sessions_since(
+      unix_ms since, std::string_view bot) = 0;
   virtual std::vector<release_record> do_history(const history_filter& filter) = 0;
   virtual std::uint64_t do_prune_before(unix_ms cutoff, std::uint32_t batch) = 0;
   // The check and the proof of verify(), run while !verified(); verify() marks the journal

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/core/bot.hpp"
 #include "src/core/shard.hpp"
 
 namespace gq {
@@ -79,6 +80,7 @@ struct release_record {
   std::int64_t waited_ms = 0;
   // What the grant became, once its shard reported it (history only: a new grant has none).
   std::optional<grant_outcome> outcome{};
+  std::string bot{k_default_bot};  // whose budget and buckets it belongs to
 
   friend bool operator==(const release_record&, const release_record&) = default;
 };
@@ -86,6 +88,7 @@ struct release_record {
 // The one check every journal backend makes before it stores a grant: nullopt for a record the
 // queue can produce, else why not. recover() relies on such records never being stored.
 inline std::optional<std::string> release_record_problem(const release_record& record) {
+  if (!valid_bot_name(record.bot)) return std::string("bot is not [a-z0-9_-]{1,32}");
   if (record.max_concurrency == 0) return std::string("max_concurrency is 0");
   if (record.bucket >= record.max_concurrency) {
     return "bucket " + std::to_string(record.bucket) + " is not below max_concurrency " +
@@ -116,6 +119,7 @@ struct history_filter {
   std::optional<unix_ms> since;           // inclusive, non-negative
   std::optional<unix_ms> until;           // inclusive, non-negative, not before since
   std::uint32_t limit = k_default_limit;  // 1 to k_max_limit rows, newest first
+  std::optional<std::string> bot;         // none: every bot's grants
 };
 
 // The one check of a history filter's bounds, shared by the HTTP parser, the history command's
@@ -126,6 +130,8 @@ inline std::optional<std::string> history_filter_problem(const history_filter& f
     return std::string(key) + " must be " + std::string(what) + "a decimal integer from 0 to " +
            std::to_string(k_max_stored_integer);
   };
+  if (filter.bot && !valid_bot_name(*filter.bot))
+    return std::string("bot must be 1 to 32 of a-z, 0-9, _ and -");
   if (filter.shard && *filter.shard > k_max_stored_integer) return integer("shard", "");
   if (filter.since && *filter.since < 0) return integer("since", "a unix time in milliseconds, ");
   if (filter.until && *filter.until < 0) return integer("until", "a unix time in milliseconds, ");
@@ -137,20 +143,22 @@ inline std::optional<std::string> history_filter_problem(const history_filter& f
 }
 
 // A journaled grant whose waiter left before its 200 was written went to the next waiter of its
-// bucket at the same due instant: its row (found by due instant, bucket and max_concurrency,
-// which two grants never share) now names that waiter's shard and wait. Counted once either way.
+// bucket at the same due instant: its row (found by bot, due instant, bucket and
+// max_concurrency, which two grants never share) now names that waiter's shard and wait. Counted
+// once either way.
 struct release_reattribution {
   unix_ms released_at = 0;
   std::uint32_t bucket = 0;
   std::uint32_t max_concurrency = 1;
   shard_id shard;              // the new waiter's
   std::int64_t waited_ms = 0;  // the new waiter's
+  std::string bot{k_default_bot};
 
   friend bool operator==(const release_reattribution&, const release_reattribution&) = default;
 };
 
-// The row of a journaled grant, as the ledger remembers it: released_at, bucket and
-// max_concurrency find it (two grants never share them).
+// The row of a journaled grant, as the ledger remembers it for one bot: with the bot,
+// released_at, bucket and max_concurrency find it (two grants of a bot never share them).
 struct grant_row {
   unix_ms released_at = 0;
   std::uint32_t bucket = 0;
@@ -163,6 +171,7 @@ struct grant_row {
 struct release_outcome {
   grant_row row;
   grant_outcome outcome;
+  std::string bot{k_default_bot};
 
   friend bool operator==(const release_outcome&, const release_outcome&) = default;
 };
