@@ -63,7 +63,7 @@ void bucket_state::try_grant() {
   const auto id = current_->ticket.id;
   auto self = self_;
   self_
-      ->request(config_.ledger, caf::infinite, permit_atom::value, current_->ticket, config_.index,
+      ->request(config_.ledger, caf::infinite, permit_atom::value, config_.bot, current_->ticket, config_.index,
                 config_.max_concurrency, caf::timespan{earliest})
       .then([self, id](verdict result) { self->state.on_verdict(id, result); },
             [self, id](caf::error&) {
@@ -121,7 +121,7 @@ void bucket_state::pass_on() {
   current_left_ = false;
   // Same row, same due instant, same budget unit: only the waiter changes.
   grant_.waited_ms = waited_ms(current_->ticket.arrived_at, grant_.at);
-  self_->send(config_.ledger, reattribute_atom::value, grant_.due, config_.index,
+  self_->send(config_.ledger, reattribute_atom::value, config_.bot, grant_.due, config_.index,
               config_.max_concurrency, previous_shard, current_->ticket);
   deliver_grant(*current_);
 }
@@ -159,7 +159,7 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
     // The ledger may hold or be committing this permit; it answers `withdrawn` or `granted`.
     current_left_ = true;
     current_->promise.deliver(verdict::of(verdict_kind::withdrawn));
-    self_->send(config_.ledger, withdraw_atom::value, waiter_id);
+    self_->send(config_.ledger, withdraw_atom::value, config_.bot, waiter_id);
     return;
   }
   // Journaled and handed to the edge, which gives it back unwritten (the edge sends `cancel`
@@ -222,7 +222,7 @@ caf::result<caf::timespan> bucket_state::drain(std::vector<waiter_line_actor> ta
   if (!current_)
     finish_drain();
   else if (phase_ == phase::asking && !current_left_)
-    self_->send(config_.ledger, withdraw_atom::value, current_->ticket.id);
+    self_->send(config_.ledger, withdraw_atom::value, config_.bot, current_->ticket.id);
   return promise;
 }
 

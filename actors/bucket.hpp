@@ -63,6 +63,7 @@ using bucket_actor = caf::typed_actor<
     caf::replies_to<status_atom, shard_id>::with<bucket_status>, caf::reacts_to<shutdown_atom>>;
 
 struct bucket_config {
+  bot_key bot = 0;  // whose budget its permits spend (the ledger's books)
   std::uint32_t index = 0;
   std::uint32_t max_concurrency = 1;
   caf::timespan interval{};

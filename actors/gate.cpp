@@ -48,6 +48,7 @@ void gate_state::init(gate_config config) {
 
 bucket_actor gate_state::spawn_bucket(std::uint32_t index, bucket_start start) {
   bucket_config cfg;
+  cfg.bot = config_.bot;
   cfg.index = index;
   cfg.max_concurrency = config_.max_concurrency;
   cfg.interval = config_.interval;
@@ -139,7 +140,7 @@ void gate_state::finish_resize() {
 caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
   auto promise = self_->make_response_promise<outcome_receipt>();
   auto self = self_;
-  self_->request(config_.ledger, caf::infinite, outcome_atom::value, report)
+  self_->request(config_.ledger, caf::infinite, outcome_atom::value, config_.bot, report)
       .then(
           [self, promise, report](outcome_receipt receipt) mutable {
             auto& st = self->state;
@@ -179,7 +180,7 @@ caf::result<queue_status> gate_state::status(shard_id shard) {
     promise.deliver(shared->result);
   };
   const auto asked_bucket = shard ? bucket_of(shard, buckets_.size()) : buckets_.size();
-  self_->request(config_.ledger, caf::infinite, status_atom::value)
+  self_->request(config_.ledger, caf::infinite, status_atom::value, config_.bot)
       .then(
           [shared, done](ledger_status s) mutable {
             shared->result.ledger = std::move(s);

@@ -34,6 +34,7 @@ using gate_actor = caf::typed_actor<
 
 struct gate_config {
   ledger_actor ledger;
+  bot_key bot = 0;  // the bot whose buckets these are (the ledger's books)
   clock_anchor anchor;
   caf::timespan interval{};
   std::uint32_t max_concurrency = 1;

@@ -175,10 +175,16 @@ void edge_state::on_deadline_sweep(bool periodic) {
 }
 
 bool edge_state::dispatch(handle hdl, connection& conn, const http::request& request) {
+  static const http::bot_directory no_bots;
   const http::edge_view view{.auth_token = config_.auth_token,
+                             .bots = config_.bots ? config_.bots->directory : no_bots,
                              .active = counters_.active,
                              .stopping = shutting_down_,
-                             .full = counters_.waiting >= config_.max_waiting};
+                             .full = [this](bot_key bot) {
+                               auto found = waiting_.find(bot);
+                               return found != waiting_.end() &&
+                                      found->second >= config_.max_waiting;
+                             }};
   auto action = http::route(request, view);
   if (auto* now = std::get_if<http::immediate>(&action)) {
     if (now->counted) counters_.count(*now->counted);
@@ -200,11 +206,13 @@ void edge_state::enqueue(handle hdl, connection& conn, const http::queue_request
   conn.busy = true;
   conn.waiter_id = ticket.id;
   conn.shard = ticket.shard;
+  conn.bot = request.bot;
   conn.parser.reset();  // a waiter needs no parser; pipelined bytes wait in the backlog
   ++counters_.waiting;
+  ++waiting_[request.bot];
   const auto serial = conn.serial;
   auto self = self_;
-  self_->request(config_.gate, caf::infinite, enqueue_atom::value, ticket)
+  self_->request(*gate_of(request.bot), caf::infinite, enqueue_atom::value, ticket)
       .then([self, hdl, serial,
              id = ticket.id](verdict result) { self->state.on_verdict(hdl, serial, id, result); },
             [self, hdl, serial, id = ticket.id](caf::error&) {
@@ -257,9 +265,11 @@ void edge_state::on_closed(handle hdl) {
     // A hang-up: the waiter is withdrawn and costs no grant, no row and no interval. A held
     // grant is journaled already: it goes back, unwritten, to the bucket that granted it, which
     // gives it to its next waiter at the same due instant.
-    if (!writer_->give_back(conn.waiter_id))
-      self_->send(config_.gate, cancel_atom::value, conn.waiter_id, conn.shard);
-    --counters_.waiting;
+    if (!writer_->give_back(conn.waiter_id)) {
+      if (const auto* gate = gate_of(conn.bot))
+        self_->send(*gate, cancel_atom::value, conn.waiter_id, conn.shard);
+    }
+    end_wait(conn);
     ++counters_.hangups_total;
   }
   drop(hdl);
@@ -280,6 +290,13 @@ void edge_state::drop(handle hdl) {
   }
 }
 
+void edge_state::end_wait(connection& conn) {
+  conn.waiter_id = 0;
+  --counters_.waiting;
+  if (auto found = waiting_.find(conn.bot); found != waiting_.end() && --found->second == 0)
+    waiting_.erase(found);
+}
+
 edge_state::connection* edge_state::live(handle hdl, std::uint64_t serial) {
   auto i = connections_.find(hdl);
   return i != connections_.end() && i->second.serial == serial ? &i->second : nullptr;
@@ -291,7 +308,10 @@ caf::result<bool> edge_state::shut_down() {
     shutting_down_ = true;
     self_->close(acceptor_);
     accepting_ = false;
-    if (counters_.active) self_->send(config_.gate, shutdown_atom::value);
+    if (counters_.active) {
+      for (const auto& [key, gate] : config_.bots->gates) self_->send(gate, shutdown_atom::value);
+      self_->send(config_.bots->ledger, shutdown_atom::value);
+    }
     self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
     writer_->stop();
   }
@@ -329,8 +349,9 @@ caf::behavior http_edge(caf::io::stateful_broker<edge_state>* self, http_edge_co
       [self](grant_timer_atom) { self->state.on_grant_timer(); },
       [self](report_timer_atom) { self->state.on_report_timer(); },
       [self](deadline_atom, bool periodic) { self->state.on_deadline_sweep(periodic); },
-      [self](activate_atom, gate_actor gate, archive_actor archive) {
-        self->state.activate(std::move(gate), std::move(archive));
+      [self](roster_atom, bot_roster_ptr bots) { self->state.change_bots(std::move(bots)); },
+      [self](activate_atom, bot_roster_ptr bots, archive_actor archive) {
+        self->state.activate(std::move(bots), std::move(archive));
       },
       [self](standby_atom) { self->state.stand_by(); },
   };

@@ -32,6 +32,7 @@
 #include <unordered_map>
 
 #include "actors/archive.hpp"
+#include "actors/bot_roster.hpp"
 #include "actors/gate.hpp"
 #include "actors/grant_handoff.hpp"
 #include "actors/messages.hpp"
@@ -58,11 +59,12 @@ inline http::response already_written() {
 }
 
 struct http_edge_config {
-  // Where waiters and /history go; without them the edge starts as a standby (activate).
-  gate_actor gate;
+  // Where waiters (each bot's gate) and /history go; without them the edge starts as a standby
+  // (activate).
+  bot_roster_ptr bots;
   archive_actor archive;
-  std::optional<std::string> auth_token;              // QUEUE_AUTH_TOKEN
-  std::uint64_t max_waiting = k_default_max_waiting;  // QUEUE_MAX_WAITING
+  std::optional<std::string> auth_token;              // QUEUE_AUTH_TOKEN: the operator's
+  std::uint64_t max_waiting = k_default_max_waiting;  // QUEUE_MAX_WAITING, per bot
   // At this many open connections the oldest one without a request being answered is closed
   // for each new one; when there is none, accepting pauses.
   std::size_t max_connections = 19000;
@@ -90,6 +92,7 @@ struct edge_state {
     bool request_begun = false;   // part of a request has arrived, not all of it
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     shard_id shard;
+    bot_key bot = 0;  // whose waiter it is
     deadline_link deadline;  // its request or idle deadline; kind none while busy
   };
 
@@ -101,7 +104,7 @@ struct edge_state {
   void init(http_edge_config config) {
     config_ = std::move(config);
     counters_.auth_required = config_.auth_token.has_value();
-    counters_.active = static_cast<bool>(config_.gate);
+    counters_.active = static_cast<bool>(config_.bots);
     deadlines_.set_timeouts(config_.request_timeout, config_.idle_timeout);
     writer_.emplace(port_, config_.grant_timing);
   }
@@ -119,8 +122,10 @@ struct edge_state {
   // Closes the connections whose request or idle deadline passed (at most a bounded number per
   // message, so that a mass expiry does not delay a grant pass).
   void on_deadline_sweep(bool periodic);
-  // This process holds the journal now: waiters go to `gate`, /history to `archive`.
-  void activate(gate_actor gate, archive_actor archive);
+  // This process holds the journal now: waiters go to their bot's gate, /history to `archive`.
+  void activate(bot_roster_ptr bots, archive_actor archive);
+  // A reload changed the bots: the waiters of a bot no longer served are answered 503.
+  void change_bots(bot_roster_ptr bots);
   // It no longer does: every waiter is answered 503 with Retry-After: 1 and no held grant is
   // written (another queue may grant in its bucket now); queue requests get the same until the
   // next activate.
@@ -158,6 +163,11 @@ struct edge_state {
   bool make_room(handle arrived);
   void maybe_finish_shutdown();
   connection* live(handle hdl, std::uint64_t serial);
+  // The waiter on `conn` is answered or gone: it no longer counts as waiting.
+  void end_wait(connection& conn);
+  const gate_actor* gate_of(bot_key bot) const {
+    return config_.bots ? config_.bots->gate_of(bot) : nullptr;
+  }
   unix_ms now_unix() const;
 
   // -- grants (http_edge_grants.cpp) --
@@ -179,6 +189,7 @@ struct edge_state {
   std::uint64_t next_serial_ = 0;
   std::uint64_t next_waiter_id_ = 0;
   edge_counters counters_;
+  std::unordered_map<bot_key, std::uint64_t> waiting_;  // per bot: QUEUE_MAX_WAITING each
   // Links in connections_ point into it; drop() takes a connection out before erasing it.
   connection_deadlines deadlines_;
   caf::actor_clock::time_point last_eviction_warning_{};

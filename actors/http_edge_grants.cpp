@@ -39,8 +39,7 @@ void edge_state::on_verdict(handle hdl, std::uint64_t serial, std::uint64_t wait
     return;
   }
   if (conn) {
-    conn->waiter_id = 0;
-    --counters_.waiting;
+    end_wait(*conn);
     // A 429's Retry-After: whole seconds until the verdict's `at`, rounded up.
     const auto seconds_until_at = [&] { return (result.at - now_unix() + 999) / 1000; };
     switch (result.kind) {
@@ -155,8 +154,7 @@ bool edge_state::writer_port::live(const held_grant& grant) const {
 
 bool edge_state::writer_port::write(const held_grant& grant) const {
   auto& conn = *edge->live(grant.hdl, grant.serial);  // the writer asked live() first
-  conn.waiter_id = 0;
-  --edge->counters_.waiting;
+  edge->end_wait(conn);
   // Straight to the socket when CAF has nothing queued for it (ordering), so that a round of
   // grants leaves in this pass, a send() each, instead of one multiplexer round per 64 sockets.
   const auto& bytes = grant.bytes;

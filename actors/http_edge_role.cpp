@@ -11,10 +11,35 @@
 
 namespace gq {
 
-void edge_state::activate(gate_actor gate, archive_actor archive) {
-  config_.gate = std::move(gate);
+namespace {
+
+constexpr std::string_view k_bot_removed_message = "this bot is no longer served by this queue";
+
+}  // namespace
+
+void edge_state::activate(bot_roster_ptr bots, archive_actor archive) {
+  config_.bots = std::move(bots);
   config_.archive = std::move(archive);
   counters_.active = true;
+}
+
+void edge_state::change_bots(bot_roster_ptr bots) {
+  if (!counters_.active) return;  // a standby's next term brings its own
+  config_.bots = std::move(bots);
+  std::vector<std::pair<handle, std::uint64_t>> orphans;
+  for (auto& [hdl, conn] : connections_) {
+    if (conn.waiter_id != 0 && !gate_of(conn.bot)) orphans.emplace_back(hdl, conn.serial);
+  }
+  // Their gates are stopped by main; a grant of theirs held here is not written (it stays
+  // journaled and counted, like any grant whose client left).
+  for (const auto& [hdl, serial] : orphans) {
+    if (auto* conn = live(hdl, serial); conn && conn->waiter_id != 0) {
+      writer_->give_back(conn->waiter_id);
+      refuse_waiter(hdl, *conn, rejection::shutdown, k_bot_removed_message);
+    }
+  }
+  if (!orphans.empty())
+    spdlog::info("edge: {} waiter(s) of removed bots answered 503", orphans.size());
 }
 
 void edge_state::stand_by() {
@@ -34,7 +59,7 @@ void edge_state::stand_by() {
       refuse_waiter(hdl, *conn, rejection::standby, http::k_standby_message);
   }
   // The gate's actors are stopped by main; nothing more goes to them.
-  config_.gate = nullptr;
+  config_.bots = nullptr;
   config_.archive = nullptr;
   spdlog::info("edge: standby, {} waiter(s) answered 503", waiters.size());
   maybe_finish_shutdown();
@@ -43,8 +68,7 @@ void edge_state::stand_by() {
 void edge_state::refuse_waiter(handle hdl, connection& conn, rejection reason,
                                std::string_view message) {
   counters_.count(reason);
-  conn.waiter_id = 0;
-  --counters_.waiting;
+  end_wait(conn);
   finish_async(hdl, conn.serial, http::retry_soon(message));
 }
 

@@ -29,8 +29,10 @@ void ledger_state::check_writer_lost() {
   spdlog::error(
       "journal: this process is no longer the journal's writer (its database session "
       "ended, and the lock with it): granting nothing");
-  for (auto& permit : held_) permit.promise.deliver(verdict::of(verdict_kind::unavailable));
-  held_.clear();
+  for (auto& [key, bot] : bots_) {
+    for (auto& permit : bot.held) permit.promise.deliver(verdict::of(verdict_kind::unavailable));
+    bot.held.clear();
+  }
   if (config_.on_writer_lost) config_.on_writer_lost();
 }
 

@@ -31,7 +31,7 @@ refresh_result result_of(limits_fetch::outcome outcome) {
 void limits_scheduler_state::init(limits_scheduler_config config) {
   retry_.emplace(config.backoff_base, config.backoff_cap);
   config_ = std::move(config);
-  self_->send(self_, refresh_atom::value);
+  self_->send(self_, refresh_atom::value, config_.bot);
 }
 
 void limits_scheduler_state::on_refresh() {
@@ -54,15 +54,15 @@ void limits_scheduler_state::wait_quietly(std::chrono::milliseconds delay) {
 
 void limits_scheduler_state::read_limits() {
   if (stopped_) return;
-  self_->send(config_.ledger, fetching_atom::value);
+  self_->send(config_.ledger, fetching_atom::value, config_.bot);
   const auto fetched = config_.fetch();
-  self_->send(config_.ledger, refreshed_atom::value, result_of(fetched.result));
+  self_->send(config_.ledger, refreshed_atom::value, config_.bot, result_of(fetched.result));
   switch (fetched.result) {
     case limits_fetch::outcome::ok: {
       fetched_once_ = true;
       retry_->reset();
       quiet_until_ = {};
-      self_->send(config_.ledger, limits_atom::value, fetched.limits);
+      self_->send(config_.ledger, limits_atom::value, config_.bot, fetched.limits);
       self_->send(config_.gate, resize_atom::value, fetched.limits.max_concurrency);
       const auto now = config_.anchor.to_unix(self_->clock().now());
       const auto until_reset =
@@ -80,7 +80,7 @@ void limits_scheduler_state::read_limits() {
         spdlog::error(
             "limits: Discord now rejects the token (401); no more calls to Discord, serving on "
             "the last limits");
-        self_->send(config_.ledger, stopped_atom::value);
+        self_->send(config_.ledger, stopped_atom::value, config_.bot);
       }
       stopped_ = true;
       break;
@@ -103,7 +103,7 @@ limits_scheduler_self_actor::behavior_type limits_scheduler(limits_scheduler_sta
                                                             limits_scheduler_config config) {
   self->state.init(std::move(config));
   return {
-      [self](refresh_atom) { self->state.on_refresh(); },
+      [self](refresh_atom, bot_key) { self->state.on_refresh(); },
       [self](tick_atom, std::uint64_t timer) { self->state.on_timer(timer); },
   };
 }

@@ -28,9 +28,8 @@ namespace gq {
 // The default of QUEUE_REFRESH_INTERVAL_S: how often limits are re-read from Discord.
 inline constexpr std::chrono::seconds k_default_refresh_interval{300};
 
-using limits_scheduler_actor =
-    caf::typed_actor<caf::reacts_to<refresh_atom>>;  // read limits now (unless waiting out a
-                                                     // 429 or a backoff)
+// Read the bot's limits now (unless waiting out a 429 or a backoff).
+using limits_scheduler_actor = caf::typed_actor<caf::reacts_to<refresh_atom, bot_key>>;
 
 // What the scheduler itself is: its interface plus its own timer, which no other actor holds a
 // handle to send (spawn_limits_scheduler returns a limits_scheduler_actor).
@@ -40,6 +39,7 @@ using limits_scheduler_self_actor =
 struct limits_scheduler_config {
   limits_fetcher fetch;  // blocking; the Discord client in production
   ledger_actor ledger;
+  bot_key bot = 0;
   gate_actor gate;
   std::chrono::seconds refresh_interval = k_default_refresh_interval;
   clock_anchor anchor;

@@ -3,6 +3,7 @@
 // CAF 0.17: atoms are at most 10 characters; every message type has an inspect() overload.
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "src/core/bot.hpp"
 #include "src/core/records.hpp"
 #include "src/core/status.hpp"
 
@@ -208,8 +210,18 @@ using fetching_atom = caf::atom_constant<caf::atom("fetching")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
-// Whom the ledger asks to re-read the limits when remaining reaches 0 (the limits scheduler).
-using refresh_target_actor = caf::typed_actor<caf::reacts_to<refresh_atom>>;
+// Whom the ledger asks to re-read a bot's limits when its remaining reaches 0 (the limits
+// scheduler).
+using refresh_target_actor = caf::typed_actor<caf::reacts_to<refresh_atom, bot_key>>;
+// A bot starts (or its settings change on a reload) and ends (a reload removed it).
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+
+// What a bot's gate resumes from, read by the ledger (the journal's writer) when the bot joins.
+struct bot_recovery {
+  recovery_state journaled;  // the newest limits and each bucket's newest grant
+  std::vector<reported_invalid_session> invalid_sessions;  // the last day's, oldest first
+};
 // The journal passed its deferred integrity check (storage::journal::verify): grants may go.
 using verified_atom = caf::atom_constant<caf::atom("verified")>;
 // The ledger's own timer: prove the journal's writer session still holds the journal.
@@ -278,9 +290,11 @@ using shutdown_timeout_atom = caf::atom_constant<caf::atom("shutdown_t")>;
 // The deadline sweep: `true` for the periodic tick, `false` for the rest of a long sweep.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 // From main: this process holds the journal now, waiters go to this gate and /history to this
-// archive (activate_atom, gate, archive); it no longer does (standby_atom): every waiter is
+// archive (activate_atom, bots, archive); it no longer does (standby_atom): every waiter is
 // answered 503 and no held grant is written.
 using activate_atom = caf::atom_constant<caf::atom("activate")>;
+// From main after a reload: the bots are now these (bots removed: their waiters get 503).
+using roster_atom = caf::atom_constant<caf::atom("roster")>;
 using standby_atom = caf::atom_constant<caf::atom("standby")>;
 
 // -- the whole queue, as /status and /metrics show it ---------------------------------------------
@@ -292,3 +306,6 @@ typename Inspector::result_type inspect(Inspector& f, queue_status& x) {
 }
 
 }  // namespace gq
+
+// Travels only between actors of this process, never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gq::bot_recovery)

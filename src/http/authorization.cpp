@@ -25,12 +25,17 @@ bool has_scheme(std::string_view header) {
 
 }  // namespace
 
-bool bearer_matches(std::string_view header, std::string_view expected) {
-  if (!has_scheme(header)) return false;
+std::optional<std::string_view> bearer_token(std::string_view header) {
+  if (!has_scheme(header)) return std::nullopt;
   header.remove_prefix(k_scheme.size());
   const auto token_start = header.find_first_not_of(' ');
-  if (token_start == std::string_view::npos) return false;
-  return equal_constant_time(header.substr(token_start), expected);
+  if (token_start == std::string_view::npos) return std::nullopt;
+  return header.substr(token_start);
+}
+
+bool bearer_matches(std::string_view header, std::string_view expected) {
+  const auto token = bearer_token(header);
+  return token && equal_constant_time(*token, expected);
 }
 
 }  // namespace gq::http

@@ -104,6 +104,10 @@ std::variant<std::vector<std::string>, query_error> query_values(std::string_vie
   return values;
 }
 
+std::variant<std::optional<std::string>, query_error> parse_bot(std::string_view query) {
+  return single_value(query, "bot");
+}
+
 std::optional<std::uint64_t> parse_non_negative(std::string_view text) {
   if (text.empty()) return std::nullopt;
   for (const char c : text) {

@@ -35,6 +35,10 @@ std::variant<shard_id, query_error> parse_shard(std::string_view query);
 // false; anything else, or two different values, is an error.
 std::variant<bool, query_error> parse_initial(std::string_view query);
 
+// The `bot` a request names: none when absent; an error when given twice with different values.
+// Whether a bot of that name exists is the caller's question (404).
+std::variant<std::optional<std::string>, query_error> parse_bot(std::string_view query);
+
 // POST /outcome?shard=N&result=R[&code=C]: shard as parse_shard but required; result one of
 // ready, invalid_session, closed; code (0..65535) only with closed.
 struct outcome_query {

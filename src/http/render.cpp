@@ -57,7 +57,8 @@ std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, shard_id 
   return body;
 }
 
-std::string render_status_json(const queue_status& status, const edge_counters& edge) {
+std::string render_status_json(const queue_status& status, const edge_counters& edge,
+                               std::string_view bot, std::span<const std::string> listed) {
   const auto& ledger = status.ledger;
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : status.buckets) {
@@ -101,6 +102,17 @@ std::string render_status_json(const queue_status& status, const edge_counters& 
       {"reserve", ledger.reserve},
   };
   if (status.shard) body["shard"] = shard_standing(status, edge.active);
+  body["bot"] = bot;
+  if (!listed.empty()) body["bots"] = listed;
+  return body.dump();
+}
+
+std::string render_bots_json(const edge_counters& edge, std::span<const std::string> listed) {
+  nlohmann::json body{{"active", edge.active},
+                      {"waiting", edge.waiting},
+                      {"connections", edge.connections},
+                      {"auth", edge.auth_required},
+                      {"bots", listed}};
   return body.dump();
 }
 

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "src/core/status.hpp"
 
@@ -50,11 +52,27 @@ struct edge_counters {
 // max_concurrency of them are built at once when a round of grants falls due.
 std::string render_grant(std::uint32_t bucket, std::int64_t waited_ms, shard_id shard);
 
-std::string render_status_json(const queue_status& status, const edge_counters& edge);
+// GET /status of one bot: its queue as `status` holds it, named in "bot". An overview (a caller
+// who named no bot) also lists in "bots" the names of every bot it may see; `listed` empty: no
+// list. `edge` holds what the caller may see of the edge (a bot's caller: its own waiters only).
+std::string render_status_json(const queue_status& status, const edge_counters& edge,
+                               std::string_view bot, std::span<const std::string> listed = {});
+// GET /status of an overview in a queue without a `default` bot: the edge and the list alone.
+std::string render_bots_json(const edge_counters& edge, std::span<const std::string> listed);
+
+// One bot's part of GET /metrics: every series of its queue carries bot="NAME".
+struct bot_metrics {
+  std::string_view name;
+  const queue_status* status = nullptr;
+  std::uint64_t waiting = 0;  // its queue requests awaiting a verdict at the edge
+};
 
 // Every sample round-trips: integers exactly, other values in the shortest form that reads back
 // as the same double. `now` (unix ms) dates gateway_queue_reset_seconds. (render_metrics.cpp)
-std::string render_metrics(const queue_status& status, const edge_counters& edge, unix_ms now);
+// `queue_wide`: the series that belong to no bot (connections, refusals, the journal's commits),
+// for a caller who may see them; null for a bot's caller.
+std::string render_metrics(std::span<const bot_metrics> bots, const edge_counters* queue_wide,
+                           unix_ms now);
 
 // One sample value in the Prometheus text format: integral values below 2^53 as integers, others
 // as the shortest decimal that parses back to the same double (without an exponent between

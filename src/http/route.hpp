@@ -5,12 +5,14 @@
 // The contract: docs/HTTP_API.md.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "src/core/records.hpp"
+#include "src/http/bot_directory.hpp"
 #include "src/http/query.hpp"
 #include "src/http/render.hpp"
 #include "src/http/request_parser.hpp"
@@ -32,10 +34,12 @@ inline constexpr std::string_view k_stopping_message = "the queue is shutting do
 
 // What the edge is, as far as routing a request depends on it.
 struct edge_view {
-  const std::optional<std::string>& auth_token;  // QUEUE_AUTH_TOKEN
-  bool active = true;                            // it takes waiters (a standby does not)
-  bool stopping = false;                         // the process is shutting down
-  bool full = false;                             // QUEUE_MAX_WAITING waiters are held
+  const std::optional<std::string>& auth_token;  // QUEUE_AUTH_TOKEN: the operator's
+  const bot_directory& bots;
+  bool active = true;    // it takes waiters (a standby does not)
+  bool stopping = false; // the process is shutting down
+  // QUEUE_MAX_WAITING waiters of this bot are held.
+  std::function<bool(bot_key)> full = [](bot_key) { return false; };
 };
 
 // Answered at once; `counted` is the rejection it counts as, if any.
@@ -43,21 +47,31 @@ struct immediate {
   response answer;
   std::optional<rejection> counted;
 };
-// GET /status (`shard`: where that shard stands) or GET /metrics: asked of the gate.
+// GET /status (`shard`: where that shard stands) or GET /metrics: asked of the bots' gates.
 struct status_request {
+  // /status: the bot whose status it is; none for an overview without a `default` bot.
+  std::optional<bot_key> bot;
+  // /status: the bots an overview lists (empty when a bot was named); /metrics: the bots whose
+  // series it shows. Only bots the caller may see.
+  std::vector<bot_key> listed;
   shard_id shard;
   bool as_metrics = false;
+  // The caller may see what belongs to no bot: connections, refusals before a bot is known, the
+  // journal's commits (the operator's view, or an open queue's).
+  bool queue_wide = false;
 };
 // GET /history: asked of the archive.
 struct history_request {
   history_filter filter;
 };
-// POST /outcome: journaled through the gate.
+// POST /outcome: journaled through the bot's gate.
 struct outcome_request {
+  bot_key bot = 0;
   outcome_query query;
 };
-// A queue request: waits in its bucket until granted.
+// A queue request: waits in its bot's bucket until granted.
 struct queue_request {
+  bot_key bot = 0;
   shard_id shard;
   bool initial = false;  // a boot, not a reconnect (initial=true)
 };
