@@ -205,7 +205,7 @@ void gate_state::shut_down() {
   shutting_down_ = true;
   for (auto& b : buckets_) self_->send(b, shutdown_atom::value);
   for (auto& b : old_buckets_) self_->send(b, shutdown_atom::value);
-  self_->send(config_.ledger, shutdown_atom::value);
+  // The ledger is every bot's: whoever stops the queue stops it (the edge), not one bot's gate.
 }
 
 gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {

@@ -144,6 +144,8 @@ struct edge_state {
   bool dispatch(handle hdl, connection& conn, const http::request& request);
   void enqueue(handle hdl, connection& conn, const http::queue_request& request);
   // -- answers asked of other actors (http_edge_answers.cpp) --
+  // What the caller of a /status or /metrics may see of the edge's counters.
+  edge_counters counters_seen(const http::status_request& request) const;
   // /status (with where a shard stands) or /metrics.
   bool answer_status(handle hdl, connection& conn, const http::status_request& request);
   bool answer_history(handle hdl, connection& conn, const http::history_request& request);

@@ -119,12 +119,12 @@ void ledger_state::timed(Transaction&& transaction) {
 // Continues the bot's daily window the journal remembers, so a restart cannot overspend it.
 void ledger_state::restore(books& bot) {
   const auto t = now();
-  const auto& name = bot.config.name;
+  const auto& bot_name = bot.config.name;
   std::optional<session_limits> remembered;
   try {
-    remembered = journal_->recover(name).limits;
+    remembered = journal_->recover(bot_name).limits;
   } catch (const storage::journal_error& e) {
-    spdlog::error("journal: cannot read bot {}'s last limits: {}", name, e.what());
+    spdlog::error("journal: cannot read bot {}'s last limits: {}", bot_name, e.what());
   }
   if (bot.config.configured) {
     auto limits = *bot.config.configured;
@@ -141,31 +141,31 @@ void ledger_state::restore(books& bot) {
                                    remembered->max_concurrency == limits.max_concurrency &&
                                    remembered->reset_at == limits.reset_at;
     try {
-      if (!already_journaled) timed([&] { journal_->record_limits(limits, name); });
+      if (!already_journaled) timed([&] { journal_->record_limits(limits, bot_name); });
     } catch (const storage::journal_error& e) {
-      spdlog::error("journal: cannot record bot {}'s configured limits: {}", name, e.what());
+      spdlog::error("journal: cannot record bot {}'s configured limits: {}", bot_name, e.what());
     }
   } else if (remembered && remembered->source == limits_source::discord) {
     const auto limits = daily_budget::rolled(*remembered, t);
     std::uint64_t since_fetch = 0;
     try {
-      since_fetch = journal_->count_releases_since(limits.fetched_at, name);
+      since_fetch = journal_->count_releases_since(limits.fetched_at, bot_name);
     } catch (const storage::journal_error& e) {
-      spdlog::error("journal: cannot count bot {}'s grants: {}", name, e.what());
+      spdlog::error("journal: cannot count bot {}'s grants: {}", bot_name, e.what());
       since_fetch = limits.remaining;  // fail closed: nothing to spend until a fetch succeeds
     }
     apply(bot, limits, since_fetch);
     spdlog::info(
         "limits: bot {} serves journaled Discord limits until the first fetch ({} remaining)",
-        name, bot.budget.available());
+        bot_name, bot.budget.available());
   }
   if (!bot.restored) {
     try {
-      for (const auto& grant : journal_->shard_grants_since(t - shard_grants::k_window_ms, name))
+      for (const auto& grant : journal_->shard_grants_since(t - shard_grants::k_window_ms, bot_name))
         bot.grants.record(grant.shard, grant.row);
     } catch (const storage::journal_error& e) {
       spdlog::error("journal: cannot read bot {}'s last hour of grants (loop guard, outcomes): {}",
-                    name, e.what());
+                    bot_name, e.what());
     }
   }
   bot.restored = true;
@@ -452,11 +452,11 @@ ledger_self_actor::behavior_type ledger_behavior(
       },
       [self](watch_atom, refresh_target_actor watcher) { self->state.watch(std::move(watcher)); },
       [self](status_atom, bot_key bot) { return self->state.status(bot); },
-      [self](join_atom, bot_key bot, const ledger_bot_config& config) {
-        return self->state.join(bot, config);
+      [self](join_atom, bot_key bot, const ledger_bot_config& settings) {
+        return self->state.join(bot, settings);
       },
-      [self](join_atom, bot_key bot, const ledger_bot_config& config, bool) {
-        self->state.update(bot, config);
+      [self](join_atom, bot_key bot, const ledger_bot_config& settings, bool) {
+        self->state.update(bot, settings);
       },
       [self](leave_atom, bot_key bot) { self->state.leave(bot); },
       [self](flush_atom) { self->state.commit_batch(); },
@@ -465,6 +465,8 @@ ledger_self_actor::behavior_type ledger_behavior(
       [self](verified_atom) { self->state.on_verified(); },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
+}
+
 }  // namespace
 
 ledger_actor spawn_ledger(caf::actor_system& system, std::shared_ptr<storage::journal> journal,

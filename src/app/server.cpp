@@ -169,7 +169,7 @@ http_edge_config edge_config_for(const server_config& config, const term_starter
   edge_config.anchor = terms.anchor;
   if (shared_journal) edge_config.grant_timing.late_limit = k_recovery_margin;
   if (term) {  // active from the first request on
-    edge_config.gate = term->gate();
+    edge_config.bots = term->roster();
     edge_config.archive = term->archive();
   }
   return edge_config;
@@ -208,7 +208,7 @@ std::unique_ptr<active_term> activate(caf::scoped_actor& self, const caf::actor&
     spdlog::warn("standby: took the journal but cannot read it: {}", e.what());
     return nullptr;
   }
-  self->send(edge, activate_atom::value, term->gate(), term->archive());
+  self->send(edge, activate_atom::value, term->roster(), term->archive());
   spdlog::info("active: this process holds the journal now (waited {} ms)",
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - waiting_since)
