@@ -18,12 +18,16 @@ class backoff {
 
   // The wait before the next attempt: uniform in [ceiling / 2, ceiling], where the ceiling
   // doubles per failure from `base` up to `cap`.
-  duration next() {
-    const auto shift = std::min<std::uint32_t>(failures_, 20);
-    const auto ceiling = std::min<std::int64_t>(base_.count() << shift, cap_.count());
-    ++failures_;
+  duration next() { return wait_after(failures_++, base_, cap_, rng_); }
+
+  // The same rule for callers that keep only a failure count per peer and share one generator
+  // (the limits refresh of many bots: a generator per bot would cost 2.5 KB each).
+  template <class Rng>
+  static duration wait_after(std::uint32_t failures, duration base, duration cap, Rng& rng) {
+    const auto shift = std::min<std::uint32_t>(failures, 20);
+    const auto ceiling = std::min<std::int64_t>(base.count() << shift, cap.count());
     std::uniform_int_distribution<std::int64_t> pick(ceiling / 2, ceiling);
-    return duration{pick(rng_)};
+    return duration{pick(rng)};
   }
 
   void reset() { failures_ = 0; }
