@@ -5,7 +5,10 @@
 - every PromQL expression parses: promtool has no command that checks a bare expression, so each
   one (Grafana's variables replaced by values of the same kind) becomes a recording rule in a
   generated file and `promtool check rules` parses them all;
-- every metric it names is one the server exports, and each metric the operator needs is shown.
+- every metric it names is one the server exports, and each metric the operator needs is shown;
+- a `bot` template variable (multi-select, with All) lists the bots, every selector of a bot's
+  series filters on it (`bot=~"$bot"`), and no selector of a queue-wide series does (those carry
+  no `bot` label: the filter would empty the panel).
 
 usage: check_grafana_dashboard.py DASHBOARD_JSON
 """
@@ -32,6 +35,20 @@ GAUGES_AND_COUNTERS = {
     "gateway_queue_reserve_sessions",
 }
 HISTOGRAMS = {"gateway_queue_journal_commit_seconds", "gateway_queue_wait_seconds"}
+# The series of a bot's queue, labelled `bot` (docs/METRICS.md, "Per bot"); the others are
+# queue-wide and carry no `bot`.
+PER_BOT = {
+    "gateway_queue_waiting", "gateway_queue_bucket_waiting", "gateway_queue_grants_total",
+    "gateway_queue_last_grant_timestamp_seconds", "gateway_queue_wait_seconds",
+    "gateway_queue_remaining_sessions", "gateway_queue_total_sessions",
+    "gateway_queue_max_concurrency", "gateway_queue_limits_known",
+    "gateway_queue_reset_timestamp_seconds", "gateway_queue_reset_seconds",
+    "gateway_queue_identify_interval_seconds", "gateway_queue_bucket_interval_seconds",
+    "gateway_queue_widened_buckets", "gateway_queue_looping_shards",
+    "gateway_queue_reserve_sessions", "gateway_queue_discord_refreshes_total",
+    "gateway_queue_discord_up",
+}
+assert PER_BOT <= GAUGES_AND_COUNTERS | HISTOGRAMS
 KNOWN_METRICS = GAUGES_AND_COUNTERS | {
     h + suffix for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
 
@@ -51,8 +68,9 @@ REQUIRED = {
 # Grafana's variables, replaced by a value of the same kind so that the expression parses.
 VARIABLES = {
     "$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
-    "$instance": ".+", "${instance}": ".+",
+    "$instance": ".+", "${instance}": ".+", "$bot": ".+", "${bot}": ".+",
 }
+BOT_FILTER = re.compile(r'\bbot=~"\$(bot|\{bot\})"')
 
 PROMQL_WORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
@@ -89,6 +107,37 @@ def metric_names(expr):
             continue
         names.add(word)
     return names
+
+
+def family(name):
+    """The metric family of a series name: a histogram's _bucket, _sum and _count folded."""
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in HISTOGRAMS:
+            return name[: -len(suffix)]
+    return name
+
+
+def check_bot_filters(title, expr):
+    """Every selector of a bot's series filters on $bot; none of a queue-wide series names bot."""
+    for match in re.finditer(r"(?<![\w:])(gateway_queue_[\w:]*)\s*(\{[^}]*\})?", expr):
+        name, matchers = match.group(1), match.group(2) or ""
+        if family(name) in PER_BOT:
+            if not BOT_FILTER.search(matchers):
+                fail(f"panel {title!r}: {name} without bot=~\"$bot\" in {expr!r}")
+        elif re.search(r"\bbot\s*(=|!)", matchers):
+            fail(f"panel {title!r}: {name} is queue-wide (no bot label) but filtered on bot")
+
+
+def check_bot_variable(variables):
+    bot = variables.get("bot") or fail("no template variable `bot`")
+    if bot.get("type") != "query" or bot.get("datasource") != DATASOURCE:
+        fail("variable `bot` must be a query of the datasource variable")
+    if not (bot.get("multi") and bot.get("includeAll")):
+        fail("variable `bot` must be multi-select and include All")
+    query = bot.get("query", {}).get("query", "")
+    source = re.fullmatch(r"label_values\((\w+)(\{[^}]*\})?, bot\)", query)
+    if not source or source.group(1) not in PER_BOT:
+        fail(f"variable `bot` must list label_values of a bot's series, not {query!r}")
 
 
 def check_layout(dashboard):
@@ -136,7 +185,9 @@ def main():
 
     exprs = [(p["title"], t["expr"]) for p in dashboard["panels"] for t in p["targets"]]
     names = set()
+    check_bot_variable(variables)
     for title, expr in exprs:
+        check_bot_filters(title, expr)
         found = metric_names(substitute(expr))
         if not found:
             fail(f"panel {title!r}: no metric in {expr!r}")

@@ -65,8 +65,12 @@ TEST(discord, unauthorized_later_stops_calls_keeps_serving_and_shows_in_status) 
   EXPECT_EQ(status["discord"], "token_rejected") << status.dump();
   EXPECT_EQ(status["limits_source"], "discord") << status.dump();
   EXPECT_EQ(status["max_concurrency"], 1) << status.dump();
-  EXPECT_EQ(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"unauthorized\"}"), 1);
-  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 0) << "the token was rejected";
+  EXPECT_EQ(
+      metric_of(server,
+                "gateway_queue_discord_refreshes_total{bot=\"default\",result=\"unauthorized\"}"),
+      1);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up{bot=\"default\"}"), 0)
+      << "the token was rejected";
 
   auto clients = start_shards(server.port(), {0}, &fake, 5s);
   EXPECT_TRUE(clients[0]->granted()) << clients[0]->status() << server.output();
@@ -119,8 +123,11 @@ TEST(discord, outage_at_start_keeps_health_up_and_holds_requests_until_discord_r
   EXPECT_TRUE(waiter.stays_silent(1000ms)) << "answered before limits were known";
   EXPECT_EQ(http_get(server.port(), "/health").status, 200);
   EXPECT_GE(fake.request_count(), 2u) << "no retry during a 2 s outage";
-  EXPECT_GE(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"error\"}"), 2);
-  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 0) << "no read has succeeded";
+  EXPECT_GE(
+      metric_of(server, "gateway_queue_discord_refreshes_total{bot=\"default\",result=\"error\"}"),
+      2);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up{bot=\"default\"}"), 0)
+      << "no read has succeeded";
 
   const auto recovered = std::chrono::steady_clock::now();
   const auto reads_before = fake.request_count();
@@ -134,8 +141,9 @@ TEST(discord, outage_at_start_keeps_health_up_and_holds_requests_until_discord_r
   EXPECT_GT(ms_between_exact(recovered, response->first_byte_at), 0.0);
   EXPECT_EQ(fake.request_count(), reads_before + 1) << "granted on the first read that succeeded";
   EXPECT_EQ(status_of(server)["limits_source"], "discord");
-  EXPECT_GE(metric_of(server, "gateway_queue_discord_refreshes_total{result=\"ok\"}"), 1);
-  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up"), 1);
+  EXPECT_GE(
+      metric_of(server, "gateway_queue_discord_refreshes_total{bot=\"default\",result=\"ok\"}"), 1);
+  EXPECT_EQ(metric_of(server, "gateway_queue_discord_up{bot=\"default\"}"), 1);
 }
 
 // --- answers that are not limits -----------------------------------------------------------------

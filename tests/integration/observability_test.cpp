@@ -62,7 +62,7 @@ TEST(observability, metrics_count_grants_rejections_and_hangups_of_real_traffic)
   const auto reply = http_get(server.port(), "/metrics", k_auth);
   ASSERT_EQ(reply.status, 200);
   const auto& text = reply.body;
-  EXPECT_EQ(series(text, "gateway_queue_grants_total"), 3.0) << text;
+  EXPECT_EQ(series(text, "gateway_queue_grants_total{bot=\"default\"}"), 3.0) << text;
   EXPECT_EQ(series(text, "gateway_queue_hangups_total"), 1.0) << text;
   EXPECT_EQ(series(text, rejections("exhausted")), 1.0) << text;
   EXPECT_EQ(series(text, rejections("bad_request")), 2.0) << text;
@@ -71,21 +71,24 @@ TEST(observability, metrics_count_grants_rejections_and_hangups_of_real_traffic)
   EXPECT_EQ(series(text, "gateway_queue_rejected_full_total"), 1.0) << text;
   EXPECT_EQ(series(text, rejections("journal")), 0.0) << text;
   EXPECT_EQ(series(text, rejections("shutdown")), 0.0) << text;
-  EXPECT_EQ(series(text, "gateway_queue_remaining_sessions"), 0.0) << text;
-  EXPECT_EQ(series(text, "gateway_queue_identify_interval_seconds"), 60.0) << text;
+  EXPECT_EQ(series(text, "gateway_queue_remaining_sessions{bot=\"default\"}"), 0.0) << text;
+  EXPECT_EQ(series(text, "gateway_queue_identify_interval_seconds{bot=\"default\"}"), 60.0) << text;
   EXPECT_EQ(series(text, "gateway_queue_auth_required"), 1.0) << text;
-  EXPECT_EQ(series(text, "gateway_queue_discord_up"), 1.0) << "limits from the configuration";
+  EXPECT_EQ(series(text, "gateway_queue_discord_up{bot=\"default\"}"), 1.0)
+      << "limits from the configuration";
   // Journal transactions: the configured limits at start, then each grant (at least one each).
   EXPECT_GE(series(text, "gateway_queue_journal_commit_seconds_count").value_or(0), 4.0) << text;
-  const auto last_grant = series(text, "gateway_queue_last_grant_timestamp_seconds").value_or(0);
+  const auto last_grant =
+      series(text, "gateway_queue_last_grant_timestamp_seconds{bot=\"default\"}").value_or(0);
   EXPECT_GE(last_grant * 1000, static_cast<double>(before)) << text;
   const auto grants = journaled_grants(server.port(), k_auth);
   ASSERT_EQ(grants.size(), 3u);
   EXPECT_EQ(std::llround(last_grant * 1000), grants.back().released_at)
       << "the metric is the newest grant's journaled instant\n"
       << text;
-  const auto reset_at = series(text, "gateway_queue_reset_timestamp_seconds").value_or(0);
-  const auto reset_in = series(text, "gateway_queue_reset_seconds").value_or(-1);
+  const auto reset_at =
+      series(text, "gateway_queue_reset_timestamp_seconds{bot=\"default\"}").value_or(0);
+  const auto reset_in = series(text, "gateway_queue_reset_seconds{bot=\"default\"}").value_or(-1);
   EXPECT_NEAR(reset_at - reset_in, static_cast<double>(unix_ms_now()) / 1000, 5.0) << text;
   const auto status = http_get(server.port(), "/status", k_auth).json();
   EXPECT_EQ(static_cast<std::int64_t>(std::llround(reset_at * 1000)), status["reset_at"])

@@ -96,7 +96,8 @@ TEST(queue_api, metrics_expose_prometheus_text_with_the_required_series) {
   EXPECT_EQ(metric_sum(text, "gateway_queue_max_concurrency"), 2.0) << text;
   EXPECT_EQ(metric_sum(text, "gateway_queue_wait_seconds_count"), 2.0) << text;
   EXPECT_TRUE(metric_sum(text, "gateway_queue_wait_seconds_sum").has_value()) << text;
-  EXPECT_NE(text.find("gateway_queue_wait_seconds_bucket{le=\"+Inf\"} 2"), std::string::npos)
+  EXPECT_NE(text.find("gateway_queue_wait_seconds_bucket{bot=\"default\",le=\"+Inf\"} 2"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("# TYPE gateway_queue_wait_seconds histogram"), std::string::npos) << text;
 }

@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 
 TOKEN = "metrics-test-token"
+# Without a bots file the queue serves one bot, `default`: its series carry bot="default".
+WAITING = 'gateway_queue_waiting{bot="default"}'
 
 
 def fail(message):
@@ -88,7 +90,7 @@ def main():
             waiter = socket.create_connection(("127.0.0.1", port))
             waiter.sendall(("GET /?shard=2 HTTP/1.1\r\nHost: q\r\nAuthorization: Bearer %s"
                             "\r\n\r\n" % TOKEN).encode())
-            wait_for(lambda: sample(get(port, "/metrics")[1], "gateway_queue_waiting") == 1,
+            wait_for(lambda: sample(get(port, "/metrics")[1], WAITING) == 1,
                      "the waiter to be counted")
             if get(port, "/?shard=4")[0] != 503:
                 fail("a waiter beyond QUEUE_MAX_WAITING was not refused with 503")
@@ -100,7 +102,7 @@ def main():
             if status != 200:
                 fail("GET /metrics answered %d" % status)
             expected = {
-                "gateway_queue_grants_total": 2,
+                'gateway_queue_grants_total{bot="default"}': 2,
                 "gateway_queue_hangups_total": 1,
                 'gateway_queue_rejections_total{reason="bad_request"}': 1,
                 'gateway_queue_rejections_total{reason="auth"}': 1,

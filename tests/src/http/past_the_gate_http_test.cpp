@@ -90,7 +90,7 @@ queue_status widened_status() {
 }
 
 TEST(render_status_json, shows_spacing_outcomes_looping_shards_and_the_reserve) {
-  const auto body = nlohmann::json::parse(render_status_json(widened_status(), {}));
+  const auto body = nlohmann::json::parse(render_status_json(widened_status(), {}, "default"));
   EXPECT_EQ(body["shard_hourly_limit"], 12);
   EXPECT_EQ(body["reserve"], 50);
   EXPECT_EQ(body["looping"], nlohmann::json::parse(R"([{"shard":9,"until":1800000000000}])"));
@@ -106,14 +106,18 @@ TEST(render_metrics, counts_outcomes_and_shows_spacing_looping_and_reserve) {
   edge_counters edge;
   edge.count(outcome_result::invalid_session);
   edge.count(rejection::looping);
-  const auto text = render_metrics(widened_status(), edge, 0);
+  const auto status = widened_status();
+  const bot_metrics bot{"default", &status, 0};
+  const auto text = render_metrics({&bot, 1}, &edge, 0);
   EXPECT_THAT(text, HasSubstr("gateway_queue_outcomes_total{result=\"invalid_session\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("gateway_queue_outcomes_total{result=\"ready\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("gateway_queue_bucket_interval_seconds{bucket=\"0\"} 6\n"));
-  EXPECT_THAT(text, HasSubstr("gateway_queue_bucket_interval_seconds{bucket=\"1\"} 5\n"));
-  EXPECT_THAT(text, HasSubstr("gateway_queue_widened_buckets 1\n"));
-  EXPECT_THAT(text, HasSubstr("gateway_queue_looping_shards 1\n"));
-  EXPECT_THAT(text, HasSubstr("gateway_queue_reserve_sessions 50\n"));
+  EXPECT_THAT(text,
+              HasSubstr("gateway_queue_bucket_interval_seconds{bot=\"default\",bucket=\"0\"} 6\n"));
+  EXPECT_THAT(text,
+              HasSubstr("gateway_queue_bucket_interval_seconds{bot=\"default\",bucket=\"1\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("gateway_queue_widened_buckets{bot=\"default\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("gateway_queue_looping_shards{bot=\"default\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("gateway_queue_reserve_sessions{bot=\"default\"} 50\n"));
   EXPECT_THAT(text, HasSubstr("gateway_queue_rejections_total{reason=\"looping\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("gateway_queue_rejections_total{reason=\"reserve\"} 0\n"));
 }

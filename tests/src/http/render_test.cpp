@@ -41,7 +41,7 @@ TEST(render_status_json, shows_drain_times_and_where_an_asked_shard_stands) {
   busy.waiting = 3;
   busy.drain = {true, 1'800'000'009'000, {}};
   status.buckets = {idle, busy};
-  auto body = nlohmann::json::parse(render_status_json(status, {}));
+  auto body = nlohmann::json::parse(render_status_json(status, {}, "default"));
   EXPECT_FALSE(body.contains("shard")) << "not asked";
   EXPECT_TRUE(body["buckets"][0]["drain_at"].is_null());
   EXPECT_FALSE(body["buckets"][0].contains("drain_unknown"));
@@ -50,7 +50,7 @@ TEST(render_status_json, shows_drain_times_and_where_an_asked_shard_stands) {
   status.shard = 9;
   status.shard_position = 2;
   status.shard_eta = {true, 1'800'000'004'000, {}};
-  body = nlohmann::json::parse(render_status_json(status, {}));
+  body = nlohmann::json::parse(render_status_json(status, {}, "default"));
   EXPECT_EQ(body["shard"]["shard"], 9);
   EXPECT_EQ(body["shard"]["bucket"], 1);
   EXPECT_EQ(body["shard"]["state"], "waiting");
@@ -59,14 +59,14 @@ TEST(render_status_json, shows_drain_times_and_where_an_asked_shard_stands) {
 
   status.shard_eta = {false, 0, "limits not known yet"};
   status.buckets[1].drain = {false, 0, "limits not known yet"};
-  body = nlohmann::json::parse(render_status_json(status, {}));
+  body = nlohmann::json::parse(render_status_json(status, {}, "default"));
   EXPECT_TRUE(body["shard"]["estimated_grant_at"].is_null());
   EXPECT_EQ(body["shard"]["estimate_unknown"], "limits not known yet");
   EXPECT_EQ(body["buckets"][1]["drain_unknown"], "limits not known yet");
 
   status.shard_position = 0;
   status.shard_eta = {false, 0, "not waiting"};
-  body = nlohmann::json::parse(render_status_json(status, {}));
+  body = nlohmann::json::parse(render_status_json(status, {}, "default"));
   EXPECT_EQ(body["shard"]["state"], "not waiting");
   EXPECT_TRUE(body["shard"]["position"].is_null());
   EXPECT_FALSE(body["shard"].contains("estimate_unknown"));
@@ -77,7 +77,7 @@ TEST(render_status_json, a_standby_says_where_an_asked_shard_stands_and_that_it_
   status.shard = 9;
   edge_counters standby;
   standby.active = false;
-  const auto body = nlohmann::json::parse(render_status_json(status, standby));
+  const auto body = nlohmann::json::parse(render_status_json(status, standby, "default"));
   EXPECT_EQ(body["active"], false);
   EXPECT_EQ(body["discord"], "standby");
   ASSERT_TRUE(body.contains("shard")) << body.dump();
@@ -91,11 +91,12 @@ TEST(render_status_json, a_standby_says_where_an_asked_shard_stands_and_that_it_
 TEST(render_status_json, discord_agrees_with_the_discord_up_metric) {
   queue_status status;
   status.ledger.discord_up = true;
-  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "ok");
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}, "default"))["discord"], "ok");
   status.ledger.discord_up = false;
-  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "failing");
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}, "default"))["discord"], "failing");
   status.ledger.discord_stopped = true;
-  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}))["discord"], "token_rejected");
+  EXPECT_EQ(nlohmann::json::parse(render_status_json(status, {}, "default"))["discord"],
+            "token_rejected");
 }
 
 }  // namespace
