@@ -184,6 +184,7 @@ bot_entry read_bot(const toml::table& table, const std::filesystem::path& direct
   entry.settings.name = text;
 
   const std::string who = "bot " + quote_value(text);
+  // toml++ keeps a table's keys sorted: of several bad keys, the first by name is reported.
   for (auto&& [key, node] : table) {
     const key_context at{key.str(), who, key.source().begin.line, directory};
     const auto known = std::find_if(std::begin(k_known_keys), std::end(k_known_keys),
