@@ -19,7 +19,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcaf-core0.17 libcaf-io0.17 libcpp-httplib0.11 libhttp-parser2.9 \
-      libsqlite3-0 libpq5 libspdlog1.10 libssl3 \
+      libsqlite3-0 libpq5 libspdlog1.10 libssl3 libtomlplusplus3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 gateway-queue \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /data --shell /usr/sbin/nologin \

@@ -19,6 +19,7 @@ packages=(
   libcaf-dev libcpp-httplib-dev libhttp-parser-dev libssl-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev
   libpq-dev                          # the PostgreSQL journal (libpq)
+  libtomlplusplus-dev                # the bots file (QUEUE_BOTS_FILE)
 )
 
 if $with_tests; then

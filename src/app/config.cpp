@@ -81,6 +81,15 @@ plan_command read_plan(const option_set<plan_command>& plan,
   return result;
 }
 
+// The bots file, once the variables are read (its bots' tokens must differ from the operator's);
+// a bad one exits 2 like a bad variable.
+void read_bots(server_config& config) {
+  if (!config.bots_file) return;
+  auto bots = read_bots_file(*config.bots_file, config.auth_token);
+  if (auto* error = std::get_if<std::string>(&bots)) throw bad_value{std::move(*error)};
+  config.bots = std::move(std::get<std::vector<bot_settings>>(bots));
+}
+
 }  // namespace
 
 command parse_command_line(int argc, const char* const* argv) {
@@ -134,6 +143,7 @@ command parse_command_line(int argc, const char* const* argv) {
     if (plan_app->parsed()) return read_plan(plan, server, plan_json);
     server_config config;
     server.read_into(config);
+    read_bots(config);
     config.secrets_on_command_line = server.secrets_given_by_flag();
     return config;
   } catch (const bad_value& e) {

@@ -13,6 +13,7 @@
 #include "actors/archive.hpp"
 #include "actors/http_edge.hpp"
 #include "actors/limits_scheduler.hpp"
+#include "src/app/bots_file.hpp"
 #include "src/core/records.hpp"
 #include "src/http/connection_deadlines.hpp"
 
@@ -41,6 +42,10 @@ struct server_config {
   std::optional<std::string> discord_token;  // secret: never logged or echoed
   std::string discord_api_url{k_default_api_url};
   std::string db_path{k_default_db_path};
+  // QUEUE_BOTS_FILE, and the bots read from it (each unset value: the variable's). Without the
+  // file, `bots` is empty and the one bot, `default`, is configured by the variables.
+  std::optional<std::string> bots_file;
+  std::vector<bot_settings> bots;
   std::chrono::milliseconds identify_interval = k_default_identify_interval;
   std::uint32_t max_concurrency = k_default_max_concurrency;
   std::uint32_t daily_limit = k_default_daily_limit;

@@ -172,6 +172,16 @@ value_rule<Target> path(std::string Target::*field) {
   return rule_detail::rule_for(field, rule_detail::default_of(field), read_path);
 }
 
+// A path with no default: unset unless given (--bots-file).
+template <class Target>
+value_rule<Target> path(std::optional<std::string> Target::*field) {
+  return rule_detail::rule_for(field, "", [](const setting& s, std::optional<std::string>& target) {
+    std::string given;
+    read_path(s, given);
+    if (!given.empty()) target = std::move(given);
+  });
+}
+
 // `rule`, for a field of a part of Target (history_command::filter).
 template <class Target, class Part>
 value_rule<Target> within(Part Target::*part, value_rule<Part> rule) {

@@ -10,14 +10,8 @@
 namespace gq::config_detail {
 namespace {
 
-// Bounds and names that the server and a subcommand share.
-constexpr std::uint64_t k_max_daily_limit = 10'000'000;
+// Bounds and names that the server and a subcommand share (more in config_tables.hpp).
 constexpr bounds k_port_bounds{1, std::numeric_limits<std::uint16_t>::max()};
-constexpr bounds k_interval_bounds{1, 86'400'000};
-constexpr bounds k_concurrency_bounds{1, k_max_buckets};
-constexpr bounds k_daily_limit_bounds{1, k_max_daily_limit};
-// Session starts kept back or left: at most the daily total.
-constexpr bounds k_session_starts_bounds{0, k_max_daily_limit};
 
 constexpr option_name k_host_option{"--host", "HOST", "ADDRESS"};
 constexpr option_name k_port_option{"--port", "PORT", "PORT"};
@@ -27,9 +21,6 @@ constexpr option_name k_max_concurrency_option{"--max-concurrency", "QUEUE_MAX_C
 constexpr option_name k_daily_limit_option{"--daily-limit", "QUEUE_DAILY_LIMIT", "N"};
 constexpr option_name k_on_exhausted_option{"--on-exhausted", "QUEUE_ON_EXHAUSTED", "POLICY"};
 constexpr option_name k_reserve_option{"--reserve", "QUEUE_RESERVE", "N"};
-
-const choice_list<exhausted_policy> k_exhausted_choices{{"hold", exhausted_policy::hold},
-                                                        {"reject", exhausted_policy::reject}};
 
 // The journal's location: the server's and `history`'s.
 template <class Target>
@@ -52,6 +43,10 @@ std::vector<option_row<server_config>> server_options() {
       {k_discord_api_url_option, "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot",
        api_url(&c::discord_api_url)},
       journal_option<c>(),
+      {{"--bots-file", "QUEUE_BOTS_FILE", "PATH"},
+       "Several bots: a TOML file, one [[bot]] table each (unset: one bot, `default`, configured "
+       "by these options)",
+       path(&c::bots_file)},
       {{"--identify-interval-ms", k_interval_env, "MS"},
        k_interval_help,
        integer(&c::identify_interval, k_interval_bounds)},
@@ -83,7 +78,7 @@ std::vector<option_row<server_config>> server_options() {
        integer(&c::retention_days, {1, 36'500})},
       {{"--shard-hourly-limit", "QUEUE_SHARD_HOURLY_LIMIT", "N"},
        "Loop guard: grants per shard per hour before 429, {range} (0: off)",
-       integer(&c::shard_hourly_limit, {0, 1'000'000})},
+       integer(&c::shard_hourly_limit, k_shard_hourly_limit_bounds)},
       {k_reserve_option,
        "Session starts kept for reconnects, {range} (default: 5 % of the daily total); "
        "initial=true requests are not granted from them",

@@ -3,10 +3,12 @@
 // and default of docs/CONFIGURATION.md, each written once. Parsing, the `_FILE` variants, the
 // checks and --help are derived from them (src/app/config_option_set.hpp).
 
+#include <cstdint>
 #include <vector>
 
 #include "src/app/config.hpp"
 #include "src/app/config_option_set.hpp"
+#include "src/app/discord_client.hpp"
 
 namespace gq::config_detail {
 
@@ -14,6 +16,18 @@ namespace gq::config_detail {
 inline constexpr option_name k_discord_token_option{"--discord-token", "DISCORD_TOKEN", "TOKEN"};
 inline constexpr option_name k_discord_api_url_option{"--discord-api-url", "DISCORD_API_URL",
                                                       "URL"};
+
+// Bounds and choices that more than one option shares, or that the bots file's keys check as
+// their variables do (src/app/bots_file_values.cpp).
+inline constexpr std::uint64_t k_max_daily_limit = 10'000'000;
+inline constexpr bounds k_interval_bounds{1, 86'400'000};
+inline constexpr bounds k_concurrency_bounds{1, k_max_buckets};
+inline constexpr bounds k_daily_limit_bounds{1, k_max_daily_limit};
+// Session starts kept back or left: at most the daily total.
+inline constexpr bounds k_session_starts_bounds{0, k_max_daily_limit};
+inline constexpr bounds k_shard_hourly_limit_bounds{0, 1'000'000};
+inline const choice_list<exhausted_policy> k_exhausted_choices{
+    {"hold", exhausted_policy::hold}, {"reject", exhausted_policy::reject}};
 
 // In the order --help lists them and the checks run: the first bad value is the one reported.
 std::vector<option_row<server_config>> server_options();

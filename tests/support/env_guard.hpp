@@ -19,6 +19,7 @@ inline constexpr const char* k_config_variables[] = {
     "DISCORD_TOKEN",
     "DISCORD_API_URL",
     "QUEUE_DB",
+    "QUEUE_BOTS_FILE",
     "QUEUE_IDENTIFY_INTERVAL_MS",
     "QUEUE_MAX_CONCURRENCY",
     "QUEUE_DAILY_LIMIT",
