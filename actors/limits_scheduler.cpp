@@ -9,9 +9,6 @@ namespace gq {
 
 namespace {
 
-// A reset is re-read a moment after it, so that Discord has refilled by then.
-constexpr std::chrono::milliseconds k_after_reset{1000};
-
 refresh_result result_of(limits_fetch::outcome outcome) {
   switch (outcome) {
     case limits_fetch::outcome::ok:
@@ -29,71 +26,90 @@ refresh_result result_of(limits_fetch::outcome outcome) {
 }  // namespace
 
 void limits_scheduler_state::init(limits_scheduler_config config) {
-  retry_.emplace(config.backoff_base, config.backoff_cap);
   config_ = std::move(config);
-  self_->send(self_, refresh_atom::value, config_.bot);
+  refresh_timing timing;
+  timing.interval = config_.refresh_interval;
+  timing.backoff_base = config_.backoff_base;
+  timing.backoff_cap = config_.backoff_cap;
+  plan_.emplace(timing);
 }
 
-void limits_scheduler_state::on_refresh() {
-  if (self_->clock().now() >= quiet_until_) read_limits();
+void limits_scheduler_state::join(bot_key key, limits_bot bot) {
+  plan_->remove(key);  // a bot joining again (a new token) starts afresh
+  bots_[key] = std::move(bot);
+  plan_->add(key, self_->clock().now());
+  schedule();
+}
+
+void limits_scheduler_state::leave(bot_key key) {
+  plan_->remove(key);
+  bots_.erase(key);
+  schedule();
+}
+
+void limits_scheduler_state::on_refresh(bot_key key) {
+  plan_->ask(key, self_->clock().now());
+  schedule();
 }
 
 void limits_scheduler_state::on_timer(std::uint64_t timer) {
-  if (timer == timer_) read_limits();
+  if (timer != timer_) return;
+  // One read per message: a join, a leave or an ask that arrived meanwhile is seen before the
+  // next read.
+  if (auto key = plan_->take_due(self_->clock().now())) {
+    if (auto found = bots_.find(*key); found != bots_.end()) read(*key, found->second);
+  }
+  schedule();
 }
 
-void limits_scheduler_state::schedule(caf::timespan delay) {
+void limits_scheduler_state::schedule() {
+  const auto next = plan_->next_at();
+  if (!next) return;
   ++timer_;
-  self_->delayed_send(self_, delay, tick_atom::value, timer_);
+  const auto now = self_->clock().now();
+  if (*next <= now) {
+    self_->send(self_, tick_atom::value, timer_);
+  } else {
+    self_->delayed_send(self_, *next - now, tick_atom::value, timer_);
+  }
 }
 
-void limits_scheduler_state::wait_quietly(std::chrono::milliseconds delay) {
-  quiet_until_ = self_->clock().now() + delay;
-  schedule(delay);
-}
-
-void limits_scheduler_state::read_limits() {
-  if (stopped_) return;
-  self_->send(config_.ledger, fetching_atom::value, config_.bot);
-  const auto fetched = config_.fetch();
-  self_->send(config_.ledger, refreshed_atom::value, config_.bot, result_of(fetched.result));
+void limits_scheduler_state::read(bot_key key, limits_bot& bot) {
+  self_->send(config_.ledger, fetching_atom::value, key);
+  const auto fetched = bot.fetch();
+  const auto now = self_->clock().now();  // the read took real time
+  self_->send(config_.ledger, refreshed_atom::value, key, result_of(fetched.result));
   switch (fetched.result) {
-    case limits_fetch::outcome::ok: {
-      fetched_once_ = true;
-      retry_->reset();
-      quiet_until_ = {};
-      self_->send(config_.ledger, limits_atom::value, config_.bot, fetched.limits);
-      self_->send(config_.gate, resize_atom::value, fetched.limits.max_concurrency);
-      const auto now = config_.anchor.to_unix(self_->clock().now());
-      const auto until_reset =
-          std::chrono::milliseconds{std::max<unix_ms>(0, fetched.limits.reset_at - now)} +
-          k_after_reset;
-      schedule(std::min<caf::timespan>(config_.refresh_interval, until_reset));
+    case limits_fetch::outcome::ok:
+      plan_->ok(key, now, config_.anchor.from_unix(fetched.limits.reset_at));
+      self_->send(config_.ledger, limits_atom::value, key, fetched.limits);
+      self_->send(bot.gate, resize_atom::value, fetched.limits.max_concurrency);
       break;
-    }
     case limits_fetch::outcome::unauthorized:
-      if (!fetched_once_) {
-        spdlog::error("limits: Discord rejected the token (401 Unauthorized); check DISCORD_TOKEN");
-        if (config_.token_rejected_at_start)
-          config_.token_rejected_at_start("Discord rejected the token (401 Unauthorized)");
+      if (!plan_->read_ok_once(key)) {
+        spdlog::error("limits: Discord rejected bot {}'s token (401 Unauthorized); check it",
+                      bot.name);
+        if (bot.token_rejected_at_start)
+          bot.token_rejected_at_start("Discord rejected the token (401 Unauthorized)");
       } else {
         spdlog::error(
-            "limits: Discord now rejects the token (401); no more calls to Discord, serving on "
-            "the last limits");
-        self_->send(config_.ledger, stopped_atom::value, config_.bot);
+            "limits: Discord now rejects bot {}'s token (401); no more calls to Discord for it, "
+            "serving on its last limits",
+            bot.name);
+        self_->send(config_.ledger, stopped_atom::value, key);
       }
-      stopped_ = true;
+      plan_->unauthorized(key);
       break;
     case limits_fetch::outcome::rate_limited:
-      spdlog::warn("limits: Discord rate-limited the request, retrying in {} ms",
+      spdlog::warn("limits: Discord rate-limited bot {}'s request, retrying in {} ms", bot.name,
                    fetched.retry_after.count());
-      wait_quietly(fetched.retry_after);
+      plan_->rate_limited(key, now, fetched.retry_after);
       break;
     case limits_fetch::outcome::failed: {
-      const auto delay = retry_->next();
-      spdlog::warn("limits: fetch failed ({}), retrying in {} ms (keeping the last good limits)",
-                   fetched.detail, delay.count());
-      wait_quietly(delay);
+      const auto delay = plan_->failed(key, now);
+      spdlog::warn(
+          "limits: bot {}'s fetch failed ({}), retrying in {} ms (keeping the last good limits)",
+          bot.name, fetched.detail, delay.count());
       break;
     }
   }
@@ -103,7 +119,9 @@ limits_scheduler_self_actor::behavior_type limits_scheduler(limits_scheduler_sta
                                                             limits_scheduler_config config) {
   self->state.init(std::move(config));
   return {
-      [self](refresh_atom, bot_key) { self->state.on_refresh(); },
+      [self](refresh_atom, bot_key key) { self->state.on_refresh(key); },
+      [self](join_atom, bot_key key, const limits_bot& bot) { self->state.join(key, bot); },
+      [self](leave_atom, bot_key key) { self->state.leave(key); },
       [self](tick_atom, std::uint64_t timer) { self->state.on_timer(timer); },
   };
 }

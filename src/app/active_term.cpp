@@ -63,14 +63,14 @@ gate_config gate_settings_of(const bot_definition& bot, const bot_recovery& reco
 active_term::active_term(caf::actor_system& system, const server_config& config,
                          clock_anchor anchor, std::shared_ptr<storage::journal> journal,
                          std::shared_ptr<grant_handoff> handoff, stop_signal& stop,
-                         std::function<void()> on_lost)
+                         std::function<void()> on_lost, const std::vector<bot_definition>& bots)
     : system_(system),
       config_(config),
       anchor_(anchor),
       journal_(std::move(journal)),
       handoff_(std::move(handoff)),
       stop_(stop),
-      single_bot_(config.bots.empty()),
+      single_bot_(!config.bots_file),
       self_(system) {
   // Read once before any actor exists: a journal that cannot be read fails the start here.
   journal_->recover();
@@ -87,7 +87,7 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
                             .anchor = anchor_,
                             .prune_at_start = false},
                            actor_thread::own);
-  for (const auto& bot : bot_definitions(config)) start_bot(bot);
+  for (const auto& bot : bots) start_bot(bot);
   rebuild_roster();
 }
 
@@ -117,37 +117,38 @@ void active_term::start_bot(const bot_definition& bot) {
   bots_.emplace(bot.name, std::move(running));
 }
 
-void active_term::start_scheduler(running_bot& running) {
+void active_term::start_scheduler(const running_bot& running) {
   const auto& bot = running.definition;
   if (!bot.discord_token) return;
+  if (!scheduler_) {
+    limits_scheduler_config scheduler_config;
+    scheduler_config.ledger = ledger_;
+    scheduler_config.refresh_interval = config_.refresh_interval;
+    scheduler_config.anchor = anchor_;
+    scheduler_ = spawn_limits_scheduler(system_, std::move(scheduler_config), actor_thread::own);
+    caf::anon_send(ledger_, watch_atom::value, refresh_target_actor{scheduler_});
+  }
   auto client = std::make_shared<discord_client>(config_.discord_api_url, *bot.discord_token,
                                                  k_discord_socket_timeout);
-  limits_scheduler_config scheduler_config;
-  scheduler_config.fetch = [client] { return client->fetch(); };
-  scheduler_config.ledger = ledger_;
-  scheduler_config.bot = running.key;
-  scheduler_config.gate = running.gate;
-  scheduler_config.refresh_interval = config_.refresh_interval;
-  scheduler_config.anchor = anchor_;
+  limits_bot read;
+  read.name = bot.name;
+  read.fetch = [client] { return client->fetch(); };
+  read.gate = running.gate;
   if (single_bot_) {
-    scheduler_config.token_rejected_at_start = [this](const std::string& reason) {
-      stop_.trigger(1, reason);
-    };
+    read.token_rejected_at_start = [this](const std::string& reason) { stop_.trigger(1, reason); };
   } else {
-    scheduler_config.token_rejected_at_start = [name = bot.name](const std::string& reason) {
+    read.token_rejected_at_start = [name = bot.name](const std::string& reason) {
       spdlog::error("bot {}: {}; it is granted nothing until its token is fixed and reloaded",
                     name, reason);
     };
   }
-  running.scheduler =
-      spawn_limits_scheduler(system_, std::move(scheduler_config), actor_thread::own);
-  caf::anon_send(ledger_, watch_atom::value, refresh_target_actor{running.scheduler});
+  caf::anon_send(scheduler_, join_atom::value, running.key, std::move(read));
 }
 
 void active_term::stop_bot(running_bot& bot) {
   caf::anon_send(ledger_, leave_atom::value, bot.key);
   caf::anon_send(bot.gate, shutdown_atom::value);
-  if (bot.scheduler) caf::anon_send_exit(bot.scheduler, caf::exit_reason::user_shutdown);
+  if (scheduler_) caf::anon_send(scheduler_, leave_atom::value, bot.key);
 }
 
 void active_term::rebuild_roster() {
@@ -191,8 +192,8 @@ bot_roster_ptr active_term::reload(const std::vector<bot_definition>& bots) {
     running.definition = now;
     caf::anon_send(ledger_, join_atom::value, running.key, ledger_settings_of(now), true);
     if (token_changed) {
-      if (running.scheduler) caf::anon_send_exit(running.scheduler, caf::exit_reason::user_shutdown);
-      running.scheduler = nullptr;
+      // A new token is read at once; no token: the bot's limits are configured from now on.
+      if (scheduler_) caf::anon_send(scheduler_, leave_atom::value, running.key);
       start_scheduler(running);
     }
     // Configured buckets re-form as a max_concurrency change from Discord does: every waiter
@@ -209,12 +210,10 @@ bot_roster_ptr active_term::reload(const std::vector<bot_definition>& bots) {
 }
 
 active_term::~active_term() {
-  for (auto& [name, bot] : bots_) {
-    caf::anon_send_exit(bot.gate, caf::exit_reason::user_shutdown);
-    if (bot.scheduler) caf::anon_send_exit(bot.scheduler, caf::exit_reason::user_shutdown);
-  }
+  for (auto& [name, bot] : bots_) caf::anon_send_exit(bot.gate, caf::exit_reason::user_shutdown);
   for (const auto& handle :
-       {caf::actor_cast<caf::actor>(ledger_), caf::actor_cast<caf::actor>(archive_)}) {
+       {caf::actor_cast<caf::actor>(ledger_), caf::actor_cast<caf::actor>(archive_),
+        caf::actor_cast<caf::actor>(scheduler_)}) {
     if (handle) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   }
 }

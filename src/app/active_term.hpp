@@ -42,7 +42,8 @@ class active_term {
   // damaged journal).
   active_term(caf::actor_system& system, const server_config& config, clock_anchor anchor,
               std::shared_ptr<storage::journal> journal, std::shared_ptr<grant_handoff> handoff,
-              stop_signal& stop, std::function<void()> on_lost);
+              stop_signal& stop, std::function<void()> on_lost,
+              const std::vector<bot_definition>& bots);
   // Stops the actors. Their waiters are answered by the edge before (stand_by) or by the gates
   // (shut_down).
   ~active_term();
@@ -65,12 +66,12 @@ class active_term {
     bot_key key = 0;
     bot_definition definition;
     gate_actor gate;
-    limits_scheduler_actor scheduler;  // with a Discord token
   };
 
   void start_bot(const bot_definition& bot);
-  // With a Discord token: its limits scheduler, watched by the ledger.
-  void start_scheduler(running_bot& running);
+  // With a Discord token: its limits are read by the term's limits scheduler (started with the
+  // first such bot).
+  void start_scheduler(const running_bot& running);
   void stop_bot(running_bot& bot);
   void rebuild_roster();
 
@@ -85,6 +86,7 @@ class active_term {
   caf::scoped_actor self_;
   ledger_actor ledger_;
   archive_actor archive_;
+  limits_scheduler_actor scheduler_;
   std::map<std::string, running_bot> bots_;  // by name
   bot_key next_key_ = 0;
   bot_roster_ptr roster_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "src/app/bots_file.hpp"
 #include "src/app/config.hpp"
 
 namespace gq {
@@ -29,5 +30,8 @@ struct bot_definition {
 // The bots `config` describes: its bots file's, read at start (server_config::bots), or the
 // default bot of the variables.
 std::vector<bot_definition> bot_definitions(const server_config& config);
+// The bots of a bots file read again (a reload), each setting it leaves out from the variables.
+std::vector<bot_definition> bot_definitions(const server_config& config,
+                                            const std::vector<bot_settings>& bots_file);
 
 }  // namespace gq

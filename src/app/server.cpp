@@ -12,6 +12,8 @@
 
 #include "actors/http_edge.hpp"
 #include "src/app/active_term.hpp"
+#include "src/app/bot_definition.hpp"
+#include "src/app/bots_file.hpp"
 #include "src/app/exposure.hpp"
 #include "src/app/journal_lock.hpp"
 #include "src/app/logging.hpp"
@@ -132,6 +134,8 @@ struct term_starter {
   // Raised, from another thread, when a shared journal's writer loses it; it wakes `stop`.
   std::shared_ptr<std::atomic<bool>> lost;
   std::function<void()> on_lost;  // empty for SQLite, whose journal cannot be lost
+  // The bots a term starts with: the configuration's, then as the last reload left them.
+  std::vector<bot_definition> bots;
 
   term_starter(caf::actor_system& actor_system, const server_config& server,
                clock_anchor process_anchor, stop_signal& process_stop, bool shared_journal)
@@ -140,7 +144,8 @@ struct term_starter {
         anchor(process_anchor),
         handoff(std::make_shared<grant_handoff>()),
         stop(process_stop),
-        lost(std::make_shared<std::atomic<bool>>(false)) {
+        lost(std::make_shared<std::atomic<bool>>(false)),
+        bots(bot_definitions(server)) {
     if (shared_journal) {
       on_lost = [flag = lost, &process_stop] {
         flag->store(true);
@@ -153,7 +158,7 @@ struct term_starter {
   std::unique_ptr<active_term> start(std::shared_ptr<storage::journal> held) const {
     lost->store(false);
     return std::make_unique<active_term>(system, config, anchor, std::move(held), handoff, stop,
-                                         on_lost);
+                                         on_lost, bots);
   }
 };
 
@@ -217,9 +222,27 @@ std::unique_ptr<active_term> activate(caf::scoped_actor& self, const caf::actor&
   return term;
 }
 
+// SIGHUP: the bots file read again and applied; a bad file is logged and the running bots stay.
+void reload_bots(caf::scoped_actor& self, const caf::actor& edge, term_starter& terms,
+                 active_term* term) {
+  const auto& config = terms.config;
+  if (!config.bots_file) {
+    spdlog::info("SIGHUP: no bots file (QUEUE_BOTS_FILE) to re-read; nothing changes");
+    return;
+  }
+  auto read = read_bots_file(*config.bots_file, config.auth_token);
+  if (auto* problem = std::get_if<std::string>(&read)) {
+    spdlog::error("SIGHUP: the bots file was not applied, the running bots stay: {}", *problem);
+    return;
+  }
+  terms.bots = bot_definitions(config, std::get<std::vector<bot_settings>>(read));
+  if (term) self->send(edge, roster_atom::value, term->reload(terms.bots));
+  spdlog::info("SIGHUP: bots file applied, {} bot(s)", terms.bots.size());
+}
+
 // Serves until the process stops: as the active queue while `term` lives, as a standby that
 // tries to take the journal while it does not.
-void serve_until_stopped(caf::scoped_actor& self, const caf::actor& edge, const term_starter& terms,
+void serve_until_stopped(caf::scoped_actor& self, const caf::actor& edge, term_starter& terms,
                          storage::journal_claim& claim, std::unique_ptr<active_term>& term) {
   if (term) term->verify();
   while (!terms.stop.triggered()) {
@@ -231,6 +254,7 @@ void serve_until_stopped(caf::scoped_actor& self, const caf::actor& edge, const 
       if (!term) continue;
     }
     if (terms.stop.wait_for(std::chrono::hours{1})) break;
+    if (terms.stop.take_reload()) reload_bots(self, edge, terms, term.get());
     if (terms.lost->load()) {
       // The edge first, so that no grant held there leaves once another queue may grant.
       self->send(edge, standby_atom::value);
@@ -278,7 +302,7 @@ int run_server(const server_config& config) {
   const auto anchor = clock_anchor::now();
   system_config caf_config;
   caf::actor_system system{caf_config};
-  const term_starter terms(system, config, anchor, stop, shared_journal);
+  term_starter terms(system, config, anchor, stop, shared_journal);
   std::unique_ptr<active_term> term;
   std::string location = config.db_path;
   if (*journal) {

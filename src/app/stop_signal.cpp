@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <ctime>
+#include <utility>
 
 namespace gq {
 
@@ -14,6 +15,7 @@ sigset_t stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // not a stop: a reload (take_reload)
   return set;
 }
 
@@ -31,6 +33,12 @@ stop_signal::stop_signal() {
       }
       const int sig = sigtimedwait(&blocked, nullptr, &poll);
       if (sig == SIGINT || sig == SIGTERM) trigger(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
+      if (sig == SIGHUP) {
+        std::lock_guard<std::mutex> guard{mutex_};
+        reload_ = true;
+        woken_ = true;
+        triggered_.notify_all();
+      }
     }
   });
 }
@@ -66,6 +74,11 @@ bool stop_signal::wait_for(std::chrono::milliseconds timeout) {
   triggered_.wait_for(lock, timeout, [this] { return done_ || woken_; });
   woken_ = false;
   return done_;
+}
+
+bool stop_signal::take_reload() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::exchange(reload_, false);
 }
 
 bool stop_signal::triggered() {

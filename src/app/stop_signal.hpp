@@ -1,5 +1,5 @@
 #pragma once
-// Where main waits for the end: SIGINT/SIGTERM (exit 0) or a fatal condition raised by an actor,
+// Where main waits for the end: SIGINT/SIGTERM (exit 0; SIGHUP asks for a reload instead) or a fatal condition raised by an actor,
 // such as Discord rejecting the token at start (exit 1); and for the events it acts on before
 // that, such as this process losing its journal (wake).
 
@@ -30,6 +30,8 @@ class stop_signal {
   // Blocks until triggered, woken or `timeout` passed; true once triggered.
   bool wait_for(std::chrono::milliseconds timeout);
   bool triggered();
+  // Whether SIGHUP arrived since the last call (it also wakes wait_for): re-read the bots file.
+  bool take_reload();
   const std::string& reason() const { return reason_; }
 
  private:
@@ -37,6 +39,7 @@ class stop_signal {
   std::condition_variable triggered_;
   bool done_ = false;
   bool woken_ = false;
+  bool reload_ = false;
   int exit_code_ = 0;
   std::string reason_;
   std::thread signal_thread_;
