@@ -101,9 +101,10 @@ void read_newest_release(const row auto& r, recovery_state& state) {
 // rows) whatever the number of bots and rows, instead of reading every row (0.6 ms instead of
 // 1.2 s for 1,000,000 rows in SQLite, docs/BENCHMARKS.md). One seek per bucket rather than a
 // skip-scan over the buckets present (two seeks each): a bot with at least as many shards as
-// buckets has every bucket present, and then this costs half (0.06 ms instead of 0.12 ms for
-// 16 buckets). Both dialects run it as index seeks (PostgreSQL has no skip scan of its own).
-// The buckets are bigint, as max_concurrency is, so that PostgreSQL deduces one type for $1.
+// buckets has every bucket present, and then this costs about half (0.06-0.14 ms instead of
+// 0.12-0.22 ms for 16 buckets on the loaded 2-core machine); only a layout with fewer than half
+// its buckets in use costs more than the skip-scan did. Both dialects run it as index seeks. The
+// buckets are bigint, as max_concurrency is, so that PostgreSQL deduces one type for $1.
 inline constexpr std::string_view k_newest_by_bucket = R"sql(
 WITH RECURSIVE layout(bucket) AS (
   SELECT CAST(0 AS BIGINT)
