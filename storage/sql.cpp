@@ -18,13 +18,13 @@ std::string for_dialect(std::string_view text, dialect to) {
 
 unsigned history_shape(const history_filter& filter) {
   return (filter.shard ? k_by_shard : 0u) | (filter.since ? k_by_since : 0u) |
-         (filter.until ? k_by_until : 0u);
+         (filter.until ? k_by_until : 0u) | (filter.bot ? k_by_bot : 0u);
 }
 
 std::string history_query(unsigned shape, dialect to) {
   std::string sql =
       "SELECT released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
-      "outcome_at FROM releases";
+      "outcome_at, bot FROM releases";
   int placeholders = 0;
   const auto next = [&] { return "$" + std::to_string(++placeholders); };
   const char* glue = " WHERE ";
@@ -32,6 +32,7 @@ std::string history_query(unsigned shape, dialect to) {
     sql.append(glue).append(condition).append(next());
     glue = " AND ";
   };
+  if ((shape & k_by_bot) != 0) add("bot = ");
   if ((shape & k_by_shard) != 0) add("shard = ");
   if ((shape & k_by_since) != 0) add("released_at >= ");
   if ((shape & k_by_until) != 0) add("released_at <= ");
@@ -39,12 +40,13 @@ std::string history_query(unsigned shape, dialect to) {
   return for_dialect(sql, to);
 }
 
-std::vector<std::int64_t> history_arguments(const history_filter& filter) {
-  std::vector<std::int64_t> arguments;
-  if (filter.shard) arguments.push_back(static_cast<std::int64_t>(*filter.shard));
-  if (filter.since) arguments.push_back(*filter.since);
-  if (filter.until) arguments.push_back(*filter.until);
-  arguments.push_back(filter.limit);
+std::vector<argument> history_arguments(const history_filter& filter) {
+  std::vector<argument> arguments;
+  if (filter.bot) arguments.emplace_back(*filter.bot);
+  if (filter.shard) arguments.emplace_back(static_cast<std::int64_t>(*filter.shard));
+  if (filter.since) arguments.emplace_back(*filter.since);
+  if (filter.until) arguments.emplace_back(*filter.until);
+  arguments.emplace_back(std::int64_t{filter.limit});
   return arguments;
 }
 

@@ -2,6 +2,8 @@
 
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "storage/postgres/connection.hpp"
@@ -23,25 +25,34 @@ const char* synchronous_setting(durability mode) {
   return mode == durability::full ? "SET synchronous_commit = on" : "SET synchronous_commit = off";
 }
 
-// The whole batch in one statement (one round trip, not one per grant): five bound arrays,
-// unnested in step. $6, the writer's mark (connection::writer_mark, "" without a lock): on a
-// session without that mark nothing is inserted, so a pooler that hands the transaction another
-// session than the lock holder's cannot commit a grant there. The shared statements are in
-// storage/sql.hpp, whose placeholders are PostgreSQL's.
+// The whole batch in one statement (one round trip, not one per grant): six bound arrays,
+// unnested in step (several bots' grants may share a batch: each row has its bot). $7, the
+// writer's mark (connection::writer_mark, "" without a lock): on a session without that mark
+// nothing is inserted, so a pooler that hands the transaction another session than the lock
+// holder's cannot commit a grant there. The shared statements are in storage/sql.hpp, whose
+// placeholders are PostgreSQL's.
 const std::string k_insert_releases =
     std::string(
-        "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
+        "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms, bot) "
         "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
-        "$5::bigint[]) WHERE $6 = '' OR current_setting('") +
-    postgres::k_writer_mark_setting + "', true) = $6";
+        "$5::bigint[], $6::text[]) WHERE $7 = '' OR current_setting('") +
+    postgres::k_writer_mark_setting + "', true) = $7";
 
-// A bigint[] parameter in PostgreSQL's text form, "{1,NULL,3}": integers only, so nothing needs
-// quoting.
+// An array parameter in PostgreSQL's text form: {1,NULL,3}, {"a","null"}.
 class array_param {
  public:
   void add(std::int64_t value) { next().append(std::to_string(value)); }
-  void add(shard_id value) {
-    next().append(value ? std::to_string(*value) : "NULL");
+  void add(shard_id value) { next().append(value ? std::to_string(*value) : "NULL"); }
+  // Always quoted: unquoted, a bot named "null" would be SQL NULL, and a name with a comma or a
+  // brace (never valid, but quoting costs nothing) would split the array.
+  void add(std::string_view text) {
+    std::string& out = next();
+    out += '"';
+    for (const char c : text) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
   }
   parameter done() { return text_ + "}"; }
 
@@ -96,24 +107,27 @@ void postgres_journal::do_record_releases(std::span<const release_record> record
     array_param bucket;
     array_param max_concurrency;
     array_param waited_ms;
+    array_param bot;
     for (const release_record& record : records) {
       released_at.add(record.released_at);
       shard.add(record.shard);
       bucket.add(record.bucket);
       max_concurrency.add(record.max_concurrency);
       waited_ms.add(record.waited_ms);
+      bot.add(std::string_view(record.bot));
     }
     const parameter values[] = {released_at.done(),     shard.done(),     bucket.done(),
-                                max_concurrency.done(), waited_ms.done(), writer_->writer_mark()};
+                                max_concurrency.done(), waited_ms.done(), bot.done(),
+                                writer_->writer_mark()};
     if (writer_->query(k_insert_releases, values, "recording grants").affected() !=
         records.size()) {
       writer_->fail_not_lock_holder("recording grants");
     }
   }
   for (const release_reattribution& moved : reattributions) {
-    const parameter values[] = {param(moved.shard), param(moved.waited_ms),
-                                param(moved.released_at), param(moved.bucket),
-                                param(moved.max_concurrency)};
+    const parameter values[] = {param(moved.shard),           param(moved.waited_ms),
+                                param(moved.released_at),     param(moved.bucket),
+                                param(moved.max_concurrency), moved.bot};
     writer_->query(std::string(sql::k_reattribute_release), values, "re-attributing a grant");
   }
   for (const release_outcome& reported : outcomes) {
@@ -124,38 +138,44 @@ void postgres_journal::do_record_releases(std::span<const release_record> record
         param(reported_at),
         param(reported.row.released_at),
         param(reported.row.bucket),
-        param(reported.row.max_concurrency)};
+        param(reported.row.max_concurrency),
+        reported.bot};
     writer_->query(std::string(sql::k_record_outcome), values, "recording an outcome");
   }
   transaction.commit();
 }
 
-void postgres_journal::do_record_limits(const session_limits& limits) {
-  const parameter values[] = {param(limits.fetched_at),      param(limits.total),
-                              param(limits.remaining),       param(limits.reset_at),
-                              param(limits.max_concurrency), std::string(to_string(limits.source))};
+void postgres_journal::do_record_limits(const session_limits& limits, std::string_view bot) {
+  const parameter values[] = {param(limits.fetched_at),
+                              param(limits.total),
+                              param(limits.remaining),
+                              param(limits.reset_at),
+                              param(limits.max_concurrency),
+                              std::string(to_string(limits.source)),
+                              std::string(bot)};
   // One statement is one transaction, committed synchronously.
   writer_->query(std::string(sql::k_insert_limits), values, "recording limits");
 }
 
-recovery_state postgres_journal::do_recover() {
+recovery_state postgres_journal::do_recover(std::string_view bot) {
   recovery_state state;
+  const parameter of_bot[] = {std::string(bot)};
   // One snapshot for the three reads, even while the reader prunes.
   postgres::transaction transaction(*writer_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                                     "reading the journal for recovery");
   if (const result read =
-          writer_->query(std::string(sql::k_newest_limits), "reading the newest limits");
+          writer_->query(std::string(sql::k_newest_limits), of_bot, "reading the newest limits");
       read.rows() > 0) {
     state.limits = sql::read_limits(read.at(0));
   }
   if (const result read =
-          writer_->query(std::string(sql::k_newest_release), "reading the newest grant");
+          writer_->query(std::string(sql::k_newest_release), of_bot, "reading the newest grant");
       read.rows() > 0) {
     sql::read_newest_release(read.at(0), state);
   }
   state.last_release_by_bucket.resize(state.last_max_concurrency);
   if (state.last_max_concurrency > 0) {
-    const parameter values[] = {param(state.last_max_concurrency)};
+    const parameter values[] = {param(state.last_max_concurrency), std::string(bot)};
     const result read = writer_->query(std::string(sql::k_newest_by_bucket), values,
                                        "reading the newest grant per bucket");
     for (int row = 0; row < read.rows(); ++row) sql::read_newest_of_bucket(read.at(row), state);
@@ -164,21 +184,23 @@ recovery_state postgres_journal::do_recover() {
   return state;
 }
 
-std::uint64_t postgres_journal::do_count_releases_since(unix_ms since) {
-  const parameter values[] = {param(since)};
+std::uint64_t postgres_journal::do_count_releases_since(unix_ms since, std::string_view bot) {
+  const parameter values[] = {param(since), std::string(bot)};
   return static_cast<std::uint64_t>(
       writer_->query(std::string(sql::k_count_since), values, "counting grants").integer(0, 0));
 }
 
-std::vector<shard_grant> postgres_journal::do_shard_grants_since(unix_ms since) {
-  const parameter values[] = {param(since)};
+std::vector<shard_grant> postgres_journal::do_shard_grants_since(unix_ms since,
+                                                                 std::string_view bot) {
+  const parameter values[] = {param(since), std::string(bot)};
   return decode_rows(writer_->query(std::string(sql::k_shard_grants_since), values,
                                     "reading the last hour's grants"),
                      [](const result::row_view& row) { return sql::read_shard_grant(row); });
 }
 
-std::vector<reported_invalid_session> postgres_journal::do_invalid_sessions_since(unix_ms since) {
-  const parameter values[] = {param(since)};
+std::vector<reported_invalid_session> postgres_journal::do_invalid_sessions_since(
+    unix_ms since, std::string_view bot) {
+  const parameter values[] = {param(since), std::string(bot)};
   return decode_rows(writer_->query(std::string(sql::k_invalid_sessions_since), values,
                                     "reading Invalid Sessions"),
                      [](const result::row_view& row) { return sql::read_invalid_session(row); });
@@ -187,8 +209,13 @@ std::vector<reported_invalid_session> postgres_journal::do_invalid_sessions_sinc
 std::vector<release_record> postgres_journal::do_history(const history_filter& filter) {
   const std::string text = sql::history_query(sql::history_shape(filter), sql::dialect::postgres);
   std::vector<parameter> values;
-  for (const std::int64_t argument : sql::history_arguments(filter))
-    values.push_back(param(argument));
+  for (sql::argument& argument : sql::history_arguments(filter)) {
+    if (auto* integer = std::get_if<std::int64_t>(&argument)) {
+      values.push_back(param(*integer));
+    } else {
+      values.emplace_back(std::move(std::get<std::string>(argument)));
+    }
+  }
   const std::lock_guard lock(reader_mutex_);
   return decode_rows(reader_->query(text, values, "querying grants"),
                      [](const result::row_view& row) { return sql::read_release(row); });

@@ -47,9 +47,28 @@ ALTER TABLE releases ADD COLUMN outcome_at bigint NULL;
 CREATE INDEX releases_invalid_sessions ON releases(outcome_at) WHERE outcome = 'invalid_session';
 )sql";
 
+// Version 5, as the SQLite journal's: each grant and set of limits names its bot, `default` for
+// the rows of older versions. ADD COLUMN with a constant default rewrites no row (PostgreSQL
+// 11+); the bucket and Invalid Sessions indexes gain the bot as their first column, and
+// releases_by_bot and limits_by_bot make every read of one bot an index read whatever the
+// number of bots. Building the three indexes reads every row once, at the first start on a
+// version-4 database; each takes a SHARE lock on releases meanwhile (writes wait, reads do not).
+constexpr std::string_view k_version_5 = R"sql(
+ALTER TABLE releases ADD COLUMN bot text NOT NULL DEFAULT 'default';
+ALTER TABLE limits ADD COLUMN bot text NOT NULL DEFAULT 'default';
+DROP INDEX releases_by_bucket;
+DROP INDEX releases_invalid_sessions;
+CREATE INDEX releases_by_bucket ON releases(bot, max_concurrency, bucket, released_at);
+CREATE INDEX releases_by_bot ON releases(bot, released_at);
+CREATE INDEX releases_invalid_sessions ON releases(bot, outcome_at)
+  WHERE outcome = 'invalid_session';
+CREATE INDEX limits_by_bot ON limits(bot, id);
+)sql";
+
 constexpr std::array k_migrations{
     migration{3, k_version_3},
     migration{4, k_version_4},
+    migration{5, k_version_5},
 };
 static_assert(k_migrations.back().version == k_schema_version,
               "a new schema version needs its migration in k_migrations");
@@ -92,10 +111,10 @@ void check_openable(connection& db, const database_state& state) {
 void check_columns(connection& db) {
   db.query(
       "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms, outcome, outcome_code, "
-      "outcome_at FROM releases LIMIT 0",
+      "outcome_at, bot FROM releases LIMIT 0",
       "checking the releases table");
   db.query(
-      "SELECT id, fetched_at, total, remaining, reset_at, max_concurrency, source "
+      "SELECT id, fetched_at, total, remaining, reset_at, max_concurrency, source, bot "
       "FROM limits LIMIT 0",
       "checking the limits table");
 }

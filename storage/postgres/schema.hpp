@@ -12,7 +12,7 @@ namespace gq::storage::postgres {
 // The PostgreSQL schema version this build writes. Numbered like the SQLite schema it matches
 // (version 3: grants with bucket, max_concurrency and wait; limits; the bucket index); a
 // PostgreSQL journal starts at 3, and later versions append a migration for both backends.
-inline constexpr int k_schema_version = 4;
+inline constexpr int k_schema_version = 5;
 
 struct migration {
   int version;

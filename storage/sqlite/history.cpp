@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "storage/errors.hpp"
 #include "storage/sql.hpp"
@@ -67,8 +68,14 @@ std::vector<release_record> history::read(const history_filter& filter) {
   const std::lock_guard lock(impl_->mutex);
   auto rows = impl_->queries[sql::history_shape(filter)]->use();
   int index = 0;
-  for (const std::int64_t argument : sql::history_arguments(filter))
-    rows.bind_int(++index, argument);
+  for (const sql::argument& argument : sql::history_arguments(filter)) {
+    ++index;
+    if (const auto* integer = std::get_if<std::int64_t>(&argument)) {
+      rows.bind_int(index, *integer);
+    } else {
+      rows.bind_text(index, std::get<std::string>(argument));
+    }
+  }
   releases.reserve(std::min<std::uint32_t>(filter.limit, 1024));
   while (rows.step()) releases.push_back(sql::read_release(rows));
   return releases;

@@ -73,8 +73,8 @@ sqlite::connection open_writer(const std::string& path, durability mode, integri
 
 // One grant a row; the shared statements are in storage/sql.hpp.
 constexpr std::string_view k_insert_release =
-    "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms, bot) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 // A shared statement (storage/sql.hpp) as SQLite writes its placeholders.
 std::string sqlite_text(std::string_view shared) {
@@ -90,12 +90,13 @@ void bind_shard(sqlite::statement_use& use, int index, shard_id shard) {
   }
 }
 
-// Every row of `statement` run with ?1 = `argument`, decoded by `decode` (storage/sql.hpp).
+// Every row of `statement` run with ?1 = `since` and ?2 = `bot`, decoded by `decode`
+// (storage/sql.hpp).
 template <class Decode>
-auto decode_rows(sqlite::statement& statement, std::int64_t argument, Decode decode) {
+auto decode_rows(sqlite::statement& statement, unix_ms since, std::string_view bot, Decode decode) {
   std::vector<std::invoke_result_t<Decode, const sqlite::statement_use&>> decoded;
   auto rows = statement.use();
-  rows.bind_int(1, argument);
+  rows.bind_int(1, since).bind_text(2, bot);
   while (rows.step()) decoded.push_back(decode(rows));
   return decoded;
 }
@@ -157,6 +158,7 @@ void sqlite_journal::do_record_releases(std::span<const release_record> records,
     insert.bind_int(3, record.bucket)
         .bind_int(4, record.max_concurrency)
         .bind_int(5, record.waited_ms)
+        .bind_text(6, record.bot)
         .run();
   }
   for (const release_reattribution& moved : reattributions) {
@@ -166,6 +168,7 @@ void sqlite_journal::do_record_releases(std::span<const release_record> records,
         .bind_int(3, moved.released_at)
         .bind_int(4, moved.bucket)
         .bind_int(5, moved.max_concurrency)
+        .bind_text(6, moved.bot)
         .run();
   }
   for (const release_outcome& reported : outcomes) {
@@ -179,12 +182,13 @@ void sqlite_journal::do_record_releases(std::span<const release_record> records,
         .bind_int(4, reported.row.released_at)
         .bind_int(5, reported.row.bucket)
         .bind_int(6, reported.row.max_concurrency)
+        .bind_text(7, reported.bot)
         .run();
   }
   transaction.commit();
 }
 
-void sqlite_journal::do_record_limits(const session_limits& limits) {
+void sqlite_journal::do_record_limits(const session_limits& limits, std::string_view bot) {
   sqlite::write_transaction transaction(writer_->transactions);
   writer_->insert_limits.use()
       .bind_int(1, limits.fetched_at)
@@ -193,43 +197,48 @@ void sqlite_journal::do_record_limits(const session_limits& limits) {
       .bind_int(4, limits.reset_at)
       .bind_int(5, limits.max_concurrency)
       .bind_text(6, to_string(limits.source))
+      .bind_text(7, bot)
       .run();
   transaction.commit();
 }
 
-recovery_state sqlite_journal::do_recover() {
+recovery_state sqlite_journal::do_recover(std::string_view bot) {
   recovery_state state;
   // One read transaction, so the three reads see one state of the file even while the history
   // connection prunes; it takes no write lock, so neither waits for the other.
   sqlite::read_transaction transaction(writer_->transactions);
-  if (auto row = writer_->newest_limits.use(); row.step()) state.limits = sql::read_limits(row);
-  if (auto row = writer_->newest_release.use(); row.step()) sql::read_newest_release(row, state);
+  if (auto row = writer_->newest_limits.use(); row.bind_text(1, bot).step())
+    state.limits = sql::read_limits(row);
+  if (auto row = writer_->newest_release.use(); row.bind_text(1, bot).step())
+    sql::read_newest_release(row, state);
   state.last_release_by_bucket.resize(state.last_max_concurrency);
   if (state.last_max_concurrency > 0) {
     auto rows = writer_->newest_by_bucket.use();
-    rows.bind_int(1, state.last_max_concurrency);
+    rows.bind_int(1, state.last_max_concurrency).bind_text(2, bot);
     while (rows.step()) sql::read_newest_of_bucket(rows, state);
   }
   transaction.commit();
   return state;
 }
 
-std::uint64_t sqlite_journal::do_count_releases_since(unix_ms since) {
+std::uint64_t sqlite_journal::do_count_releases_since(unix_ms since, std::string_view bot) {
   auto row = writer_->count_since.use();
-  row.bind_int(1, since);
+  row.bind_int(1, since).bind_text(2, bot);
   row.step();
   return static_cast<std::uint64_t>(row.integer(0));
 }
 
-std::vector<shard_grant> sqlite_journal::do_shard_grants_since(unix_ms since) {
-  return decode_rows(writer_->shard_grants_since, since,
+std::vector<shard_grant> sqlite_journal::do_shard_grants_since(unix_ms since,
+                                                               std::string_view bot) {
+  return decode_rows(writer_->shard_grants_since, since, bot,
                      [](const sqlite::statement_use& row) { return sql::read_shard_grant(row); });
 }
 
-std::vector<reported_invalid_session> sqlite_journal::do_invalid_sessions_since(unix_ms since) {
-  return decode_rows(writer_->invalid_sessions_since, since, [](const sqlite::statement_use& row) {
-    return sql::read_invalid_session(row);
-  });
+std::vector<reported_invalid_session> sqlite_journal::do_invalid_sessions_since(
+    unix_ms since, std::string_view bot) {
+  return decode_rows(
+      writer_->invalid_sessions_since, since, bot,
+      [](const sqlite::statement_use& row) { return sql::read_invalid_session(row); });
 }
 
 std::vector<release_record> sqlite_journal::do_history(const history_filter& filter) {

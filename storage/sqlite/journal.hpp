@@ -18,7 +18,7 @@ class history;
 class sqlite_journal final : public journal {
  public:
   // Current on-disk schema version; older files are migrated on open.
-  static constexpr int k_schema_version = 4;
+  static constexpr int k_schema_version = 5;
 
   // Opens `path`, creating it when it does not exist, and migrates older schemas (after a full
   // integrity check, whatever `check` says: a file is only ever written once it is verified).
@@ -35,11 +35,12 @@ class sqlite_journal final : public journal {
   void do_record_releases(std::span<const release_record> records,
                           std::span<const release_reattribution> reattributions,
                           std::span<const release_outcome> outcomes) override;
-  void do_record_limits(const session_limits& limits) override;
-  recovery_state do_recover() override;
-  std::uint64_t do_count_releases_since(unix_ms since) override;
-  std::vector<shard_grant> do_shard_grants_since(unix_ms since) override;
-  std::vector<reported_invalid_session> do_invalid_sessions_since(unix_ms since) override;
+  void do_record_limits(const session_limits& limits, std::string_view bot) override;
+  recovery_state do_recover(std::string_view bot) override;
+  std::uint64_t do_count_releases_since(unix_ms since, std::string_view bot) override;
+  std::vector<shard_grant> do_shard_grants_since(unix_ms since, std::string_view bot) override;
+  std::vector<reported_invalid_session> do_invalid_sessions_since(unix_ms since,
+                                                                  std::string_view bot) override;
   std::vector<release_record> do_history(const history_filter& filter) override;
   std::uint64_t do_prune_before(unix_ms cutoff, std::uint32_t batch) override;
   // PRAGMA quick_check on a connection of its own, then the schema-version write of a migration

@@ -55,11 +55,31 @@ ALTER TABLE releases ADD COLUMN outcome_at INTEGER;
 CREATE INDEX releases_invalid_sessions ON releases(outcome_at) WHERE outcome = 'invalid_session';
 )sql";
 
+// Version 5: several bots in one journal. Every grant and every set of limits names its bot;
+// rows of older files were all the one bot's, `default`. ADD COLUMN with a constant default
+// rewrites no row. Every read of one bot stays a seek in an index that starts with the bot,
+// whatever the number of bots: the bucket index and the Invalid Sessions index gain the bot as
+// their first column, releases_by_bot serves a bot's newest grant, its grants since an instant
+// and its history, limits_by_bot its newest limits. releases_by_released_at (retention, every
+// bot's history) and releases_by_shard (history by shard) stay. Building the three indexes reads
+// every row, once, at the first start on a version-4 file: for 1,000,000 rows 2.6 s (3.2-4.0 s
+// for the whole open, integrity check included) on the loaded 2-core machine, and the file grows
+// from 85 to 114 MB.
+constexpr std::string_view k_version_5 = R"sql(
+ALTER TABLE releases ADD COLUMN bot TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE limits ADD COLUMN bot TEXT NOT NULL DEFAULT 'default';
+DROP INDEX releases_by_bucket;
+DROP INDEX releases_invalid_sessions;
+CREATE INDEX releases_by_bucket ON releases(bot, max_concurrency, bucket, released_at);
+CREATE INDEX releases_by_bot ON releases(bot, released_at);
+CREATE INDEX releases_invalid_sessions ON releases(bot, outcome_at)
+  WHERE outcome = 'invalid_session';
+CREATE INDEX limits_by_bot ON limits(bot, id);
+)sql";
+
 constexpr std::array k_migrations{
-    migration{1, k_version_1},
-    migration{2, k_version_2},
-    migration{3, k_version_3},
-    migration{4, k_version_4},
+    migration{1, k_version_1}, migration{2, k_version_2}, migration{3, k_version_3},
+    migration{4, k_version_4}, migration{5, k_version_5},
 };
 static_assert(k_migrations.back().version == sqlite_journal::k_schema_version,
               "a new schema version needs its migration in k_migrations");

@@ -116,10 +116,10 @@ TEST_F(journal_open_test, foreign_sqlite_database_is_refused_and_left_unchanged)
 
 TEST_F(journal_open_test, newer_schema_is_refused_naming_its_version) {
   sqlite_journal(path_).record_releases(std::vector{release_record{1, 1, 0, 1, 0}});
-  raw_db(path_).exec("PRAGMA user_version = 5");
+  raw_db(path_).exec("PRAGMA user_version = 6");
   const std::string before = read_bytes(path_);
   EXPECT_THAT(open_error(path_),
-              AllOf(HasSubstr(path_), HasSubstr("schema version 5 is newer than this build's 4")));
+              AllOf(HasSubstr(path_), HasSubstr("schema version 6 is newer than this build's 5")));
   EXPECT_EQ(read_bytes(path_), before);
 }
 

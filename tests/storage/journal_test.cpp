@@ -241,7 +241,7 @@ TEST_F(sqlite_journal_test, new_file_is_created_in_wal_mode_at_the_current_schem
   EXPECT_EQ(j.location(), path_);
   raw_db raw(path_);
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "4");
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "5");
 }
 
 // Recovery only reads; a prune or another writer holding the write lock must not make it wait

@@ -58,19 +58,29 @@ TEST_F(postgres_journal_test, both_uri_schemes_open_a_postgres_journal) {
 
 TEST_F(postgres_journal_test, new_database_gets_the_documented_schema) {
   open_journal(uri_)->record_releases(std::vector{grant(1000, 7)});
-  EXPECT_THAT(server_.admin("SELECT version FROM gq_schema", database_), ElementsAre("4"));
+  EXPECT_THAT(server_.admin("SELECT version FROM gq_schema", database_), ElementsAre("5"));
   EXPECT_THAT(
       server_.admin("SELECT column_name || ' ' || data_type FROM information_schema.columns "
                     "WHERE table_name = 'releases' ORDER BY ordinal_position",
                     database_),
       ElementsAre("id bigint", "released_at bigint", "shard bigint", "bucket bigint",
                   "max_concurrency bigint", "waited_ms bigint", "outcome text",
-                  "outcome_code bigint", "outcome_at bigint"));
+                  "outcome_code bigint", "outcome_at bigint", "bot text"));
+  EXPECT_THAT(
+      server_.admin("SELECT column_name || ' ' || data_type FROM information_schema.columns "
+                    "WHERE table_name = 'limits' AND column_name = 'bot'",
+                    database_),
+      ElementsAre("bot text"));
   EXPECT_THAT(server_.admin("SELECT indexname FROM pg_indexes WHERE tablename = 'releases' "
                             "ORDER BY indexname",
                             database_),
-              ElementsAre("releases_by_bucket", "releases_by_released_at", "releases_by_shard",
-                          "releases_invalid_sessions", "releases_pkey"));
+              ElementsAre("releases_by_bot", "releases_by_bucket", "releases_by_released_at",
+                          "releases_by_shard", "releases_invalid_sessions", "releases_pkey"));
+  EXPECT_THAT(server_.admin("SELECT indexdef FROM pg_indexes WHERE tablename = 'limits' "
+                            "ORDER BY indexname",
+                            database_),
+              ElementsAre(HasSubstr("limits_by_bot ON public.limits USING btree (bot, id)"),
+                          HasSubstr("limits_pkey")));
 }
 
 TEST_F(postgres_journal_test, password_is_never_in_the_location_or_an_error) {
@@ -118,7 +128,7 @@ TEST_F(postgres_journal_test, password_is_never_in_the_location_or_an_error) {
 TEST_F(postgres_journal_test, schema_from_a_newer_version_is_refused_and_left_alone) {
   open_journal(uri_)->record_releases(std::vector{grant(1, 1)});
   server_.admin("UPDATE gq_schema SET version = 7", database_);
-  EXPECT_THAT(open_error(uri_), HasSubstr("schema version 7 is newer than this build's 4"));
+  EXPECT_THAT(open_error(uri_), HasSubstr("schema version 7 is newer than this build's 5"));
   EXPECT_THAT(open_error(uri_, {durability::full, integrity_check::deferred}),
               HasSubstr("schema version 7 is newer"));
   EXPECT_THAT(server_.admin("SELECT version FROM gq_schema", database_), ElementsAre("7"));

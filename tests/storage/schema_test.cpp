@@ -66,15 +66,25 @@ TEST(schema_test, migrated_and_new_journals_have_the_same_tables_and_indexes) {
           ElementsAre("max_concurrency", "INTEGER", "1", "0"),
           ElementsAre("waited_ms", "INTEGER", "1", "0"), ElementsAre("outcome", "TEXT", "0", "0"),
           ElementsAre("outcome_code", "INTEGER", "0", "0"),
-          ElementsAre("outcome_at", "INTEGER", "0", "0")));
+          ElementsAre("outcome_at", "INTEGER", "0", "0"), ElementsAre("bot", "TEXT", "1", "0")));
+  EXPECT_EQ(fresh.scalar("SELECT dflt_value FROM pragma_table_info('releases') WHERE name = 'bot'"),
+            "'default'");
+  EXPECT_EQ(fresh.scalar("SELECT dflt_value FROM pragma_table_info('limits') WHERE name = 'bot'"),
+            "'default'");
   const std::string indexes =
-      "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name";
+      "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name";
   EXPECT_EQ(migrated.rows(indexes), fresh.rows(indexes));
-  EXPECT_THAT(fresh.rows(indexes),
-              ElementsAre(ElementsAre("releases_by_bucket", "releases"),
-                          ElementsAre("releases_by_released_at", "releases"),
-                          ElementsAre("releases_by_shard", "releases"),
-                          ElementsAre("releases_invalid_sessions", "releases")));
+  EXPECT_THAT(
+      fresh.rows(indexes),
+      ElementsAre(
+          ElementsAre("limits_by_bot", "limits", HasSubstr("(bot, id)")),
+          ElementsAre("releases_by_bot", "releases", HasSubstr("(bot, released_at)")),
+          ElementsAre("releases_by_bucket", "releases",
+                      HasSubstr("(bot, max_concurrency, bucket, released_at)")),
+          ElementsAre("releases_by_released_at", "releases", HasSubstr("(released_at)")),
+          ElementsAre("releases_by_shard", "releases", HasSubstr("(shard, released_at)")),
+          ElementsAre("releases_invalid_sessions", "releases",
+                      HasSubstr("(bot, outcome_at)\n  WHERE outcome = 'invalid_session'"))));
 }
 
 TEST(schema_test, failed_migration_leaves_the_file_at_its_old_version) {

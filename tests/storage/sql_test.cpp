@@ -21,32 +21,44 @@ using ::testing::Not;
 
 TEST(sql_test, sqlite_numbers_the_same_placeholders_with_question_marks) {
   EXPECT_EQ(for_dialect(k_count_since, dialect::postgres),
-            "SELECT count(*) FROM releases WHERE released_at >= $1");
+            "SELECT count(*) FROM releases WHERE bot = $2 AND released_at >= $1");
   EXPECT_EQ(for_dialect(k_count_since, dialect::sqlite),
-            "SELECT count(*) FROM releases WHERE released_at >= ?1");
-  EXPECT_THAT(
-      for_dialect(k_record_outcome, dialect::sqlite),
-      AllOf(HasSubstr("outcome = ?1"), HasSubstr("max_concurrency = ?6"), Not(HasSubstr("$"))));
+            "SELECT count(*) FROM releases WHERE bot = ?2 AND released_at >= ?1");
+  EXPECT_THAT(for_dialect(k_record_outcome, dialect::sqlite),
+              AllOf(HasSubstr("outcome = ?1"), HasSubstr("max_concurrency = ?6"),
+                    HasSubstr("bot = ?7"), Not(HasSubstr("$"))));
 }
 
 TEST(sql_test, history_placeholders_follow_its_arguments) {
   history_filter filter;
   EXPECT_THAT(history_query(history_shape(filter), dialect::postgres),
               AllOf(Not(HasSubstr("WHERE")), HasSubstr("LIMIT $1")));
-  EXPECT_THAT(history_arguments(filter), ElementsAre(history_filter::k_default_limit));
+  EXPECT_THAT(history_arguments(filter), ElementsAre(argument(history_filter::k_default_limit)));
 
   filter.since = 100;
   filter.limit = 5;
   EXPECT_THAT(history_query(history_shape(filter), dialect::sqlite),
               AllOf(HasSubstr(" WHERE released_at >= ?1 ORDER BY"), HasSubstr("LIMIT ?2")));
-  EXPECT_THAT(history_arguments(filter), ElementsAre(100, 5));
+  EXPECT_THAT(history_arguments(filter), ElementsAre(argument(100), argument(5)));
 
   filter.shard = 7;
   filter.until = 200;
   EXPECT_THAT(history_query(history_shape(filter), dialect::postgres),
               HasSubstr(" WHERE shard = $1 AND released_at >= $2 AND released_at <= $3 ORDER BY "
                         "released_at DESC, id DESC LIMIT $4"));
-  EXPECT_THAT(history_arguments(filter), ElementsAre(7, 100, 200, 5));
+  EXPECT_THAT(history_arguments(filter),
+              ElementsAre(argument(7), argument(100), argument(200), argument(5)));
+
+  // One bot's: its name is the first placeholder, the one text.
+  filter.bot = "alpha";
+  EXPECT_THAT(history_query(history_shape(filter), dialect::postgres),
+              HasSubstr(" WHERE bot = $1 AND shard = $2 AND released_at >= $3 AND released_at <= "
+                        "$4 ORDER BY released_at DESC, id DESC LIMIT $5"));
+  EXPECT_THAT(history_arguments(filter), ElementsAre(argument("alpha"), argument(7), argument(100),
+                                                     argument(200), argument(5)));
+  history_filter every_bot = filter;
+  every_bot.bot = std::nullopt;
+  EXPECT_NE(history_shape(filter), history_shape(every_bot));
 }
 
 // A row as a backend hands it over: column values by index, NULL as nullopt.
@@ -58,11 +70,12 @@ struct fake_row {
 };
 
 TEST(sql_test, rows_decode_into_records) {
-  EXPECT_EQ(read_release(fake_row{
-                {"10", std::nullopt, "1", "2", "30", std::nullopt, std::nullopt, std::nullopt}}),
+  EXPECT_EQ(read_release(fake_row{{"10", std::nullopt, "1", "2", "30", std::nullopt, std::nullopt,
+                                   std::nullopt, "default"}}),
             (release_record{10, std::nullopt, 1, 2, 30}));
-  EXPECT_EQ(read_release(fake_row{{"10", "4", "1", "2", "30", "closed", "4004", "12"}}),
-            (release_record{10, 4, 1, 2, 30, grant_outcome{outcome_result::closed, 4004, 12}}));
+  EXPECT_EQ(
+      read_release(fake_row{{"10", "4", "1", "2", "30", "closed", "4004", "12", "beta"}}),
+      (release_record{10, 4, 1, 2, 30, grant_outcome{outcome_result::closed, 4004, 12}, "beta"}));
   EXPECT_EQ(read_limits(fake_row{{"1", "1000", "990", "2", "16", "discord"}}),
             (session_limits{1000, 990, 2, 16, limits_source::discord, 1}));
   EXPECT_EQ(read_limits(fake_row{{"1", "1000", "990", "2", "16", "config"}}).source,
