@@ -87,15 +87,24 @@ class actor_fixture : public ::testing::Test {
         deferred_check_ ? storage::integrity_check::deferred : storage::integrity_check::at_open);
     ledger_config lcfg;
     lcfg.anchor = anchor_;
-    lcfg.reject_when_exhausted = reject;
-    lcfg.configured = limits;
     lcfg.await_verified = deferred_check_;
-    lcfg.shard_hourly_limit = shard_hourly_limit_;
-    lcfg.reserve = reserve_;
     ledger_ = spawn_ledger(system_, journal_, lcfg, actor_thread::scheduler);
-    gate_config gcfg{
-        ledger_,  anchor_,   interval, limits ? limits->max_concurrency : 1, std::move(resume_at),
-        handoff_, widening_, widened_};
+    ledger_bot_config bot;
+    bot.reject_when_exhausted = reject;
+    bot.configured = limits;
+    bot.shard_hourly_limit = shard_hourly_limit_;
+    bot.reserve = reserve_;
+    ask<bot_recovery>(ledger_, join_atom::value, k_bot, bot);
+    gate_config gcfg;
+    gcfg.ledger = ledger_;
+    gcfg.bot = k_bot;
+    gcfg.anchor = anchor_;
+    gcfg.interval = interval;
+    gcfg.max_concurrency = limits ? limits->max_concurrency : 1;
+    gcfg.resume_at = std::move(resume_at);
+    gcfg.handoff = handoff_;
+    gcfg.widening = widening_;
+    gcfg.widened = widened_;
     gate_ = system_.spawn(gate, gcfg);
     edge_ = spawn_edge();
     sched_.run();
@@ -180,6 +189,9 @@ class actor_fixture : public ::testing::Test {
     EXPECT_TRUE(out->has_value());
     return out->value_or(T{});
   }
+
+  // The one bot of these tests: the ledger's books and the buckets' permits are its.
+  static constexpr bot_key k_bot = 0;
 
   caf::actor_system_config config_;
   caf::actor_system system_;

@@ -105,9 +105,9 @@ TEST_F(bucket_flow, hang_up_of_a_held_permit_withdraws_it_from_the_ledger) {
   enqueue(2, 0);
   advance(1000ms);
   EXPECT_FALSE(granted(2));
-  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value).held, 1u);
+  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value, k_bot).held, 1u);
   hang_up(2, 0);
-  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value).held, 0u);
+  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value, k_bot).held, 0u);
   enqueue(3, 0);
   advance(24h);
   EXPECT_TRUE(granted(3)) << "the withdrawn waiter did not use the refilled budget";
@@ -157,7 +157,7 @@ TEST_F(bucket_flow, unknown_limits_hold_every_grant_until_they_arrive) {
                         1,
                         limits_source::discord,
                         anchor_.to_unix(now())};
-  caf::anon_send(ledger_, limits_atom::value, limits);
+  caf::anon_send(ledger_, limits_atom::value, k_bot, limits);
   sched_.run();
   EXPECT_TRUE(granted(1));
 }

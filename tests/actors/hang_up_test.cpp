@@ -33,7 +33,7 @@ TEST_F(hang_ups, held_grant_goes_to_the_next_waiter_at_the_same_due_instant) {
   EXPECT_EQ(row->shard, 12u) << "the row names the shard that got the 200";
   EXPECT_EQ(row->released_at, verdict_of(3)->result.at);
   EXPECT_EQ(row->waited_ms, 5000) << "waiter 3's wait (it arrived with the others)";
-  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value).limits.remaining, 998u)
+  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value, k_bot).limits.remaining, 998u)
       << "one unit of the daily budget per row";
 }
 
@@ -80,7 +80,7 @@ TEST_F(hang_ups, three_hang_ups_in_the_held_window_cost_the_live_waiter_nothing)
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(std::any_of(rows.begin(), rows.end(),
                           [](const release_record& r) { return r.shard == 14u; }));
-  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value).grants_total, 2u);
+  EXPECT_EQ(ask<ledger_status>(ledger_, status_atom::value, k_bot).grants_total, 2u);
 }
 
 TEST_F(hang_ups, the_passed_on_grant_paces_the_next_one_from_its_real_send) {

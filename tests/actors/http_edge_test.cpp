@@ -77,7 +77,7 @@ class http_edge_test : public ::testing::Test {
 
   void start(grant_writer_timing timing = exact_timing()) {
     http_edge_config config;
-    config.gate = caf::actor_cast<gate_actor>(gate_);
+    config.bots = single_bot_roster(caf::actor_cast<gate_actor>(gate_), ledger_actor{});
     config.anchor = anchor_;
     config.grant_timing = timing;
     edge_ = system_.middleman().spawn_broker(http_edge, config);

@@ -14,10 +14,11 @@ class ledger_flow : public actor_fixture {
     journal_ = std::make_shared<storage::sqlite_journal>(db_path_, storage::durability::normal);
     ledger_config config;
     config.anchor = anchor_;
-    config.reject_when_exhausted = reject;
-    config.configured = limits;
     ledger_ = spawn_ledger(system_, journal_, config, actor_thread::scheduler);
-    sched_.run();
+    ledger_bot_config bot;
+    bot.reject_when_exhausted = reject;
+    bot.configured = limits;
+    ask<bot_recovery>(ledger_, join_atom::value, k_bot, bot);
   }
 
   // Asks for a permit per id, all sent before the ledger handles the first, as buckets whose
@@ -31,10 +32,10 @@ class ledger_flow : public actor_fixture {
     system_.spawn([=](caf::event_based_actor* self) {
       for (const auto id : ids) {
         const waiter_ticket ticket{id, id, now};
-        self->request(ledger, caf::infinite, permit_atom::value, ticket, std::uint32_t{0},
+        self->request(ledger, caf::infinite, permit_atom::value, k_bot, ticket, std::uint32_t{0},
                       std::uint32_t{1}, due)
             .then([=](verdict result) { (*answers)[id] = result; });
-        if (then_withdraw) self->send(ledger, withdraw_atom::value, id);
+        if (then_withdraw) self->send(ledger, withdraw_atom::value, k_bot, id);
       }
     });
     sched_.run();
@@ -51,7 +52,7 @@ class ledger_flow : public actor_fixture {
     return found ? std::optional{found->kind} : std::nullopt;
   }
 
-  ledger_status status() { return ask<ledger_status>(ledger_, status_atom::value); }
+  ledger_status status() { return ask<ledger_status>(ledger_, status_atom::value, k_bot); }
 
   std::shared_ptr<std::map<std::uint64_t, verdict>> answers_ =
       std::make_shared<std::map<std::uint64_t, verdict>>();
@@ -130,7 +131,7 @@ TEST_F(ledger_flow, permits_wait_for_the_first_limits_when_they_come_from_discor
   auto limits = configured(10);
   limits.source = limits_source::discord;
   limits.reset_at = k_wall_start + 3'600'000;
-  caf::anon_send(ledger_, limits_atom::value, limits);
+  caf::anon_send(ledger_, limits_atom::value, k_bot, limits);
   sched_.run();
   EXPECT_EQ(kind_of(1), verdict_kind::granted);
 }
@@ -161,7 +162,7 @@ TEST_F(ledger_flow, a_withdrawn_held_permit_is_answered_and_costs_nothing) {
   ask_permits({1, 2});
   ASSERT_EQ(kind_of(1), verdict_kind::granted);
   ASSERT_FALSE(kind_of(2));
-  caf::anon_send(ledger_, withdraw_atom::value, std::uint64_t{2});
+  caf::anon_send(ledger_, withdraw_atom::value, k_bot, std::uint64_t{2});
   sched_.run();
   EXPECT_EQ(kind_of(2), verdict_kind::withdrawn);
   EXPECT_EQ(status().held, 0u);

@@ -52,7 +52,7 @@ TEST_F(ledger_verified, limits_fetched_before_the_check_are_applied_and_journale
   fetched.reset_at = k_wall_start + 3'600'000;
   fetched.source = limits_source::discord;
   fetched.fetched_at = k_wall_start;
-  caf::anon_send(ledger_, limits_atom::value, fetched);
+  caf::anon_send(ledger_, limits_atom::value, k_bot, fetched);
   enqueue(1, 0);
   advance(1s);
   EXPECT_FALSE(verdict_of(1).has_value());

@@ -21,11 +21,12 @@ class ledger_writer_lost : public actor_fixture {
         {storage::durability::normal, storage::integrity_check::at_open, true});
     ledger_config config;
     config.anchor = anchor_;
-    config.configured = configured(1000);
     config.on_writer_lost = [lost = lost_] { ++*lost; };
     config.writer_check_interval = 500ms;
     ledger_ = spawn_ledger(system_, journal_, config, actor_thread::scheduler);
-    sched_.run();
+    ledger_bot_config bot;
+    bot.configured = configured(1000);
+    ask<bot_recovery>(ledger_, join_atom::value, k_bot, bot);
   }
 
   verdict_kind permit(std::uint64_t id) {
@@ -34,7 +35,7 @@ class ledger_writer_lost : public actor_fixture {
     const caf::timespan due = sched_.clock().now().time_since_epoch();
     auto ledger = ledger_;
     system_.spawn([=](caf::event_based_actor* self) {
-      self->request(ledger, caf::infinite, permit_atom::value, ticket, std::uint32_t{0},
+      self->request(ledger, caf::infinite, permit_atom::value, k_bot, ticket, std::uint32_t{0},
                     std::uint32_t{1}, due)
           .then([=](verdict result) { *answer = result.kind; });
     });

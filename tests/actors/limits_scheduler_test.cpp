@@ -46,16 +46,19 @@ class limits_scheduler_flow : public actor_fixture {
   void start_scheduler(std::chrono::seconds refresh = 300s) {
     start(std::nullopt, 1000ms);
     limits_scheduler_config cfg;
-    auto discord = discord_;
-    cfg.fetch = [discord] { return discord->next(); };
     cfg.ledger = ledger_;
-    cfg.gate = gate_;
     cfg.refresh_interval = refresh;
     cfg.anchor = anchor_;
-    auto rejected = rejected_;
-    cfg.token_rejected_at_start = [rejected](const std::string&) { ++*rejected; };
     scheduler_ = spawn_limits_scheduler(system_, cfg, actor_thread::scheduler);
     caf::anon_send(ledger_, watch_atom::value, refresh_target_actor{scheduler_});
+    limits_bot bot;
+    bot.name = "default";
+    auto discord = discord_;
+    bot.fetch = [discord] { return discord->next(); };
+    bot.gate = gate_;
+    auto rejected = rejected_;
+    bot.token_rejected_at_start = [rejected](const std::string&) { ++*rejected; };
+    caf::anon_send(scheduler_, join_atom::value, k_bot, bot);
     sched_.run();
   }
 
@@ -64,7 +67,7 @@ class limits_scheduler_flow : public actor_fixture {
     sched_.run();
   }
 
-  ledger_status ledger_now() { return ask<ledger_status>(ledger_, status_atom::value); }
+  ledger_status ledger_now() { return ask<ledger_status>(ledger_, status_atom::value, k_bot); }
 
   std::shared_ptr<fake_discord> discord_ = std::make_shared<fake_discord>();
   std::shared_ptr<int> rejected_ = std::make_shared<int>(0);
@@ -95,7 +98,32 @@ TEST_F(limits_scheduler_flow, rereads_when_remaining_reaches_zero) {
   start_scheduler(300s);
   enqueue(1, 0);
   EXPECT_TRUE(granted(1));
+  advance(20ms);  // two reads are at least refresh_timing::min_gap apart
   EXPECT_EQ(discord_->calls, 2) << "the ledger asked for a refresh when remaining hit 0";
+}
+
+TEST_F(limits_scheduler_flow, each_bot_is_read_with_its_own_fetcher_and_its_outage_is_its_own) {
+  discord_->script = {ok(900)};
+  start_scheduler(60s);
+  auto other = std::make_shared<fake_discord>();
+  other->script = {of(limits_fetch::outcome::failed)};
+  limits_bot second;
+  second.name = "second";
+  second.fetch = [other] { return other->next(); };
+  second.gate = gate_;
+  caf::anon_send(scheduler_, join_atom::value, bot_key{7}, second);
+  sched_.run();
+  advance(20ms);
+  EXPECT_EQ(other->calls, 1);
+  // The second bot backs off and retries on its own; the first keeps its interval.
+  advance_by_steps(60s, 100ms);
+  EXPECT_EQ(discord_->calls, 2);
+  EXPECT_GE(other->calls, 3) << "backing off from 1 s, capped at 60 s";
+  caf::anon_send(scheduler_, leave_atom::value, bot_key{7});
+  sched_.run();
+  const auto calls_at_leave = other->calls;
+  advance_by_steps(10min, 1s);
+  EXPECT_EQ(other->calls, calls_at_leave) << "a bot that left is not read again";
 }
 
 TEST_F(limits_scheduler_flow, grants_follow_max_concurrency) {

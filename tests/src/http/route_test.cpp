@@ -12,7 +12,23 @@ request get(std::string path, std::string query = {}, std::string authorization 
 const std::optional<std::string> no_token;
 const std::optional<std::string> token = std::string{"s3cret"};
 
-edge_view active(const std::optional<std::string>& auth = no_token) { return {auth}; }
+// The one bot of a queue without a bots file.
+const bot_directory& one_bot() {
+  static const bot_directory bots = [] {
+    bot_directory d;
+    d.add(0, "default", {});
+    return d;
+  }();
+  return bots;
+}
+
+edge_view view(const std::optional<std::string>& auth, bool is_active, bool stopping, bool full) {
+  return {auth, one_bot(), is_active, stopping, [full](bot_key) { return full; }};
+}
+
+edge_view active(const std::optional<std::string>& auth = no_token) {
+  return view(auth, true, false, false);
+}
 
 immediate answered(const action& a) {
   EXPECT_TRUE(std::holds_alternative<immediate>(a)) << "expected an answer at once";
@@ -46,15 +62,15 @@ TEST(route, a_malformed_shard_or_boot_flag_is_400_counted_as_a_bad_request) {
 }
 
 TEST(route, queue_requests_are_refused_while_stopping_on_a_standby_and_when_full) {
-  const auto stopping = answered(route(get("/"), {no_token, true, true, false}));
+  const auto stopping = answered(route(get("/"), view(no_token, true, true, false)));
   EXPECT_EQ(stopping.answer.status, 503);
   EXPECT_EQ(header(stopping.answer, "Retry-After"), "1");
   EXPECT_EQ(stopping.counted, rejection::shutdown);
-  const auto standby = answered(route(get("/"), {no_token, false, false, false}));
+  const auto standby = answered(route(get("/"), view(no_token, false, false, false)));
   EXPECT_EQ(standby.answer.status, 503);
   EXPECT_EQ(header(standby.answer, "Retry-After"), "1");
   EXPECT_EQ(standby.counted, rejection::standby);
-  const auto full = answered(route(get("/"), {no_token, true, false, true}));
+  const auto full = answered(route(get("/"), view(no_token, true, false, true)));
   EXPECT_EQ(full.answer.status, 503);
   EXPECT_EQ(header(full.answer, "Retry-After"), std::to_string(k_queue_full_retry_after_s));
   EXPECT_EQ(full.counted, rejection::full);
@@ -71,8 +87,8 @@ TEST(route, probes_and_the_dashboard_need_no_token) {
 }
 
 TEST(route, ready_is_503_on_a_standby_and_while_stopping) {
-  EXPECT_EQ(answered(route(get("/ready"), {no_token, false, false, false})).answer.status, 503);
-  EXPECT_EQ(answered(route(get("/ready"), {no_token, true, true, false})).answer.status, 503);
+  EXPECT_EQ(answered(route(get("/ready"), view(no_token, false, false, false))).answer.status, 503);
+  EXPECT_EQ(answered(route(get("/ready"), view(no_token, true, true, false))).answer.status, 503);
 }
 
 TEST(route, everything_else_needs_the_token_when_one_is_set) {
@@ -86,11 +102,13 @@ TEST(route, everything_else_needs_the_token_when_one_is_set) {
   EXPECT_TRUE(std::holds_alternative<queue_request>(a));
 }
 
-TEST(route, status_and_metrics_are_asked_of_the_gate) {
+TEST(route, status_and_metrics_are_asked_of_the_bots_gates) {
   auto status = route(get("/status", "shard=12"), active());
   ASSERT_TRUE(std::holds_alternative<status_request>(status));
   EXPECT_EQ(std::get<status_request>(status).shard, 12u);
   EXPECT_FALSE(std::get<status_request>(status).as_metrics);
+  EXPECT_EQ(std::get<status_request>(status).bot, bot_key{0}) << "the default bot";
+  EXPECT_TRUE(std::get<status_request>(status).queue_wide);
   auto metrics = route(get("/metrics"), active());
   ASSERT_TRUE(std::holds_alternative<status_request>(metrics));
   EXPECT_TRUE(std::get<status_request>(metrics).as_metrics);
@@ -105,7 +123,7 @@ TEST(route, history_is_asked_of_the_archive_only_on_the_active_queue) {
   const auto bad = answered(route(get("/history", "limit=0"), active()));
   EXPECT_EQ(bad.answer.status, 400);
   EXPECT_EQ(bad.counted, rejection::bad_request);
-  const auto standby = answered(route(get("/history"), {no_token, false, false, false}));
+  const auto standby = answered(route(get("/history"), view(no_token, false, false, false)));
   EXPECT_EQ(standby.answer.status, 503);
 }
 
@@ -122,7 +140,7 @@ TEST(route, an_outcome_takes_post_and_a_well_formed_query) {
   post.query = "shard=4&result=maybe";
   EXPECT_EQ(answered(route(post, active())).answer.status, 400);
   post.query = "shard=4&result=ready";
-  EXPECT_EQ(answered(route(post, {no_token, false, false, false})).answer.status, 503);
+  EXPECT_EQ(answered(route(post, view(no_token, false, false, false))).answer.status, 503);
 }
 
 }  // namespace
