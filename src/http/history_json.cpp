@@ -16,6 +16,7 @@ nlohmann::json history_json(const std::vector<release_record>& releases) {
         {"outcome", nullptr},
         {"outcome_code", nullptr},
         {"outcome_ms", nullptr},
+        {"bot", record.bot},
     });
     if (const auto& o = record.outcome) {
       auto& row = rows.back();

@@ -1,0 +1,161 @@
+// Several bots in one queue through the real binary (QUEUE_BOTS_FILE): each bot's token reaches
+// its bot alone, and one bot's flood, exhausted budget or removal never touches another's grants.
+// The contract: docs/HTTP_API.md, "Several bots".
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "integration/bots_support.hpp"
+#include "integration/clients.hpp"
+#include "integration/queue_api_checks.hpp"
+#include "integration/server_process.hpp"
+
+namespace gq::integration {
+namespace {
+
+using namespace queue_api_checks;
+
+const bot_spec music{"music", "identify_interval_ms = 2000\n"};
+const bot_spec logger{"logger", "identify_interval_ms = 2000\n"};
+
+TEST(bots, a_bots_token_queues_reads_and_spends_for_its_own_bot_alone) {
+  server_process server({{"QUEUE_AUTH_TOKEN", k_operator_token}});
+  serve_bots(server, {music, logger});
+  ASSERT_TRUE(server.start());
+  const auto port = server.port();
+  const auto mine = bearer(token_of(music));
+  EXPECT_EQ(http_get(port, "/?shard=0", mine).status, 200);
+  for (const auto* target : {"/?shard=0&bot=logger", "/bots/logger/?shard=0",
+                             "/status?bot=logger", "/history?bot=logger", "/metrics?bot=logger"}) {
+    EXPECT_EQ(http_get(port, target, mine).status, 403) << target;
+  }
+  EXPECT_EQ(http_get(port, "/bots/nobody/?shard=0", operator_headers()).status, 404);
+  EXPECT_EQ(http_get(port, "/?shard=0").status, 401) << "no token, and an operator token is set";
+  EXPECT_EQ(http_get(port, "/?shard=0", operator_headers()).status, 400) << "no default bot";
+
+  // What the music bot's token sees: its bot, never the other's.
+  auto status = http_get(port, "/status", mine).json();
+  EXPECT_EQ(status.value("bot", ""), "music") << status.dump();
+  EXPECT_FALSE(status.contains("bots"));
+  EXPECT_EQ(status.value("grants_total", -1), 1);
+  const auto metrics = http_get(port, "/metrics", mine).body;
+  EXPECT_NE(metrics.find("bot=\"music\""), std::string::npos);
+  EXPECT_EQ(metrics.find("logger"), std::string::npos);
+  EXPECT_EQ(metrics.find("gateway_queue_connections"), std::string::npos) << "queue-wide";
+  const auto history = http_get(port, "/history", mine).json();
+  ASSERT_EQ(history["releases"].size(), 1u) << history.dump();
+  EXPECT_EQ(history["releases"][0]["bot"], "music");
+  EXPECT_TRUE(grants_of(server, logger).empty());
+
+  // The operator sees every bot.
+  auto overview = http_get(port, "/status", operator_headers()).json();
+  EXPECT_EQ(overview["bots"], nlohmann::json({"logger", "music"})) << overview.dump();
+  const auto all = http_get(port, "/metrics", operator_headers()).body;
+  EXPECT_NE(all.find("bot=\"logger\""), std::string::npos);
+  EXPECT_NE(all.find("gateway_queue_connections"), std::string::npos);
+}
+
+TEST(bots, one_bots_flood_and_exhausted_budget_never_delay_another) {
+  server_process server;
+  const auto busy = open_bot("busy", "identify_interval_ms = 1000\ndaily_limit = 2\n"
+                                     "on_exhausted = \"reject\"\nreserve = 0\n");
+  const auto calm = open_bot("calm", "identify_interval_ms = 1000\n");
+  serve_bots(server, {busy, calm});
+  ASSERT_TRUE(server.start());
+  // Three of busy's shard 0 at once: two granted an interval apart, the third over its budget.
+  auto flood = fire_concurrently(server.port(), std::vector<std::string>(3, "/bots/busy/?shard=0"));
+  ASSERT_TRUE(wait_for_bot_waiting(server.port(), "busy", 2));
+  // Meanwhile calm's shard 0: granted at once, not behind busy's interval.
+  EXPECT_EQ(http_get(server.port(), "/?shard=0&bot=calm").status, 200);
+  std::vector<int> statuses;
+  for (auto& request : flood) statuses.push_back(request->get() ? request->get()->status : 0);
+  std::sort(statuses.begin(), statuses.end());
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 429}));
+  const auto calm_grants = grants_of_open(server, "calm");
+  ASSERT_EQ(calm_grants.size(), 1u);
+  EXPECT_LT(calm_grants[0].waited_ms, 1000) << "calm waited for busy's interval";
+  const auto busy_grants = grants_of_open(server, "busy");
+  ASSERT_EQ(busy_grants.size(), 2u);
+  EXPECT_GE(busy_grants[1].released_at - busy_grants[0].released_at, 1000);
+  EXPECT_LT(calm_grants[0].released_at, busy_grants[1].released_at);
+}
+
+TEST(bots, a_full_bot_refuses_its_own_waiters_only) {
+  server_process server({{"QUEUE_MAX_WAITING", "2"}});
+  serve_bots(server, {open_bot("slow", "identify_interval_ms = 60000\n"),
+                      open_bot("music", "identify_interval_ms = 60000\n")});
+  ASSERT_TRUE(server.start());
+  const auto port = server.port();
+  EXPECT_EQ(http_get(port, "/bots/slow/?shard=0").status, 200);  // an idle bucket: at once
+  pending_request second(port, "/bots/slow/?shard=0");
+  pending_request third(port, "/bots/slow/?shard=0");
+  ASSERT_TRUE(wait_for_bot_waiting(port, "slow", 2));
+  EXPECT_EQ(http_get(port, "/bots/slow/?shard=0").status, 503) << "slow holds QUEUE_MAX_WAITING";
+  EXPECT_EQ(http_get(port, "/bots/music/?shard=0").status, 200) << "music is not full";
+}
+
+TEST(bots, a_reload_adds_and_removes_bots_and_leaves_the_others_timing_alone) {
+  server_process server;
+  const auto steady = open_bot("steady", "identify_interval_ms = 3000\n");
+  const auto leaving = open_bot("leaving", "identify_interval_ms = 60000\n");
+  serve_bots(server, {steady, leaving});
+  ASSERT_TRUE(server.start());
+  const auto port = server.port();
+  EXPECT_EQ(http_get(port, "/bots/steady/?shard=0").status, 200);
+  EXPECT_EQ(http_get(port, "/bots/leaving/?shard=0").status, 200);
+  pending_request steady_next(port, "/bots/steady/?shard=0");
+  pending_request leaving_next(port, "/bots/leaving/?shard=0");
+  ASSERT_TRUE(wait_for_bot_waiting(port, "leaving", 1));
+  ASSERT_TRUE(wait_for_bot_waiting(port, "steady", 1));
+
+  const auto added = open_bot("added", "identify_interval_ms = 3000\n");
+  ASSERT_TRUE(reload(server, {steady, added})) << server.output();
+  const auto& removed = leaving_next.get();
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(removed->status, 503) << "a removed bot's waiter";
+  EXPECT_EQ(http_get(port, "/bots/added/?shard=5").status, 200);
+  EXPECT_EQ(http_get(port, "/bots/leaving/?shard=0").status, 404);
+
+  // A bad file changes nothing.
+  std::ofstream(server.dir() + "/bots.toml", std::ios::trunc) << "[[bot]]\nname = \"Bad Name\"\n";
+  ASSERT_TRUE(signal_reload(server, "the bots file was not applied")) << server.output();
+  EXPECT_EQ(http_get(port, "/bots/added/?shard=6").status, 200);
+
+  // steady's waiter kept its place and its timing: one interval after its first grant.
+  const auto& kept = steady_next.get();
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->status, 200);
+  const auto grants = grants_of_open(server, "steady");
+  ASSERT_EQ(grants.size(), 2u);
+  EXPECT_EQ(grants[1].released_at - grants[0].released_at, 3000);
+}
+
+TEST(bots, after_kill9_each_bot_resumes_its_own_spacing_and_budget) {
+  server_process server;
+  const bot_spec one{"one", "identify_interval_ms = 3000\ndaily_limit = 5\n"};
+  const bot_spec two{"two", "identify_interval_ms = 3000\ndaily_limit = 7\n"};
+  serve_bots(server, {one, two});
+  ASSERT_TRUE(server.start());
+  EXPECT_EQ(http_get(server.port(), "/?shard=0", bearer(token_of(one))).status, 200);
+  server.kill9();
+  ASSERT_TRUE(server.start());
+  EXPECT_EQ(http_get(server.port(), "/?shard=0", bearer(token_of(one))).status, 200);
+  EXPECT_EQ(http_get(server.port(), "/?shard=0", bearer(token_of(two))).status, 200);
+  const auto ones = grants_of(server, one);
+  ASSERT_EQ(ones.size(), 2u);
+  EXPECT_GE(ones[1].released_at - ones[0].released_at, 3000) << "one's spacing survived kill -9";
+  const auto twos = grants_of(server, two);
+  ASSERT_EQ(twos.size(), 1u);
+  EXPECT_LT(twos[0].waited_ms, 3000) << "two never granted before: it waits for nobody";
+  auto one_status = http_get(server.port(), "/status", bearer(token_of(one))).json();
+  EXPECT_EQ(one_status.value("remaining", -1), 3) << one_status.dump();
+  auto two_status = http_get(server.port(), "/status", bearer(token_of(two))).json();
+  EXPECT_EQ(two_status.value("remaining", -1), 6) << two_status.dump();
+}
+
+}  // namespace
+}  // namespace gq::integration
