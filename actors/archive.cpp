@@ -12,6 +12,7 @@ history_query history_query::from(const history_filter& filter) {
   if (filter.since) query.since = *filter.since;
   if (filter.until) query.until = *filter.until;
   query.limit = filter.limit;
+  if (filter.bot) query.bot = *filter.bot;
   return query;
 }
 
@@ -21,6 +22,7 @@ history_filter history_query::to_filter() const {
   if (since >= 0) filter.since = since;
   if (until >= 0) filter.until = until;
   filter.limit = limit;
+  if (!bot.empty()) filter.bot = bot;
   return filter;
 }
 

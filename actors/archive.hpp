@@ -32,6 +32,7 @@ struct history_query {
   unix_ms since = -1;
   unix_ms until = -1;
   std::uint32_t limit = history_filter::k_default_limit;
+  std::string bot;  // empty: every bot's grants
 
   static history_query from(const history_filter& filter);
   history_filter to_filter() const;
@@ -39,7 +40,8 @@ struct history_query {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, history_query& x) {
-  return f(caf::meta::type_name("history_query"), x.shard, x.since, x.until, x.limit);
+  return f(caf::meta::type_name("history_query"), x.shard, x.since, x.until, x.limit,
+           x.bot);
 }
 
 using archive_actor = caf::typed_actor<

@@ -310,7 +310,7 @@ caf::result<bool> edge_state::shut_down() {
     accepting_ = false;
     if (counters_.active) {
       for (const auto& [key, gate] : config_.bots->gates) self_->send(gate, shutdown_atom::value);
-      self_->send(config_.bots->ledger, shutdown_atom::value);
+      if (config_.bots->ledger) self_->send(config_.bots->ledger, shutdown_atom::value);
     }
     self_->delayed_send(self_, k_shutdown_grace, shutdown_timeout_atom::value);
     writer_->stop();

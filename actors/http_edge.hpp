@@ -59,9 +59,10 @@ inline http::response already_written() {
 }
 
 struct http_edge_config {
-  // Where waiters (each bot's gate) and /history go; without them the edge starts as a standby
-  // (activate).
+  // The bots, and where their waiters go (each bot's gate; none on a standby, which still knows
+  // the bots so that it answers their callers 503 rather than 401 or 404).
   bot_roster_ptr bots;
+  // Where /history goes; without it the edge starts as a standby (activate).
   archive_actor archive;
   std::optional<std::string> auth_token;              // QUEUE_AUTH_TOKEN: the operator's
   std::uint64_t max_waiting = k_default_max_waiting;  // QUEUE_MAX_WAITING, per bot
@@ -104,7 +105,7 @@ struct edge_state {
   void init(http_edge_config config) {
     config_ = std::move(config);
     counters_.auth_required = config_.auth_token.has_value();
-    counters_.active = static_cast<bool>(config_.bots);
+    counters_.active = static_cast<bool>(config_.archive);
     deadlines_.set_timeouts(config_.request_timeout, config_.idle_timeout);
     writer_.emplace(port_, config_.grant_timing);
   }
@@ -124,7 +125,8 @@ struct edge_state {
   void on_deadline_sweep(bool periodic);
   // This process holds the journal now: waiters go to their bot's gate, /history to `archive`.
   void activate(bot_roster_ptr bots, archive_actor archive);
-  // A reload changed the bots: the waiters of a bot no longer served are answered 503.
+  // A reload changed the bots: the waiters of a bot no longer served are answered 503. A standby
+  // takes the new names and tokens (its gates come with the next activate).
   void change_bots(bot_roster_ptr bots);
   // It no longer does: every waiter is answered 503 with Retry-After: 1 and no held grant is
   // written (another queue may grant in its bucket now); queue requests get the same until the

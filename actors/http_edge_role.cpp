@@ -24,8 +24,8 @@ void edge_state::activate(bot_roster_ptr bots, archive_actor archive) {
 }
 
 void edge_state::change_bots(bot_roster_ptr bots) {
-  if (!counters_.active) return;  // a standby's next term brings its own
   config_.bots = std::move(bots);
+  if (!counters_.active) return;
   std::vector<std::pair<handle, std::uint64_t>> orphans;
   for (auto& [hdl, conn] : connections_) {
     if (conn.waiter_id != 0 && !gate_of(conn.bot)) orphans.emplace_back(hdl, conn.serial);
@@ -58,8 +58,10 @@ void edge_state::stand_by() {
     if (auto* conn = live(hdl, serial); conn && conn->waiter_id != 0)
       refuse_waiter(hdl, *conn, rejection::standby, http::k_standby_message);
   }
-  // The gate's actors are stopped by main; nothing more goes to them.
-  config_.bots = nullptr;
+  // The term's actors are stopped by main; nothing more goes to them. The bots stay known.
+  auto known = std::make_shared<bot_roster>();
+  known->directory = config_.bots->directory;
+  config_.bots = std::move(known);
   config_.archive = nullptr;
   spdlog::info("edge: standby, {} waiter(s) answered 503", waiters.size());
   maybe_finish_shutdown();

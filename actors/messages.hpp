@@ -275,7 +275,7 @@ typename Inspector::result_type inspect(Inspector& f, release_record& x) {
     return caf::none;
   });
   return f(caf::meta::type_name("release_record"), x.released_at, x.shard, x.bucket,
-           x.max_concurrency, x.waited_ms, reported, outcome, load);
+           x.max_concurrency, x.waited_ms, reported, outcome, x.bot, load);
 }
 
 // -- HTTP edge ------------------------------------------------------------------------------------

@@ -162,6 +162,14 @@ struct term_starter {
   }
 };
 
+// The bots as a standby's edge knows them: names and tokens, no gates.
+bot_roster_ptr known_bots(const std::vector<bot_definition>& bots) {
+  auto roster = std::make_shared<bot_roster>();
+  bot_key key = 0;
+  for (const auto& bot : bots) roster->directory.add(key++, bot.name, bot.auth_tokens);
+  return roster;
+}
+
 http_edge_config edge_config_for(const server_config& config, const term_starter& terms,
                                  bool shared_journal, const active_term* term) {
   http_edge_config edge_config;
@@ -176,6 +184,8 @@ http_edge_config edge_config_for(const server_config& config, const term_starter
   if (term) {  // active from the first request on
     edge_config.bots = term->roster();
     edge_config.archive = term->archive();
+  } else {
+    edge_config.bots = known_bots(terms.bots);
   }
   return edge_config;
 }
@@ -236,7 +246,7 @@ void reload_bots(caf::scoped_actor& self, const caf::actor& edge, term_starter& 
     return;
   }
   terms.bots = bot_definitions(config, std::get<std::vector<bot_settings>>(read));
-  if (term) self->send(edge, roster_atom::value, term->reload(terms.bots));
+  self->send(edge, roster_atom::value, term ? term->reload(terms.bots) : known_bots(terms.bots));
   spdlog::info("SIGHUP: bots file applied, {} bot(s)", terms.bots.size());
 }
 
