@@ -205,6 +205,29 @@ TEST_F(resting_buckets, rebucketing_drains_the_live_buckets_and_counts_the_resti
   ASSERT_EQ(status.buckets.size(), 3u);
 }
 
+// An old bucket that asked to rest just as re-bucketing replaced it is not the bucket of its index
+// any more, even when the new one of that index has received as many enqueues: it drains.
+TEST_F(resting_buckets, a_bucket_replaced_by_rebucketing_does_not_rest_in_place_of_the_new_one) {
+  start(configured(1000, 1), 1000ms);
+  enqueue(1, 0);
+  advance(999ms);
+  ASSERT_EQ(live_buckets(), 1u);
+  // In the gate's mailbox: the resize, a waiter for (new) bucket 0, then the old bucket's request
+  // to rest, having received one enqueue as the new bucket will have.
+  caf::anon_send(gate_, resize_atom::value, std::uint32_t{2});
+  caf::anon_send(edge_, enqueue_atom::value,
+                 waiter_ticket{2, shard_id{0}, anchor_.to_unix(now()), connection_of(2), false});
+  ASSERT_TRUE(sched_.prioritize(edge_));
+  sched_.run_once();
+  ASSERT_EQ(sched_.advance_time(1ms), 1u);
+  sched_.run_once_lifo();  // the old bucket's tick
+  sched_.run();
+  ASSERT_TRUE(granted(2)) << "released one interval after the old bucket's grant";
+  EXPECT_EQ(verdict_of(2)->at - verdict_of(1)->at, 1000ms);
+  advance(1000ms);
+  EXPECT_EQ(live_buckets(), 0u);
+}
+
 TEST_F(resting_buckets, rebucketing_resting_buckets_keeps_their_resume_time) {
   // A restart read a grant back for bucket 1: nothing may go before +3000, whatever the buckets.
   start(configured(1000, 2), 1000ms, false, {0, k_wall_start + 3000});
