@@ -15,20 +15,26 @@ constexpr std::size_t k_last_outcomes = 5;
 
 void bucket_state::init(bucket_config config) {
   config_ = std::move(config);
+  auto& rest = config_.rest;
+  widening_ = rest.widening;
+  invalid_sessions_ = rest.invalid_sessions;
+  last_outcomes_ = std::move(rest.last_outcomes);
   pacer_.emplace(spacing());
-  // A widened bucket resumes widened: its first grant after a restart waits the extra too.
-  const auto extra = config_.widening.extra(now_unix()).count();
-  if (config_.not_before > 0)
-    pacer_->not_before(config_.anchor.from_unix(config_.not_before + extra));
+  std::optional<caf::actor_clock::time_point> last_sent;
+  if (rest.last_sent) last_sent = steady_instant(*rest.last_sent);
+  pacer_->resume(last_sent, steady_instant(rest.next_grant_at));
+  config_.rest = {};  // taken over by the members above: nothing stale stays behind
 }
 
 unix_ms bucket_state::now_unix() const { return config_.anchor.to_unix(self_->clock().now()); }
 
 caf::timespan bucket_state::spacing() const {
-  return config_.interval + config_.widening.extra(now_unix());
+  return config_.interval + widening_.extra(now_unix());
 }
 
 caf::result<verdict> bucket_state::enqueue(const waiter_ticket& ticket) {
+  ++received_;
+  asked_to_rest_ = false;
   auto promise = self_->make_response_promise<verdict>();
   if (shutting_down_) {
     promise.deliver(verdict::of(verdict_kind::shutting_down));
@@ -45,7 +51,11 @@ caf::result<verdict> bucket_state::enqueue(const waiter_ticket& ticket) {
 }
 
 void bucket_state::try_grant() {
-  if (config_.held || shutting_down_ || drain_promise_ || current_ || queue_.empty()) return;
+  if (config_.held || shutting_down_ || drain_promise_ || current_) return;
+  if (queue_.empty()) {
+    rest_if_idle();
+    return;
+  }
   const auto now = self_->clock().now();
   if (!pacer_->may_prepare(now, k_permit_lead)) {
     schedule_tick(pacer_->next_grant_at() - k_permit_lead);
@@ -151,6 +161,7 @@ void bucket_state::cancel(std::uint64_t waiter_id) {
     if (auto i = line->find(waiter_id); i != line->end()) {
       i->second.promise.deliver(verdict::of(verdict_kind::withdrawn));
       line->erase(i);
+      rest_if_idle();
       return;
     }
   }
@@ -186,18 +197,55 @@ void bucket_state::set_aside(waiter w, unix_ms until) {
 
 void bucket_state::on_outcome(std::uint64_t shard, const grant_outcome& outcome,
                               unix_ms granted_at) {
-  last_outcomes_.push_front({shard, outcome, outcome.reported_at - granted_at});
+  ++received_;
+  asked_to_rest_ = false;
+  last_outcomes_.insert(last_outcomes_.begin(), {shard, outcome, outcome.reported_at - granted_at});
   if (last_outcomes_.size() > k_last_outcomes) last_outcomes_.pop_back();
-  if (outcome.result != outcome_result::invalid_session) return;
-  ++invalid_sessions_;
-  if (!config_.widening.on_invalid_session(granted_at, outcome.reported_at)) return;
-  const auto widened = spacing();
-  pacer_->set_interval(widened);
-  spdlog::warn(
-      "bucket {}: shard {} reported an Invalid Session {} ms after its grant; spacing the "
-      "bucket {} ms apart",
-      config_.index, shard, outcome.reported_at - granted_at,
-      std::chrono::duration_cast<std::chrono::milliseconds>(widened).count());
+  if (outcome.result == outcome_result::invalid_session) {
+    ++invalid_sessions_;
+    if (widening_.on_invalid_session(granted_at, outcome.reported_at)) {
+      const auto widened = spacing();
+      pacer_->set_interval(widened);
+      spdlog::warn(
+          "bucket {}: shard {} reported an Invalid Session {} ms after its grant; spacing the "
+          "bucket {} ms apart",
+          config_.index, shard, outcome.reported_at - granted_at,
+          std::chrono::duration_cast<std::chrono::milliseconds>(widened).count());
+    }
+  }
+  rest_if_idle();  // what it remembers changed: it asks again, with the new record
+}
+
+void bucket_state::rest_if_idle() {
+  if (asked_to_rest_ || !config_.owner || config_.held || shutting_down_ || drain_promise_ ||
+      current_ || !queue_.empty() || !set_aside_.empty())
+    return;
+  // Resting before the next grant is allowed would save little, and a waiter arriving meanwhile
+  // would find the bucket busy anyway; from then on a new bucket may grant at once.
+  const auto next = pacer_->next_grant_at();
+  if (self_->clock().now() < next) {
+    schedule_tick(next);
+    return;
+  }
+  asked_to_rest_ = true;
+  auto self = self_;
+  self_
+      ->request(config_.owner, caf::infinite, idle_atom::value, config_.index, at_rest(), received_)
+      .then(
+          [self](bool rests) {
+            if (rests) self->quit();  // the gate sends it nothing more
+          },
+          [](caf::error&) {});  // the gate is gone: the link ends this bucket too
+}
+
+bucket_rest bucket_state::at_rest() const {
+  bucket_rest rest;
+  rest.next_grant_at = pacer_->next_grant_at().time_since_epoch();
+  if (const auto sent = pacer_->last_sent()) rest.last_sent = sent->time_since_epoch();
+  rest.widening = widening_;
+  rest.invalid_sessions = invalid_sessions_;
+  rest.last_outcomes = last_outcomes_;
+  return rest;
 }
 
 void bucket_state::schedule_tick(caf::actor_clock::time_point due) {
@@ -207,15 +255,13 @@ void bucket_state::schedule_tick(caf::actor_clock::time_point due) {
 }
 
 void bucket_state::hand_over(waiter& w) {
-  const auto count = drain_targets_.size();
-  const auto target = bucket_of(w.ticket.shard, count);
-  w.promise.delegate(drain_targets_[target], enqueue_atom::value, w.ticket);
+  w.promise.delegate(drain_line_, enqueue_atom::value, w.ticket);
 }
 
-caf::result<caf::timespan> bucket_state::drain(std::vector<waiter_line_actor> targets) {
+caf::result<caf::timespan> bucket_state::drain(waiter_line_actor line) {
   auto promise = self_->make_response_promise<caf::timespan>();
   drain_promise_ = promise;
-  drain_targets_ = std::move(targets);
+  drain_line_ = std::move(line);
   queue_.merge(set_aside_);  // the new buckets ask the ledger again
   for (auto& [id, w] : queue_) hand_over(w);
   queue_.clear();
@@ -240,17 +286,26 @@ void bucket_state::release(caf::timespan not_before) {
   try_grant();
 }
 
+bucket_status status_at_rest(std::uint32_t index, const bucket_rest& rest, caf::timespan interval,
+                             const clock_anchor& anchor, caf::actor_clock::time_point now) {
+  const auto spacing = interval + rest.widening.extra(anchor.to_unix(now));
+  bucket_status result;
+  result.bucket = index;
+  result.interval_ms = std::chrono::duration_cast<std::chrono::milliseconds>(spacing).count();
+  result.invalid_sessions = rest.invalid_sessions;
+  result.last_outcomes = rest.last_outcomes;
+  result.next_grant_at = anchor.to_unix(std::max(now, steady_instant(rest.next_grant_at)));
+  result.head_at = result.next_grant_at;
+  return result;
+}
+
 bucket_status bucket_state::status(shard_id shard) const {
   const bool head_waiting = current_ && phase_ == phase::asking && !current_left_;
   // (A grant passed on to a waiter after a hang-up is in phase sending: it is not waiting.)
-  const auto next = std::max(self_->clock().now(), pacer_->next_grant_at());
-  bucket_status result;
-  result.bucket = config_.index;
+  const auto now = self_->clock().now();
+  const auto next = std::max(now, pacer_->next_grant_at());
+  auto result = status_at_rest(config_.index, at_rest(), config_.interval, config_.anchor, now);
   result.waiting = queue_.size() + set_aside_.size() + (head_waiting ? 1 : 0);
-  result.interval_ms = std::chrono::duration_cast<std::chrono::milliseconds>(spacing()).count();
-  result.invalid_sessions = invalid_sessions_;
-  result.last_outcomes.assign(last_outcomes_.begin(), last_outcomes_.end());
-  result.next_grant_at = config_.anchor.to_unix(next);
   // A grant on its way to the edge (or one whose client left while it was asked for) takes the
   // next slot; the first waiter comes one interval after it.
   result.head_at = config_.anchor.to_unix(current_ && !head_waiting ? next + spacing() : next);
@@ -294,9 +349,7 @@ bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_confi
         self->state.on_sent(waiter_id, sent_at);
       },
       [self](tick_atom) { self->state.on_tick(); },
-      [self](drain_atom, std::vector<waiter_line_actor> targets) {
-        return self->state.drain(std::move(targets));
-      },
+      [self](drain_atom, waiter_line_actor line) { return self->state.drain(std::move(line)); },
       [self](release_atom, caf::timespan not_before) { self->state.release(not_before); },
       [self](status_atom) { return self->state.status(); },
       [self](outcome_atom, std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at) {

@@ -16,6 +16,11 @@
 //
 // Invariant: at most one grant is in flight; the next is decided no sooner than the interval
 // after the previous one was sent.
+//
+// A bucket lives only while it has work: once it has no waiter, nothing set aside, no grant in
+// flight and its next grant is allowed now, it asks the gate to rest (idle_atom) with its
+// bucket_rest, and ends if the gate agrees. The gate starts it again from that record for the
+// next waiter or outcome.
 
 #include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
@@ -23,7 +28,6 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,9 +42,17 @@
 
 namespace gq {
 
-// A bucket made by re-bucketing, as a draining bucket sees it: it takes waiters.
+// Where a draining bucket hands its waiters (the gate, which routes each to its new bucket).
 using waiter_line_actor =
     caf::typed_actor<caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>>;
+
+// The gate, as its buckets see it. A bucket with nothing to do asks to rest: its index, what it
+// leaves behind, and how many enqueues and outcomes it has received. The gate answers true (the
+// bucket ends) only if it has sent that many to this very bucket, which is still the bucket of
+// its index: otherwise one is on its way and the bucket is not idle after all.
+using bucket_owner_actor =
+    caf::typed_actor<caf::replies_to<idle_atom, std::uint32_t /*index*/, bucket_rest,
+                                     std::uint64_t /*received*/>::with<bool>>;
 
 using bucket_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, waiter_ticket>::with<verdict>,
@@ -50,9 +62,9 @@ using bucket_actor = caf::typed_actor<
     // The edge wrote the 200 of this waiter at the given steady time (since the clock's epoch):
     // the interval runs from that instant.
     caf::reacts_to<sent_atom, std::uint64_t /*waiter id*/, caf::timespan /*sent at*/>,
-    // Re-bucketing: hand every waiter to the new buckets (by shard % their count), finish the
-    // grant in flight, answer with the earliest next grant (steady clock) and quit.
-    caf::replies_to<drain_atom, std::vector<waiter_line_actor>>::with<caf::timespan>,
+    // Re-bucketing: hand every waiter to the given line (in arrival order), finish the grant in
+    // flight, answer with the earliest next grant (steady clock) and quit.
+    caf::replies_to<drain_atom, waiter_line_actor>::with<caf::timespan>,
     // Start granting (a bucket made by re-bucketing waits for this), no sooner than the time.
     caf::reacts_to<release_atom, caf::timespan /*steady time since epoch*/>,
     caf::replies_to<status_atom>::with<bucket_status>,
@@ -69,10 +81,11 @@ struct bucket_config {
   caf::timespan interval{};
   ledger_actor ledger;
   clock_anchor anchor;
-  unix_ms not_before = 0;  // recovery: first grant no sooner than this (0: at once)
-  bool held = false;       // wait for `release` before granting
-  // Its widening so far (read back from the journal's Invalid Sessions at start) and the rule.
-  bucket_widening widening;
+  // Where it left off when it last rested (its next grant instant and widening as a restart read
+  // them back from the journal, for a bucket not started since).
+  bucket_rest rest;
+  bool held = false;         // wait for `release` before granting
+  bucket_owner_actor owner;  // whom it asks to rest
   // Where journaled grants also go, straight to the edge (null: the verdict alone).
   std::shared_ptr<grant_handoff> handoff;
 };
@@ -92,7 +105,7 @@ struct bucket_state {
   void on_sent(std::uint64_t waiter_id, caf::timespan sent_at);
   void on_outcome(std::uint64_t shard, const grant_outcome& outcome, unix_ms granted_at);
   void on_tick();
-  caf::result<caf::timespan> drain(std::vector<waiter_line_actor> targets);
+  caf::result<caf::timespan> drain(waiter_line_actor line);
   void release(caf::timespan not_before);
   // `shard` (if any) is looked up on request, by walking the line: a waiter stores
   // nothing for it.
@@ -121,6 +134,10 @@ struct bucket_state {
   void schedule_tick(caf::actor_clock::time_point due);
   void hand_over(waiter& w);
   void finish_drain();
+  // With nothing to do and its next grant allowed now, asks the gate to rest (once per idle
+  // spell); until then, sets a tick for that instant.
+  void rest_if_idle();
+  bucket_rest at_rest() const;
   // A boot held out of the reserve steps aside until `until` (unix ms), so the reconnects
   // behind it are not held with it.
   void set_aside(waiter w, unix_ms until);
@@ -134,18 +151,26 @@ struct bucket_state {
   std::map<std::uint64_t, waiter> queue_;      // keyed by arrival id: iteration order is FIFO
   std::map<std::uint64_t, waiter> set_aside_;  // boots waiting for the reserve's reset
   caf::actor_clock::time_point set_aside_until_{};
-  std::deque<reported_outcome> last_outcomes_;  // newest first, at most k_last_outcomes
+  bucket_widening widening_;
+  std::vector<reported_outcome> last_outcomes_;  // newest first, at most k_last_outcomes
   std::uint64_t invalid_sessions_ = 0;
+  std::uint64_t received_ = 0;     // enqueues and outcomes, all from the gate (counted for resting)
+  bool asked_to_rest_ = false;     // since the last of them
   std::optional<waiter> current_;  // the grant in flight
   phase phase_ = phase::asking;
   bool current_left_ = false;  // its client hung up while its permit was asked for
   verdict grant_;              // phase sending: the journaled grant, as the ledger answered
   std::optional<caf::actor_clock::time_point> tick_due_;
   std::optional<caf::typed_response_promise<caf::timespan>> drain_promise_;
-  std::vector<waiter_line_actor> drain_targets_;
+  waiter_line_actor drain_line_;
   bool shutting_down_ = false;
 };
 
 bucket_self_actor::behavior_type bucket(bucket_state::pointer self, bucket_config config);
+
+// A bucket's status from its rest record (nobody waiting), as the gate answers for a resting
+// bucket and the bucket itself starts its own.
+bucket_status status_at_rest(std::uint32_t index, const bucket_rest& rest, caf::timespan interval,
+                             const clock_anchor& anchor, caf::actor_clock::time_point now);
 
 }  // namespace gq

@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 #include <memory>
+#include <utility>
 
 #include "src/pacing/eta.hpp"
 
@@ -40,13 +41,33 @@ void estimate(queue_status& status, unix_ms interval_ms) {
 
 void gate_state::init(gate_config config) {
   config_ = std::move(config);
+  const auto now = self_->clock().now();
   for (std::uint32_t i = 0; i < config_.max_concurrency; ++i) {
+    auto& rest = slots_.emplace_back().rest;
+    if (i < config_.widened.size())
+      rest.widening = config_.widened[i];
+    else
+      rest.widening = bucket_widening(config_.widening);
+    // A widened bucket resumes widened: its first grant after a restart waits the extra too.
     const auto resume = i < config_.resume_at.size() ? config_.resume_at[i] : 0;
-    buckets_.push_back(spawn_bucket(i, {.not_before = resume}));
+    if (resume > 0) {
+      const auto extra = rest.widening.extra(config_.anchor.to_unix(now)).count();
+      rest.next_grant_at = config_.anchor.from_unix(resume + extra).time_since_epoch();
+    }
   }
+  config_.resume_at.clear();  // in the rest records now
+  config_.widened.clear();
 }
 
-bucket_actor gate_state::spawn_bucket(std::uint32_t index, bucket_start start) {
+bucket_rest gate_state::fresh_rest() const {
+  bucket_rest rest;
+  rest.widening = bucket_widening(config_.widening);
+  return rest;
+}
+
+gate_state::bucket_slot& gate_state::wake(std::uint32_t index) {
+  auto& slot = slots_[index];
+  if (slot.live) return slot;
   bucket_config cfg;
   cfg.bot = config_.bot;
   cfg.index = index;
@@ -54,33 +75,52 @@ bucket_actor gate_state::spawn_bucket(std::uint32_t index, bucket_start start) {
   cfg.interval = config_.interval;
   cfg.ledger = config_.ledger;
   cfg.anchor = config_.anchor;
-  cfg.not_before = start.not_before;
-  cfg.held = start.held;
+  cfg.rest = std::exchange(slot.rest, {});
+  cfg.held = drains_pending_ > 0;
   cfg.handoff = config_.handoff;
-  cfg.widening =
-      index < config_.widened.size() ? config_.widened[index] : bucket_widening(config_.widening);
-  return self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
+  cfg.owner = caf::actor_cast<bucket_owner_actor>(self_);
+  slot.live = self_->spawn<caf::linked>(bucket, std::move(cfg));  // they end with the gate
+  slot.sent = 0;
+  return slot;
 }
 
 caf::result<verdict> gate_state::enqueue(const waiter_ticket& ticket) {
   if (shutting_down_) return verdict::of(verdict_kind::shutting_down);
-  if (!ticket.shard && buckets_.size() > 1 && !warned_missing_shard_) {
+  if (!ticket.shard && slots_.size() > 1 && !warned_missing_shard_) {
     warned_missing_shard_ = true;
     spdlog::warn("a request without ?shard= goes to bucket 0, but max_concurrency is {}",
-                 buckets_.size());
+                 slots_.size());
   }
-  return self_->delegate(buckets_[bucket_of(ticket.shard, buckets_.size())], enqueue_atom::value,
-                         ticket);
+  auto& slot = wake(static_cast<std::uint32_t>(bucket_of(ticket.shard, slots_.size())));
+  ++slot.sent;
+  return self_->delegate(slot.live, enqueue_atom::value, ticket);
 }
 
 void gate_state::cancel(std::uint64_t waiter_id, shard_id shard) {
-  self_->send(buckets_[bucket_of(shard, buckets_.size())], cancel_atom::value, waiter_id);
+  // A resting bucket holds no waiter: nothing to cancel there.
+  if (const auto& live = slots_[bucket_of(shard, slots_.size())].live)
+    self_->send(live, cancel_atom::value, waiter_id);
   if (drains_pending_ > 0) {
     // The waiter may still be with its old bucket, or on its way to the new one: tell the old
     // bucket now and the new one once every hand-over has arrived.
-    self_->send(old_buckets_[bucket_of(shard, old_buckets_.size())], cancel_atom::value, waiter_id);
+    if (const auto& old = old_slots_[bucket_of(shard, old_slots_.size())].live)
+      self_->send(old, cancel_atom::value, waiter_id);
     cancels_during_resize_.emplace_back(waiter_id, shard);
   }
+}
+
+bool gate_state::on_idle(std::uint32_t index, bucket_rest rest, std::uint64_t received) {
+  if (shutting_down_ || index >= slots_.size()) return false;
+  auto& slot = slots_[index];
+  // Not the bucket of its index (re-bucketing replaced it: its drain is on its way), or an
+  // enqueue or outcome is on its way to it: it stays.
+  if (!slot.live || caf::actor_cast<caf::actor_addr>(slot.live) != self_->current_sender() ||
+      received != slot.sent)
+    return false;
+  slot.rest = std::move(rest);
+  slot.live = nullptr;  // it ends on this answer, and nothing more is sent to it
+  slot.sent = 0;
+  return true;
 }
 
 void gate_state::resize(std::uint32_t max_concurrency) {
@@ -93,19 +133,20 @@ void gate_state::resize(std::uint32_t max_concurrency) {
   spdlog::info("max_concurrency {} -> {}: re-forming the buckets", config_.max_concurrency,
                max_concurrency);
   config_.max_concurrency = max_concurrency;
-  config_.widened.clear();  // the buckets' shards change: what was learned does not carry over
-  old_buckets_ = std::move(buckets_);
-  buckets_.clear();
-  std::vector<waiter_line_actor> targets;
-  for (std::uint32_t i = 0; i < max_concurrency; ++i) {
-    buckets_.push_back(spawn_bucket(i, {.held = true}));
-    targets.emplace_back(buckets_.back());
-  }
-  drains_pending_ = old_buckets_.size();
+  old_slots_ = std::move(slots_);
+  // The buckets' shards change: what was learned does not carry over.
+  slots_.assign(max_concurrency, bucket_slot{{}, 0, fresh_rest()});
   release_at_ = caf::timespan{0};
+  const auto line = caf::actor_cast<waiter_line_actor>(self_);
   auto self = self_;
-  for (auto& old : old_buckets_) {
-    self_->request(old, caf::infinite, drain_atom::value, targets)
+  for (auto& old : old_slots_) {
+    if (!old.live) {
+      // Resting: nothing to hand over, and its next grant instant counts as a drained one's.
+      release_at_ = std::max(release_at_, old.rest.next_grant_at);
+      continue;
+    }
+    ++drains_pending_;
+    self_->request(old.live, caf::infinite, drain_atom::value, line)
         .then(
             [self](caf::timespan next_grant_at) {
               auto& st = self->state;
@@ -116,18 +157,28 @@ void gate_state::resize(std::uint32_t max_concurrency) {
               if (--self->state.drains_pending_ == 0) self->state.finish_resize();
             });
   }
+  if (drains_pending_ == 0) finish_resize();
 }
 
 void gate_state::finish_resize() {
-  // Every hand-over is in the new buckets' mailboxes before this point, so the cancels and the
-  // release below reach them after their waiters.
-  for (auto [waiter_id, shard] : cancels_during_resize_)
-    self_->send(buckets_[bucket_of(shard, buckets_.size())], cancel_atom::value, waiter_id);
+  // Every hand-over has come through here before the last drain's answer (one sender, one
+  // receiver: in order), so the new buckets have their waiters before the cancels and the
+  // release below.
+  for (auto [waiter_id, shard] : cancels_during_resize_) {
+    if (const auto& live = slots_[bucket_of(shard, slots_.size())].live)
+      self_->send(live, cancel_atom::value, waiter_id);
+  }
   cancels_during_resize_.clear();
-  for (auto& b : buckets_) self_->send(b, release_atom::value, release_at_);
-  old_buckets_.clear();
+  for (auto& slot : slots_) {
+    if (slot.live)
+      self_->send(slot.live, release_atom::value, release_at_);
+    else
+      slot.rest.next_grant_at = release_at_;
+  }
+  old_slots_.clear();
   if (shutting_down_) {
-    for (auto& b : buckets_) self_->send(b, shutdown_atom::value);
+    for (auto& slot : slots_)
+      if (slot.live) self_->send(slot.live, shutdown_atom::value);
     return;
   }
   if (next_size_) {
@@ -146,11 +197,14 @@ caf::result<outcome_receipt> gate_state::outcome(const outcome_report& report) {
             auto& st = self->state;
             const auto& row = receipt.row;
             // A grant made under another max_concurrency belongs to no bucket of today's, and
-            // while the buckets are re-formed none of them stays: neither widens.
-            if (receipt.answer == outcome_answer::journaled &&
+            // while the buckets are re-formed none of them stays: neither widens. A resting
+            // bucket wakes for it, so that it widens exactly as it would have awake.
+            if (receipt.answer == outcome_answer::journaled && !st.shutting_down_ &&
                 row.max_concurrency == st.config_.max_concurrency &&
-                row.bucket < st.buckets_.size() && st.drains_pending_ == 0) {
-              self->send(st.buckets_[row.bucket], outcome_atom::value, report.shard, report.outcome,
+                row.bucket < st.slots_.size() && st.drains_pending_ == 0) {
+              auto& slot = st.wake(row.bucket);
+              ++slot.sent;
+              self->send(slot.live, outcome_atom::value, report.shard, report.outcome,
                          row.released_at);
             }
             promise.deliver(receipt);
@@ -170,8 +224,8 @@ caf::result<queue_status> gate_state::status(shard_id shard) {
   shared->result.identify_interval_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.interval).count();
   shared->result.shard = shard;
-  shared->result.buckets.resize(buckets_.size());
-  shared->pending = buckets_.size() + 1;
+  shared->result.buckets.resize(slots_.size());
+  shared->pending = 1;
   const auto interval_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.interval).count();
   auto done = [promise, shared, interval_ms]() mutable {
@@ -179,18 +233,20 @@ caf::result<queue_status> gate_state::status(shard_id shard) {
     estimate(shared->result, interval_ms);
     promise.deliver(shared->result);
   };
-  const auto asked_bucket = shard ? bucket_of(shard, buckets_.size()) : buckets_.size();
-  self_->request(config_.ledger, caf::infinite, status_atom::value, config_.bot)
-      .then(
-          [shared, done](ledger_status s) mutable {
-            shared->result.ledger = std::move(s);
-            done();
-          },
-          [done](caf::error&) mutable { done(); });
-  for (std::size_t i = 0; i < buckets_.size(); ++i) {
-    shared->result.buckets[i].bucket = static_cast<std::uint32_t>(i);
+  const auto asked_bucket = shard ? bucket_of(shard, slots_.size()) : slots_.size();
+  const auto now = self_->clock().now();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const auto index = static_cast<std::uint32_t>(i);
+    if (!slots_[i].live) {
+      // Resting: nobody waits there, the shard included.
+      shared->result.buckets[i] =
+          status_at_rest(index, slots_[i].rest, config_.interval, config_.anchor, now);
+      continue;
+    }
+    ++shared->pending;
+    shared->result.buckets[i].bucket = index;
     const auto shard_here = i == asked_bucket ? shard : shard_id{};
-    self_->request(buckets_[i], caf::infinite, status_atom::value, shard_here)
+    self_->request(slots_[i].live, caf::infinite, status_atom::value, shard_here)
         .then(
             [shared, done, i](bucket_status s) mutable {
               shared->result.buckets[i] = s;
@@ -198,17 +254,26 @@ caf::result<queue_status> gate_state::status(shard_id shard) {
             },
             [done](caf::error&) mutable { done(); });
   }
+  self_->request(config_.ledger, caf::infinite, status_atom::value, config_.bot)
+      .then(
+          [shared, done](ledger_status s) mutable {
+            shared->result.ledger = std::move(s);
+            done();
+          },
+          [done](caf::error&) mutable { done(); });
   return promise;
 }
 
 void gate_state::shut_down() {
   shutting_down_ = true;
-  for (auto& b : buckets_) self_->send(b, shutdown_atom::value);
-  for (auto& b : old_buckets_) self_->send(b, shutdown_atom::value);
+  for (const auto* slots : {&slots_, &old_slots_}) {
+    for (const auto& slot : *slots)
+      if (slot.live) self_->send(slot.live, shutdown_atom::value);
+  }
   // The ledger is every bot's: whoever stops the queue stops it (the edge), not one bot's gate.
 }
 
-gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
+gate_self_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
   self->state.init(std::move(config));
   return {
       [self](enqueue_atom, const waiter_ticket& ticket) { return self->state.enqueue(ticket); },
@@ -219,6 +284,9 @@ gate_actor::behavior_type gate(gate_state::pointer self, gate_config config) {
       [self](outcome_atom, const outcome_report& report) { return self->state.outcome(report); },
       [self](status_atom) { return self->state.status(); },
       [self](status_atom, shard_id shard) { return self->state.status(shard); },
+      [self](idle_atom, std::uint32_t index, bucket_rest& rest, std::uint64_t received) {
+        return self->state.on_idle(index, std::move(rest), received);
+      },
       [self](shutdown_atom) { self->state.shut_down(); },
   };
 }

@@ -21,6 +21,7 @@
 #include "src/core/bot.hpp"
 #include "src/core/records.hpp"
 #include "src/core/status.hpp"
+#include "src/pacing/bucket_widening.hpp"
 
 namespace gq {
 
@@ -121,6 +122,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using resize_atom = caf::atom_constant<caf::atom("resize")>;
+// A bucket with nothing to do, to the gate: may it rest (end, leaving its bucket_rest behind)?
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, grant_estimate& x) {
@@ -136,6 +139,30 @@ typename Inspector::result_type inspect(Inspector& f, bucket_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reported_outcome& x) {
   return f(caf::meta::type_name("reported_outcome"), x.shard, x.outcome, x.after_ms);
+}
+
+// What a bucket leaves behind when it rests (no waiter, nothing in flight, its next grant allowed
+// now): all the gate needs to answer /status for it and to start it again exactly where it was.
+struct bucket_rest {
+  // Steady instants since the clock's epoch: the earliest its next grant may be decided (its
+  // pacer's, widening included) and when its last grant was sent (none: not since it started).
+  caf::timespan next_grant_at{0};
+  std::optional<caf::timespan> last_sent;
+  bucket_widening widening{};
+  std::uint64_t invalid_sessions = 0;
+  std::vector<reported_outcome> last_outcomes;  // newest first, at most a few
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bucket_rest& x) {
+  caf::timespan last_sent = x.last_sent.value_or(caf::timespan::min());
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.last_sent =
+        last_sent == caf::timespan::min() ? std::nullopt : std::optional<caf::timespan>{last_sent};
+    return caf::none;
+  });
+  return f(caf::meta::type_name("bucket_rest"), x.next_grant_at, last_sent, x.widening,
+           x.invalid_sessions, x.last_outcomes, load);
 }
 
 template <class Inspector>

@@ -7,6 +7,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <optional>
 
 namespace gq {
 
@@ -22,6 +23,21 @@ class bucket_pacer {
 
   // Earliest instant at which the next grant may be decided.
   time_point next_grant_at() const { return next_grant_at_; }
+
+  // When the last grant was sent, if one was: a bucket at rest keeps it, since a later widening
+  // applies from it (set_interval).
+  std::optional<time_point> last_sent() const {
+    return has_sent_ ? std::optional<time_point>{last_sent_} : std::nullopt;
+  }
+
+  // Takes up where a bucket at rest left off: its last grant sent (if any) and the next instant
+  // it allowed. Precondition: no grant was begun (checked in debug builds).
+  void resume(std::optional<time_point> last_sent, time_point next_grant_at) {
+    assert(!in_flight_ && "bucket_pacer::resume with a grant in flight");
+    has_sent_ = last_sent.has_value();
+    if (last_sent) last_sent_ = *last_sent;
+    not_before(next_grant_at);
+  }
 
   // True when no grant is in flight and the next one is due within `lead`: time to ask for its
   // permit, so that the journal commit is done by the time it is due.

@@ -51,6 +51,12 @@ class bucket_widening {
     return narrowed >= extra_ ? std::chrono::milliseconds{0} : extra_ - narrowed;
   }
 
+  // A bucket's widening travels with it when the bucket rests (actors/messages.hpp).
+  template <class Inspector>
+  friend typename Inspector::result_type inspect(Inspector& f, bucket_widening& x) {
+    return f(x.rule_.step, x.rule_.max, x.extra_, x.since_);
+  }
+
  private:
   widening_rule rule_;
   std::chrono::milliseconds extra_{0};  // as of since_

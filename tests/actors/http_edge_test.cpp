@@ -78,6 +78,13 @@ class http_edge_test : public ::testing::Test {
   void start(grant_writer_timing timing = exact_timing()) {
     http_edge_config config;
     config.bots = single_bot_roster(caf::actor_cast<gate_actor>(gate_), ledger_actor{});
+    // An archive makes the edge the active queue's; these tests ask it nothing.
+    config.archive = system_.spawn([](archive_actor::pointer) -> archive_actor::behavior_type {
+      return {
+          [](history_atom, const history_query&) { return std::vector<release_record>{}; },
+          [](prune_atom) {},
+      };
+    });
     config.anchor = anchor_;
     config.grant_timing = timing;
     edge_ = system_.middleman().spawn_broker(http_edge, config);

@@ -69,6 +69,23 @@ TEST(bucket_pacer, not_before_only_moves_later) {
   EXPECT_TRUE(pacer.may_prepare(t0 + 2s, k_no_lead));
 }
 
+TEST(bucket_pacer, a_resumed_pacer_widens_from_the_last_grant_sent_before_its_rest) {
+  bucket_pacer before{5s};
+  before.begin_grant();
+  before.grant_sent(t0);
+  bucket_pacer resumed{5s};
+  resumed.resume(before.last_sent(), before.next_grant_at());
+  EXPECT_EQ(resumed.next_grant_at(), t0 + 5s);
+  EXPECT_EQ(resumed.last_sent(), t0);
+  resumed.set_interval(6s);
+  EXPECT_EQ(resumed.next_grant_at(), t0 + 6s) << "a widening applies from the last grant sent";
+  bucket_pacer fresh{5s};
+  fresh.resume(std::nullopt, t0);
+  EXPECT_FALSE(fresh.last_sent().has_value());
+  fresh.set_interval(6s);
+  EXPECT_EQ(fresh.next_grant_at(), t0) << "no grant sent: nothing to widen from";
+}
+
 TEST(bucket_pacer, buckets_are_independent) {
   bucket_pacer first{5s};
   bucket_pacer second{5s};
