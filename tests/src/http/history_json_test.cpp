@@ -13,9 +13,11 @@ TEST(history_json, matches_the_history_endpoint_format) {
       {release_record{1700000000123, 42, 2, 16, 5000}, release_record{1700000000000, {}, 0, 1, 0}});
   EXPECT_EQ(json, nlohmann::json::parse(R"({"releases": [
       {"released_at": 1700000000123, "shard": 42, "bucket": 2, "max_concurrency": 16,
-       "waited_ms": 5000, "outcome": null, "outcome_code": null, "outcome_ms": null},
+       "waited_ms": 5000, "outcome": null, "outcome_code": null, "outcome_ms": null,
+       "bot": "default"},
       {"released_at": 1700000000000, "shard": null, "bucket": 0, "max_concurrency": 1,
-       "waited_ms": 0, "outcome": null, "outcome_code": null, "outcome_ms": null}]})"));
+       "waited_ms": 0, "outcome": null, "outcome_code": null, "outcome_ms": null,
+       "bot": "default"}]})"));
   EXPECT_EQ(history_json({}).dump(), R"({"releases":[]})");
 }
 
