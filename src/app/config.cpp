@@ -1,6 +1,7 @@
 #include "src/app/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -68,6 +69,39 @@ probe_command read_probe(const option_set<probe_command>& probe,
   return result;
 }
 
+// `plan --bot NAME`: that bot's settings in the bots file stand in for the variables, as the
+// server resolves a bot (src/app/bot_definition.cpp), while a flag still wins over them.
+void read_plan_bot(const option_set<plan_command>& plan, plan_command& result) {
+  if (!result.bot) return;
+  if (!result.bots_file) {
+    throw bad_value{
+        "invalid --bot: names a bot of the bots file, and QUEUE_BOTS_FILE "
+        "(--bots-file) is not set"};
+  }
+  auto read = read_bots_file(*result.bots_file);
+  if (auto* error = std::get_if<std::string>(&read)) throw bad_value{std::move(*error)};
+  const auto& bots = std::get<std::vector<bot_settings>>(read);
+  const auto bot = std::find_if(bots.begin(), bots.end(),
+                                [&](const bot_settings& b) { return b.name == *result.bot; });
+  if (bot == bots.end()) {
+    throw bad_value{"invalid --bot: no bot \"" + *result.bot + "\" in QUEUE_BOTS_FILE " +
+                    *result.bots_file};
+  }
+  const auto flagged = [&plan](const option_name& option) {
+    return plan.find(option.flag)->given_by_flag();
+  };
+  // The flags of these two land in their own fields (they override Discord's values as well).
+  result.max_concurrency_config = bot->max_concurrency.value_or(result.max_concurrency_config);
+  result.total_config = bot->daily_limit.value_or(result.total_config);
+  if (bot->identify_interval && !flagged(k_plan_interval_option))
+    result.interval = *bot->identify_interval;
+  if (bot->on_exhausted && !flagged(k_on_exhausted_option))
+    result.on_exhausted = *bot->on_exhausted;
+  if (bot->reserve && !flagged(k_reserve_option)) result.reserve = bot->reserve;
+  // As in the server: a bot's limits come from Discord with its own token, never DISCORD_TOKEN's.
+  result.discord_token = bot->discord_token;
+}
+
 plan_command read_plan(const option_set<plan_command>& plan,
                        const option_set<server_config>& server, bool json) {
   plan_command result;
@@ -75,9 +109,15 @@ plan_command read_plan(const option_set<plan_command>& plan,
   result.json = json;
   // With the server's token the plan asks Discord for the limits, as the server would.
   server_config limits_source;
-  server.read_only({k_discord_token_option.flag, k_discord_api_url_option.flag}, limits_source);
+  server.read_only(
+      {k_discord_token_option.flag, k_discord_api_url_option.flag, k_bots_file_option.flag},
+      limits_source);
   result.discord_token = std::move(limits_source.discord_token);
   result.discord_api_url = std::move(limits_source.discord_api_url);
+  // `--bots-file x plan` as well as `plan --bots-file x` (which wins); both read QUEUE_BOTS_FILE.
+  if (!plan.find(k_bots_file_option.flag)->given_by_flag() && limits_source.bots_file)
+    result.bots_file = std::move(limits_source.bots_file);
+  read_plan_bot(plan, result);
   return result;
 }
 

@@ -70,7 +70,7 @@ struct server_config {
 // `gateway-queue history`: prints journal rows without a running server.
 struct history_command {
   std::string db_path{k_default_db_path};  // --db, else QUEUE_DB
-  history_filter filter;                   // --shard --since --until --limit
+  history_filter filter;                   // --bot --shard --since --until --limit
 };
 
 // `gateway-queue probe`: GET /health of a running server (the container health check), or GET
@@ -98,6 +98,10 @@ struct plan_command {
   bool json = false;                                       // --json
   std::optional<std::string> discord_token;                // secret: never logged or echoed
   std::string discord_api_url{k_default_api_url};
+  // --bot: one bot of the bots file (--bots-file, QUEUE_BOTS_FILE), whose settings stand in for
+  // the variables and whose Discord token, if it has one, gives the live limits. Flags still win.
+  std::optional<std::string> bot;
+  std::optional<std::string> bots_file;
 };
 
 // What the command line asks for. `exit` means: print `message` (to stdout when code is 0,

@@ -182,6 +182,12 @@ value_rule<Target> path(std::optional<std::string> Target::*field) {
   });
 }
 
+// A bot's name, unset unless given (`history --bot`, `plan --bot`).
+template <class Target>
+value_rule<Target> bot_name(std::optional<std::string> Target::*field) {
+  return rule_detail::rule_for(field, "", read_bot_name);
+}
+
 // `rule`, for a field of a part of Target (history_command::filter).
 template <class Target, class Part>
 value_rule<Target> within(Part Target::*part, value_rule<Part> rule) {

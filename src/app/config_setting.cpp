@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "src/app/discord_client.hpp"
+#include "src/core/bot.hpp"
 #include "src/http/query.hpp"
 
 namespace gq::config_detail {
@@ -199,6 +200,14 @@ void read_path(const setting& s, std::string& target) {
   auto raw = s.raw();
   if (!raw) return;
   if (raw->empty()) fail(s, "must not be empty");
+  target = std::move(*raw);
+}
+
+void read_bot_name(const setting& s, std::optional<std::string>& target) {
+  auto raw = s.raw();
+  if (!raw) return;
+  if (!valid_bot_name(*raw))
+    fail(s, quote_value(*raw) + " is not a bot name: 1 to 32 of a-z, 0-9, _ and -");
   target = std::move(*raw);
 }
 

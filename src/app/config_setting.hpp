@@ -118,4 +118,7 @@ void read_api_url(const setting& s, std::string& target);
 // Any non-empty path.
 void read_path(const setting& s, std::string& target);
 
+// A bot's name as the bots file writes it ([a-z0-9_-]{1,32}, src/core/bot.hpp).
+void read_bot_name(const setting& s, std::optional<std::string>& target);
+
 }  // namespace gq::config_detail

@@ -19,8 +19,6 @@ constexpr const char* k_interval_env = "QUEUE_IDENTIFY_INTERVAL_MS";
 constexpr const char* k_interval_help = "Spacing of grants within one bucket, {range} ms";
 constexpr option_name k_max_concurrency_option{"--max-concurrency", "QUEUE_MAX_CONCURRENCY", "N"};
 constexpr option_name k_daily_limit_option{"--daily-limit", "QUEUE_DAILY_LIMIT", "N"};
-constexpr option_name k_on_exhausted_option{"--on-exhausted", "QUEUE_ON_EXHAUSTED", "POLICY"};
-constexpr option_name k_reserve_option{"--reserve", "QUEUE_RESERVE", "N"};
 
 // The journal's location: the server's and `history`'s.
 template <class Target>
@@ -43,7 +41,7 @@ std::vector<option_row<server_config>> server_options() {
       {k_discord_api_url_option, "API base, http(s)://host[:port][/path]; GET {base}/gateway/bot",
        api_url(&c::discord_api_url)},
       journal_option<c>(),
-      {{"--bots-file", "QUEUE_BOTS_FILE", "PATH"},
+      {k_bots_file_option,
        "Several bots: a TOML file, one [[bot]] table each (unset: one bot, `default`, configured "
        "by these options)",
        path(&c::bots_file)},
@@ -107,6 +105,9 @@ std::vector<option_row<history_command>> history_options() {
   constexpr bounds stored{0, k_max_stored_integer};
   return {
       journal_option<history_command>(),
+      {{"--bot", nullptr, "NAME"},
+       "Only grants of this bot (default: every bot's)",
+       filter(bot_name(&f::bot))},
       {{"--shard", nullptr, "N"}, "Only grants of this shard", filter(integer(&f::shard, stored))},
       {{"--since", nullptr, "UNIX_MS"},
        "Only grants released at or after this time",
@@ -149,13 +150,16 @@ std::vector<option_row<plan_command>> plan_options() {
       {{"--reset-after-ms", nullptr, "MS"},
        "Time until the daily reset (default: Discord's, else 24 h)",
        integer(&p::reset_after_ms_flag, {0, k_longest_reset})},
-      {{"--interval-ms", k_interval_env, "MS"},
-       k_interval_help,
-       integer(&p::interval, k_interval_bounds)},
+      {k_plan_interval_option, k_interval_help, integer(&p::interval, k_interval_bounds)},
       {k_on_exhausted_option, "Daily limit used up: hold (wait for the reset) or reject",
        choice(&p::on_exhausted, k_exhausted_choices)},
       {k_reserve_option, "Session starts kept for reconnects (default: 5 % of the total)",
        integer(&p::reserve, k_session_starts_bounds)},
+      {k_bots_file_option, "The bots file that --bot reads", path(&p::bots_file)},
+      {{"--bot", nullptr, "NAME"},
+       "Plan for this bot of the bots file: its settings and Discord token stand in for the "
+       "variables (flags still win)",
+       bot_name(&p::bot)},
   };
 }
 

@@ -16,6 +16,13 @@ namespace gq::config_detail {
 inline constexpr option_name k_discord_token_option{"--discord-token", "DISCORD_TOKEN", "TOKEN"};
 inline constexpr option_name k_discord_api_url_option{"--discord-api-url", "DISCORD_API_URL",
                                                       "URL"};
+// Options that `plan --bot` lets a bot of the bots file stand in for, unless given as flags.
+inline constexpr option_name k_plan_interval_option{"--interval-ms", "QUEUE_IDENTIFY_INTERVAL_MS",
+                                                    "MS"};
+inline constexpr option_name k_on_exhausted_option{"--on-exhausted", "QUEUE_ON_EXHAUSTED",
+                                                   "POLICY"};
+inline constexpr option_name k_reserve_option{"--reserve", "QUEUE_RESERVE", "N"};
+inline constexpr option_name k_bots_file_option{"--bots-file", "QUEUE_BOTS_FILE", "PATH"};
 
 // Bounds and choices that more than one option shares, or that the bots file's keys check as
 // their variables do (src/app/bots_file_values.cpp).

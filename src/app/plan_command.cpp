@@ -80,12 +80,14 @@ int print_plan(const plan_inputs& in, const boot_plan& plan, bool json, std::ost
                         {"boot_budget", boot_budget(in).remaining},
                         {"buckets", std::move(buckets)}};
     if (!plan.last_grant.at) body["duration_unknown"] = plan.last_grant.reason;
+    if (!in.bot.empty()) body["bot"] = in.bot;
     out << body.dump(2) << '\n';
     return exit_code(plan);
   }
 
-  out << "Boot of " << in.shards << " shards, max_concurrency " << in.max_concurrency
-      << ", identify interval " << in.interval_ms << " ms\n"
+  out << "Boot of " << in.shards << " shards"
+      << (in.bot.empty() ? std::string() : " of bot " + in.bot) << ", max_concurrency "
+      << in.max_concurrency << ", identify interval " << in.interval_ms << " ms\n"
       << "Daily budget: " << in.budget.remaining << " of " << in.budget.total << " left, resets in "
       << span(in.budget.reset_at - in.now) << " (limits: " << in.source << ")\n"
       << "Reserve: " << in.reserve
@@ -138,6 +140,7 @@ int run_plan_command(const plan_command& request) {
   in.interval_ms = request.interval.count();
   in.now = now_unix();
   in.source = "config";
+  in.bot = request.bot.value_or("");
   std::uint32_t max_concurrency = request.max_concurrency_config;
   std::uint32_t total = request.total_config;
   std::uint32_t remaining = total;

@@ -26,6 +26,7 @@ struct plan_inputs {
   unix_ms now = 0;
   std::string source;  // "discord" or "config": where the limits not given as flags came from
   std::uint32_t reserve = 0;  // kept for reconnects: a boot is not granted from it
+  std::string bot;            // --bot, a bot of the bots file; empty: the variables'
 };
 
 // The budget a boot may spend: the remaining and the total less the reserve.

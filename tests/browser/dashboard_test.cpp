@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/bots_support.hpp"
 #include "integration/clients.hpp"
 #include "integration/discord_support.hpp"
 #include "integration/server_process.hpp"
@@ -83,6 +84,13 @@ std::string bucket_waiting_of(const std::string& dom, int b) {
   return {};
 }
 
+// The bot the picker shows: its option marked selected ("" when none).
+std::string dom_picker_value(const std::string& dom) {
+  std::smatch m;
+  if (std::regex_search(dom, m, std::regex("<option value=\"([^\"]*)\" selected"))) return m[1];
+  return {};
+}
+
 TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
   ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM))
       << "chromium not found (" << GQ_CHROMIUM << "): scripts/setup.sh installs it";
@@ -117,12 +125,65 @@ TEST(dashboard, shows_the_numbers_of_status_while_shards_wait) {
   EXPECT_EQ(text_of(dom, "role"), "active");
   EXPECT_NE(dom.find("shard 0 (bucket 0)"), std::string::npos)
       << "the timeline lists the grants from /history";
+  EXPECT_EQ(text_of(dom, "bot"), "") << "one bot, `default`: no name, no picker";
+  EXPECT_NE(dom.find("id=\"bot-choice\" class=\"dim\" hidden"), std::string::npos);
 
   const std::string shot = std::string(GQ_SCREENSHOT_DIR) + "/dashboard.png";
   std::filesystem::remove(shot);
   run_chromium(url, {"--screenshot=" + shot, "--window-size=1280,1000", "--hide-scrollbars"});
   ASSERT_TRUE(std::filesystem::exists(shot));
   EXPECT_GT(std::filesystem::file_size(shot), 10'000u) << "an empty screenshot";
+}
+
+// The entries of the grants list in the dumped DOM.
+std::size_t grants_listed(const std::string& dom) {
+  const auto list = dom.find("id=\"grants\"");
+  const auto end = dom.find("</ul>", list);
+  if (list == std::string::npos || end == std::string::npos) return 0;
+  return count_of(dom.substr(list, end - list), "<li>");
+}
+
+// Two bots and no `default`: the page picks the first, or the one its address names, shows its
+// numbers and its grants alone; under /bots/NAME/ it shows that bot without a picker.
+TEST(dashboard, shows_the_picked_bot_of_several) {
+  ASSERT_TRUE(std::filesystem::exists(GQ_CHROMIUM)) << "chromium not found: run scripts/setup.sh";
+  server_process server;
+  serve_bots(server, {open_bot("alpha", "max_concurrency = 2\nidentify_interval_ms = 600000\n"),
+                      open_bot("beta", "max_concurrency = 3\nidentify_interval_ms = 600000\n")});
+  ASSERT_TRUE(server.start());
+  std::vector<std::string> targets;
+  for (int shard = 0; shard < 5; ++shard)
+    targets.push_back("/bots/alpha/?shard=" + std::to_string(shard));
+  for (int shard = 0; shard < 7; ++shard)
+    targets.push_back("/?bot=beta&shard=" + std::to_string(shard));
+  auto requests = fire_concurrently(server.port(), targets);
+  ASSERT_TRUE(wait_for_bot_waiting(server.port(), "alpha", 3));
+  ASSERT_TRUE(wait_for_bot_waiting(server.port(), "beta", 4));
+
+  const auto first = run_chromium(server.base_url() + "/dashboard", {"--dump-dom"});
+  EXPECT_EQ(dom_picker_value(first), "alpha") << first;
+  EXPECT_NE(first.find("<option value=\"beta\">beta</option>"), std::string::npos);
+  EXPECT_EQ(first.find("id=\"bot-choice\" class=\"dim\" hidden"), std::string::npos)
+      << "the picker is shown";
+  EXPECT_EQ(text_of(first, "max-concurrency"), "2");
+  EXPECT_EQ(text_of(first, "waiting"), "3");
+  EXPECT_EQ(grants_listed(first), 2u) << "alpha's grants alone";
+  EXPECT_NE(text_of(first, "state").find("updated"), std::string::npos) << text_of(first, "state");
+
+  const auto picked = run_chromium(server.base_url() + "/dashboard?bot=beta", {"--dump-dom"});
+  EXPECT_EQ(dom_picker_value(picked), "beta") << picked;
+  EXPECT_EQ(text_of(picked, "max-concurrency"), "3");
+  EXPECT_EQ(text_of(picked, "waiting"), "4");
+  EXPECT_EQ(grants_listed(picked), 3u) << "beta's grants alone";
+  EXPECT_NE(picked.find("shard 2 (bucket 2)"), std::string::npos);
+
+  const auto alone = run_chromium(server.base_url() + "/bots/beta/dashboard", {"--dump-dom"});
+  EXPECT_EQ(text_of(alone, "bot"), "bot beta") << alone;
+  EXPECT_NE(alone.find("id=\"bot-choice\" class=\"dim\" hidden"), std::string::npos)
+      << "one bot alone: no picker";
+  EXPECT_EQ(text_of(alone, "waiting"), "4");
+  EXPECT_EQ(grants_listed(alone), 3u);
+  EXPECT_NE(text_of(alone, "state").find("updated"), std::string::npos) << text_of(alone, "state");
 }
 
 // The cell with this class in the row of bucket `b` ("" when absent).

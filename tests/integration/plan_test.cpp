@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "integration/clients.hpp"
@@ -140,6 +142,56 @@ TEST(plan, reads_the_live_limits_from_discord_and_flags_override_them) {
                               {{"DISCORD_TOKEN", "wrong"}, {"DISCORD_API_URL", fake.api_url()}});
   EXPECT_TRUE(rejected.status.exited_with(1)) << rejected.status.describe();
   EXPECT_NE(rejected.err.find("token was rejected"), std::string::npos) << rejected.err;
+}
+
+// `plan --bot`: the bot's settings in the bots file stand in for the variables, and its own
+// Discord token (not DISCORD_TOKEN) reads the live limits.
+TEST(plan, a_bot_of_the_bots_file_plans_with_its_settings_and_its_discord_token) {
+  testing::fake_discord fake{
+      {.total = 1000, .remaining = 25, .reset_after = 2h, .max_concurrency = 16}};
+  fake.set_expected_token("alpha-discord-token");
+  scratch_dir dir;
+  std::ofstream(dir.file("alpha.discord")) << "alpha-discord-token\n";
+  std::ofstream(dir.file("bots.toml"))
+      << "[[bot]]\nname = \"alpha\"\ndiscord_token_file = \"alpha.discord\"\n"
+      << "identify_interval_ms = 200\nreserve = 0\n"
+      << "[[bot]]\nname = \"beta\"\nmax_concurrency = 4\ndaily_limit = 500\n";
+  const env_map env{{"DISCORD_TOKEN", "variables-token"},
+                    {"DISCORD_API_URL", fake.api_url()},
+                    {"QUEUE_IDENTIFY_INTERVAL_MS", "1000"},
+                    {"QUEUE_BOTS_FILE", dir.file("bots.toml")}};
+
+  auto alpha = run_to_exit({"plan", "--shards", "48", "--bot", "alpha", "--json"}, env);
+  EXPECT_TRUE(alpha.status.exited_with(3)) << alpha.status.describe() << alpha.err;
+  auto body = nlohmann::json::parse(alpha.out, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << alpha.out;
+  EXPECT_EQ(body["bot"], "alpha");
+  EXPECT_EQ(body["limits_source"], "discord") << "with the bot's token, which the fake accepts";
+  EXPECT_EQ(body["max_concurrency"], 16);
+  EXPECT_EQ(body["remaining"], 25);
+  EXPECT_EQ(body["interval_ms"], 200);
+  EXPECT_EQ(body["reserve"], 0);
+  EXPECT_EQ(alpha.out.find("alpha-discord-token"), std::string::npos);
+
+  auto beta = run_to_exit({"plan", "--shards", "8", "--bot", "beta", "--interval-ms", "300"}, env);
+  EXPECT_TRUE(beta.status.exited_with(0)) << beta.status.describe() << beta.err;
+  EXPECT_NE(beta.out.find("Boot of 8 shards of bot beta, max_concurrency 4, identify interval "
+                          "300 ms"),
+            std::string::npos)
+      << beta.out;
+  EXPECT_NE(beta.out.find("500 of 500 left"), std::string::npos) << "no token: its daily_limit";
+
+  for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"plan", "--shards", "1", "--bot", "gamma"}, "no bot \"gamma\" in QUEUE_BOTS_FILE"},
+           {{"plan", "--shards", "1", "--bot", "Alpha"}, "is not a bot name"}}) {
+    auto refused = run_to_exit(args, env);
+    EXPECT_TRUE(refused.status.exited_with(2)) << refused.status.describe();
+    EXPECT_NE(refused.err.find(expected), std::string::npos) << refused.err;
+  }
+  auto no_file = run_to_exit({"plan", "--shards", "1", "--bot", "alpha"}, {});
+  EXPECT_TRUE(no_file.status.exited_with(2)) << no_file.status.describe();
+  EXPECT_NE(no_file.err.find("QUEUE_BOTS_FILE (--bots-file) is not set"), std::string::npos)
+      << no_file.err;
 }
 
 // One boot of 40 shards through a fresh server (max_concurrency 4, 200 ms), in ms: at the client,

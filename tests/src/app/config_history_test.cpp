@@ -36,12 +36,15 @@ TEST_F(config_history_test, defaults) {
   EXPECT_FALSE(history.filter.since);
   EXPECT_FALSE(history.filter.until);
   EXPECT_EQ(history.filter.limit, 100u);
+  EXPECT_FALSE(history.filter.bot) << "every bot's grants";
 }
 
 TEST_F(config_history_test, reads_every_filter) {
-  const auto history = parse_history({"history", "--db", "x.db", "--shard", "9223372036854775807",
-                                      "--since=5", "--until=5", "--limit", "10000"});
+  const auto history =
+      parse_history({"history", "--db", "x.db", "--shard", "9223372036854775807", "--since=5",
+                     "--until=5", "--limit", "10000", "--bot", "alpha-2_b"});
   EXPECT_EQ(history.db_path, "x.db");
+  EXPECT_EQ(history.filter.bot, "alpha-2_b");
   EXPECT_EQ(history.filter.shard, 9223372036854775807ull);
   EXPECT_EQ(history.filter.since, 5);
   EXPECT_EQ(history.filter.until, 5);
@@ -91,10 +94,27 @@ TEST_F(config_history_test, rejects_malformed_filters) {
   }
 }
 
+// A bot's name as the bots file and GET /history?bot= allow it: [a-z0-9_-]{1,32}.
+TEST_F(config_history_test, a_bad_bot_name_exits_2_naming_the_rule) {
+  EXPECT_EQ(parse_history({"history", "--bot", std::string(32, 'z')}).filter.bot,
+            std::string(32, 'z'));
+  for (const std::string& bad : std::vector<std::string>{
+           "Alpha", "a b", "a/b", "a.b", "\xc3\xa9t\xc3\xa9", std::string(33, 'a')}) {
+    const auto exit = parse_exit({"history", "--bot=" + bad});
+    EXPECT_EQ(exit.code, 2) << bad;
+    EXPECT_THAT(exit.message, HasSubstr("invalid --bot: ")) << bad;
+    EXPECT_THAT(exit.message, HasSubstr("is not a bot name: 1 to 32 of a-z, 0-9, _ and -")) << bad;
+  }
+  EXPECT_EQ(parse_exit({"history", "--bot="}).message, "invalid --bot: a value is required");
+  EXPECT_EQ(parse_exit({"history", "--bot", "Alpha"}).message,
+            "invalid --bot: \"Alpha\" is not a bot name: 1 to 32 of a-z, 0-9, _ and -");
+}
+
 TEST_F(config_history_test, help_lists_the_filters) {
   const auto exit = parse_exit({"history", "--help"});
   EXPECT_EQ(exit.code, 0);
-  for (const char* flag : {"--db", "QUEUE_DB", "--shard", "--since", "--until", "--limit"}) {
+  for (const char* flag :
+       {"--db", "QUEUE_DB", "--bot", "--shard", "--since", "--until", "--limit"}) {
     EXPECT_THAT(exit.message, HasSubstr(flag));
   }
 }
