@@ -201,6 +201,7 @@ void ledger_state::on_permit(pending_permit permit) {
     permit.promise.deliver(verdict::of(verdict_kind::looping, *until));
     return;
   }
+  permit.bot_name = bot->config.name;
   auto& budget = bot->budget;
   const bool reject = bot->config.reject_when_exhausted;
   if (kept_by_reserve(*bot, permit.ticket)) {
@@ -246,7 +247,6 @@ void ledger_state::commit_batch() {
   records.reserve(batch_.size());
   for (auto& permit : batch_) {
     permit.due = grant_due(steady_instant(permit.due), commit_begins).time_since_epoch();
-    const auto* bot = find(permit.bot);
     release_record record;
     record.released_at = config_.anchor.to_unix(steady_instant(permit.due));
     record.shard = permit.ticket.shard;
@@ -254,8 +254,8 @@ void ledger_state::commit_batch() {
     record.max_concurrency = permit.max_concurrency;
     record.waited_ms = waited_ms(permit.ticket.arrived_at, record.released_at);
     // A bot removed since its permit was admitted: its grant is journaled as any other (its
-    // waiter is answered by the edge), under the name it had.
-    record.bot = bot ? bot->config.name : std::string(k_default_bot);
+    // waiter is answered by the edge), under the bot's name.
+    record.bot = permit.bot_name;
     records.push_back(std::move(record));
   }
   auto batch = std::move(batch_);
@@ -426,7 +426,7 @@ ledger_self_actor::behavior_type ledger_behavior(
       [self](permit_atom, bot_key bot, waiter_ticket ticket, std::uint32_t bucket,
              std::uint32_t max_concurrency, caf::timespan due) -> caf::result<verdict> {
         auto promise = self->make_response_promise<verdict>();
-        self->state.on_permit({bot, ticket, bucket, max_concurrency, due, promise});
+        self->state.on_permit({bot, {}, ticket, bucket, max_concurrency, due, promise});
         return promise;
       },
       [self](reattribute_atom, bot_key bot, caf::timespan due, std::uint32_t bucket,

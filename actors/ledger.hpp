@@ -110,6 +110,7 @@ struct ledger_config {
 struct ledger_state {
   struct pending_permit {
     bot_key bot = 0;
+    std::string bot_name;  // as journaled, even if the bot is removed before the commit
     waiter_ticket ticket;
     std::uint32_t bucket = 0;
     std::uint32_t max_concurrency = 1;
