@@ -1,7 +1,8 @@
 'use strict';
 // A fake Discord gateway for @discordjs/ws: HELLO (op 10) on connect, a READY dispatch after each
 // IDENTIFY (op 2), an ACK (op 11) for each heartbeat (op 1). Plain JSON text frames. It records
-// every IDENTIFY with the time it arrived, which is what the end-to-end tests judge.
+// every IDENTIFY with the time it arrived and the bot token it carries, which is what the
+// end-to-end tests judge.
 // invalidate(shard) sends that shard an Invalid Session (op 9, not resumable): it identifies again.
 //
 // With {enforceIntervalMs, maxConcurrency} it paces IDENTIFYs as Discord does, per bucket
@@ -19,7 +20,7 @@ const clientDir = path.resolve(__dirname, '../../../clients/discordjs');
 const { WebSocketServer } = createRequire(path.join(clientDir, 'package.json'))('ws');
 
 // Starts listening on 127.0.0.1 (kernel-chosen port). Resolves to
-// { url, identifies: [{shard, mono, wall}], invalidSessions, events, close() }; `identifies` holds
+// { url, identifies: [{shard, mono, wall, token}], invalidSessions, events, close() }; `identifies` holds
 // every IDENTIFY, refused ones included.
 async function startFakeGateway({ enforceIntervalMs = 0, maxConcurrency = 1 } = {}) {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -37,7 +38,7 @@ async function startFakeGateway({ enforceIntervalMs = 0, maxConcurrency = 1 } = 
         socket.send(JSON.stringify({ op: 11 }));
       } else if (payload.op === 2) {
         const [shard, count] = payload.d.shard;
-        const record = { shard, mono: performance.now(), wall: Date.now() };
+        const record = { shard, mono: performance.now(), wall: Date.now(), token: payload.d.token };
         sockets.set(shard, socket);
         gateway.identifies.push(record);
         gateway.events.emit('identify', record);

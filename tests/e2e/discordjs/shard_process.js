@@ -1,7 +1,7 @@
 'use strict';
 // One bot process: real @discordjs/ws WebSocketManagers, driven by the test over IPC.
 //   argv[2]: JSON {gatewayUrl, queueUrl, queueToken (optional), shardCount, maxConcurrency,
-//                  identifyDelaysMs (optional), exitAfterReady (optional)}
+//                  identifyDelaysMs (optional), exitAfterReady (optional), botToken (optional)}
 //   parent -> child: {cmd: 'connect', key, shardIds, mode: 'queue' | 'control'},
 //                    {cmd: 'destroy', key}, {cmd: 'exit'}
 //   child -> parent: {event: 'loaded'} once ready for commands, {event: 'asking' | 'granted', shardId, wall},
@@ -13,7 +13,9 @@
 // identifyDelaysMs: the IDENTIFY after a grant is held this long, as a busy event loop would hold
 // it; the list is taken in turn per bucket (shard % maxConcurrency), in the order this process's
 // grants of that bucket arrive. exitAfterReady: the process exits (code 3) 200 ms after a READY,
-// a bot that crashes once connected (the 200 ms let its outcome report go out).
+// a bot that crashes once connected (the 200 ms let its outcome report go out). botToken: the
+// Discord bot token the shards send in their IDENTIFY (default 'e2e-token'), which tells one
+// bot's shards from another's at the fake gateway.
 const path = require('node:path');
 const { createRequire } = require('node:module');
 
@@ -53,7 +55,7 @@ function reportingThrottler(manager) {
 
 function connect({ key, shardIds, mode }) {
   const options = {
-    token: 'e2e-token',
+    token: config.botToken ?? 'e2e-token',
     intents: 0,
     shardCount: config.shardCount,
     shardIds,
