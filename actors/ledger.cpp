@@ -32,7 +32,7 @@ const ledger_state::books* ledger_state::find(bot_key key) const {
   return found == bots_.end() ? nullptr : &found->second;
 }
 
-bot_recovery ledger_state::join(bot_key key, ledger_bot_config config) {
+caf::result<bot_recovery> ledger_state::join(bot_key key, ledger_bot_config config) {
   bot_recovery recovered;
   const auto t = now();
   try {
@@ -40,8 +40,9 @@ bot_recovery ledger_state::join(bot_key key, ledger_bot_config config) {
     recovered.invalid_sessions =
         journal_->invalid_sessions_since(t - daily_budget::k_day_ms, config.name);
   } catch (const storage::journal_error& e) {
-    spdlog::error("journal: cannot read bot {}'s last grants (its buckets start at once): {}",
-                  config.name, e.what());
+    // Without its last grants the bot's buckets could grant too soon: it does not start.
+    spdlog::error("journal: cannot read bot {}'s last grants: {}", config.name, e.what());
+    return caf::make_error(caf::sec::runtime_error, "the journal cannot be read");
   }
   auto& bot = bots_[key];
   bot = books{};

@@ -76,7 +76,8 @@ using ledger_actor = caf::typed_actor<
     caf::reacts_to<watch_atom, refresh_target_actor>,
     caf::replies_to<status_atom, bot_key>::with<ledger_status>,
     // A bot starts: the ledger continues its daily window from the journal and answers what its
-    // gate needs to resume pacing (the bot's journaled grants and Invalid Sessions).
+    // gate needs to resume pacing (the bot's journaled grants and Invalid Sessions); an error
+    // when the journal cannot be read.
     caf::replies_to<join_atom, bot_key, ledger_bot_config>::with<bot_recovery>,
     // A bot's settings changed (a reload): its policy, loop guard, reserve and configured limits.
     caf::reacts_to<join_atom, bot_key, ledger_bot_config, bool /*update*/>,
@@ -123,7 +124,8 @@ struct ledger_state {
   // Takes the journal; bots join afterwards (join).
   void init(std::shared_ptr<storage::journal> journal, ledger_config config);
 
-  bot_recovery join(bot_key key, ledger_bot_config config);
+  // Fails (and the bot does not join) when the journal cannot be read.
+  caf::result<bot_recovery> join(bot_key key, ledger_bot_config config);
   void update(bot_key key, ledger_bot_config config);
   void leave(bot_key key);
   void on_permit(pending_permit permit);

@@ -87,7 +87,12 @@ active_term::active_term(caf::actor_system& system, const server_config& config,
                             .anchor = anchor_,
                             .prune_at_start = false},
                            actor_thread::own);
-  for (const auto& bot : bots) start_bot(bot);
+  try {
+    for (const auto& bot : bots) start_bot(bot);
+  } catch (const storage::journal_error&) {
+    stop_actors();  // the term does not start: nothing of it may go on
+    throw;
+  }
   rebuild_roster();
 }
 
@@ -95,14 +100,14 @@ void active_term::start_bot(const bot_definition& bot) {
   running_bot running;
   running.key = next_key_++;
   running.definition = bot;
-  bot_recovery recovered;
+  std::optional<bot_recovery> recovered;
   self_->request(ledger_, caf::infinite, join_atom::value, running.key, ledger_settings_of(bot))
       .receive([&](bot_recovery& answer) { recovered = std::move(answer); },
-               [&](caf::error& e) {
-                 spdlog::error("bot {}: the ledger did not take it: {}", bot.name,
-                               system_.render(e));
-               });
-  auto settings = gate_settings_of(bot, recovered, config_);
+               [&](caf::error&) {});
+  if (!recovered)
+    throw storage::journal_error("bot " + bot.name + ": its last grants cannot be read");
+  auto settings = gate_settings_of(bot, *recovered, config_);
+  const auto buckets = settings.max_concurrency;
   settings.ledger = ledger_;
   settings.bot = running.key;
   settings.anchor = anchor_;
@@ -111,8 +116,7 @@ void active_term::start_bot(const bot_definition& bot) {
   settings.handoff = handoff_;
   running.gate = system_.spawn(gq::gate, std::move(settings));
   start_scheduler(running);
-  spdlog::info("bot {}: serving ({} bucket(s), limits from {})", bot.name,
-               gate_settings_of(bot, recovered, config_).max_concurrency,
+  spdlog::info("bot {}: serving ({} bucket(s), limits from {})", bot.name, buckets,
                bot.discord_token ? "discord" : "config");
   bots_.emplace(bot.name, std::move(running));
 }
@@ -203,13 +207,20 @@ bot_roster_ptr active_term::reload(const std::vector<bot_definition>& bots) {
     ++it;
   }
   for (const auto& bot : bots) {
-    if (!bots_.contains(bot.name)) start_bot(bot);
+    if (bots_.contains(bot.name)) continue;
+    try {
+      start_bot(bot);
+    } catch (const storage::journal_error& e) {
+      spdlog::error("bot {}: not started by the reload: {}", bot.name, e.what());
+    }
   }
   rebuild_roster();
   return roster_;
 }
 
-active_term::~active_term() {
+active_term::~active_term() { stop_actors(); }
+
+void active_term::stop_actors() {
   for (auto& [name, bot] : bots_) caf::anon_send_exit(bot.gate, caf::exit_reason::user_shutdown);
   for (const auto& handle :
        {caf::actor_cast<caf::actor>(ledger_), caf::actor_cast<caf::actor>(archive_),

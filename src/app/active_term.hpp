@@ -74,6 +74,7 @@ class active_term {
   void start_scheduler(const running_bot& running);
   void stop_bot(running_bot& bot);
   void rebuild_roster();
+  void stop_actors();
 
   caf::actor_system& system_;
   const server_config& config_;
