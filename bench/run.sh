@@ -6,8 +6,8 @@
 #   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup
 #                                   hangup-held journal attack startup burst, and for several
 #                                   bots in one queue (a bots file of bots b0, b1, ...):
-#                                   bots-idle bots-load bots-startup bots-reload (default: all,
-#                                   in that order)
+#                                   bots-idle bots-hold bots-load bots-startup bots-reload
+#                                   (default: all, in that order)
 #
 # burst: 64 buckets at 200 ms, 19,000 waiters connected first without a request; a prime round
 # (one grant per bucket), then all 19,000 requests written evenly over 0.3 s starting 50 ms before
@@ -465,12 +465,15 @@ bots_file() {
   }'
 }
 
-# grant_each_bot PORT FIRST COUNT: one queue request per bot (shard 0), 64 at a time; prints how
-# many were granted.
+# grant_each_bot PORT FIRST COUNT CODES: one queue request per bot (shard 0), 64 at a time;
+# prints how many were granted, and the count of each status code into the file CODES.
 grant_each_bot() {
-  local urls=()
-  for ((i = $2; i < $2 + $3; i++)); do urls+=("http://127.0.0.1:$1/bots/b$i/?shard=0"); done
-  curl -s --parallel --parallel-max 64 -o /dev/null -w '%{http_code}\n' "${urls[@]}" | grep -c '^200$' || true
+  local args=()
+  # -o applies to one URL: one per URL.
+  for ((i = $2; i < $2 + $3; i++)); do args+=(-o /dev/null "http://127.0.0.1:$1/bots/b$i/?shard=0"); done
+  curl -s --no-progress-meter --parallel --parallel-max 64 -w '%{http_code}\n' "${args[@]}" |
+    sort | uniq -c >"$4" || true
+  awk '$2 == 200 {n = $1} END {print n + 0}' "$4"
 }
 
 # (i) bots-idle: what an idle bot costs with the real binary. The server with a bots file of 1
@@ -487,7 +490,7 @@ scenario_bots_idle() {
       QUEUE_IDENTIFY_INTERVAL_MS=$interval
     sleep 2
     started=$(rss_kb "$SERVER_PID")
-    granted=$(grant_each_bot "$port" 0 "$n")
+    granted=$(grant_each_bot "$port" 0 "$n" "$OUT/bots-idle.$n.codes")
     sleep $((interval / 1000 + 3))
     rested=$(rss_kb "$SERVER_PID")
     threads=$(awk '/^Threads:/ {print $2}' "/proc/$SERVER_PID/status")
@@ -506,31 +509,32 @@ scenario_bots_idle() {
     | tee "$OUT/bots-idle.json" | sed 's/^/   /'
 }
 
-# (j) bots-load: 19,000 waiters spread over 1,000 bots (b0..b999, 16 buckets each: 16,000
-# lanes), against the same load on one bot. Four runs:
-#   hold:  interval one day; a prime round grants every bucket once, then the 19,000 waiters
-#          (19 per bot over its 16 buckets) wait; RSS growth per waiter counted from after the
-#          prime round. One bot: 16 buckets, as the hold scenario.
-#   drain: interval 5 s; the prime round, then the 19,000 waiters are granted (one or two per
-#          lane). Lateness from kernel receive stamps (per lane: previous grant + interval) and
-#          from the journal (kernel receive stamp - released_at, the due instant). One bot: a
-#          bot of 16,000 buckets, so that the lanes and the grants' timing are the same.
-scenario_bots_load() {
+# (j) bots-hold: 19,000 waiters spread over 1,000 bots (b0..b999, 16 buckets each: 16,000
+# lanes: 19 waiters per bot over its 16 buckets), against the same load on one bot of 16 buckets
+# (as the hold scenario). Interval one day; a prime round grants every bucket once, then the
+# waiters wait; RSS growth per waiter counted from after the prime round.
+scenario_bots_hold() {
   local port=$((PORT + 11))
+  local env=(QUEUE_MAX_WAITING=40000 QUEUE_REQUEST_TIMEOUT_S=3600 QUEUE_IDENTIFY_INTERVAL_MS=86400000)
+  bots_file 0 1000 16 >"$OUT/bots-hold.1000.toml"
+  bots_file 0 1 16 >"$OUT/bots-hold.1.toml"
+  for n in 1 1000; do
+    start_server "bots-hold-$n" "$port" "${env[@]}" QUEUE_BOTS_FILE="$OUT/bots-hold.$n.toml"
+    load "bots-hold-$n" --mode hold -n 19000 --bots "$n" --buckets 16 --prime \
+      --interval-ms 86400000 --cpu-window-s 5 --settle-s 2
+    stop_server
+  done
+}
+
+# (k) bots-load: the same 19,000 waiters over 1,000 bots granted at a 5 s interval behind a prime
+# round (one or two per lane), against one bot of 16,000 buckets, so that the lanes and the
+# grants' timing are the same. Lateness from kernel receive stamps (per lane: previous grant +
+# interval) and from the journal (kernel receive stamp - released_at, the due instant).
+scenario_bots_load() {
+  local port=$((PORT + 14))
   local env=(QUEUE_MAX_WAITING=40000 QUEUE_REQUEST_TIMEOUT_S=3600)
   bots_file 0 1000 16 >"$OUT/bots-load.1000.toml"
-  bots_file 0 1 16 >"$OUT/bots-load.1x16.toml"
   bots_file 0 1 16000 >"$OUT/bots-load.1x16000.toml"
-  start_server bots-load-hold-1 "$port" "${env[@]}" QUEUE_BOTS_FILE="$OUT/bots-load.1x16.toml" \
-    QUEUE_IDENTIFY_INTERVAL_MS=86400000
-  load bots-load-hold-1 --mode hold -n 19000 --bots 1 --buckets 16 --prime \
-    --interval-ms 86400000 --cpu-window-s 5 --settle-s 2
-  stop_server
-  start_server bots-load-hold-1000 "$port" "${env[@]}" QUEUE_BOTS_FILE="$OUT/bots-load.1000.toml" \
-    QUEUE_IDENTIFY_INTERVAL_MS=86400000
-  load bots-load-hold-1000 --mode hold -n 19000 --bots 1000 --buckets 16 --prime \
-    --interval-ms 86400000 --cpu-window-s 5 --settle-s 2
-  stop_server
   start_server bots-load-drain-1 "$port" "${env[@]}" \
     QUEUE_BOTS_FILE="$OUT/bots-load.1x16000.toml" QUEUE_IDENTIFY_INTERVAL_MS=5000
   load bots-load-drain-1 --mode drain -n 19000 --bots 1 --buckets 16000 --prime \
@@ -545,7 +549,7 @@ scenario_bots_load() {
   stop_server
 }
 
-# (k) bots-startup: the startup scenario with 1,000 bots: a journal of STARTUP_ROWS grants spread
+# (l) bots-startup: the startup scenario with 1,000 bots: a journal of STARTUP_ROWS grants spread
 # over the bots b0..b999 (row i: bot b(i % 1000), shards and instants as in startup, bucket
 # shard % 16), the server restarted with their bots file (16 buckets each). Three restarts
 # timed by bench/startup from the fork, each asking a different bot for its first grant.
@@ -579,7 +583,7 @@ scenario_bots_startup() {
   [[ $rc -eq 0 ]] || failures=$((failures + 1))
 }
 
-# (l) bots-reload: bot b0 (16 buckets, 200 ms) drains 1,000 waiters behind a prime round (12.4 s)
+# (m) bots-reload: bot b0 (16 buckets, 200 ms) drains 1,000 waiters behind a prime round (12.4 s)
 # while 499 other bots (b1..b499) idle. 6 s into the drain the bots file is replaced by one that
 # keeps b0 and has b500..b999 instead (499 removed, 500 added) and the server gets SIGHUP. The
 # lateness of b0's grants due within 1 s either side of the SIGHUP (kernel receive stamp -
@@ -686,7 +690,7 @@ wait_quiet() {
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] ||
   scenarios=(hold hold-bare drain drain-big tick hangup hangup-held journal attack startup burst
-    bots-idle bots-load bots-startup bots-reload)
+    bots-idle bots-hold bots-load bots-startup bots-reload)
 [[ "$BENCH_JOURNAL" == postgresql ]] && pg_start
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
@@ -705,6 +709,7 @@ for s in "${scenarios[@]}"; do
     startup) scenario_startup ;;
     burst) scenario_burst ;;
     bots-idle) scenario_bots_idle ;;
+    bots-hold) scenario_bots_hold ;;
     bots-load) scenario_bots_load ;;
     bots-startup) scenario_bots_startup ;;
     bots-reload) scenario_bots_reload ;;
