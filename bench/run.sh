@@ -610,10 +610,6 @@ scenario_bots_reload() {
     --max-p99-ms -1 --timeout-s 60 --grants-csv "$OUT/bots-reload.grants.csv"
   wait "$reloader" || true
   at=$(cat "$OUT/bots-reload.at")
-  echo "   SIGHUP at $at; server log: $(grep -c 'removed by the reload' "$SERVER_DIR/server.log") bots" \
-    "removed; b999 now answers $(curl -s -o /dev/null -w '%{http_code}' \
-    "http://127.0.0.1:$port/bots/b999/?shard=0"), b1 $(curl -s -o /dev/null -w '%{http_code}' \
-    "http://127.0.0.1:$port/bots/b1/?shard=0")"
   # The grants CSV beside the journal: per grant the due instant (released_at) and the kernel
   # receive stamp; "near" = due within 1 s of the SIGHUP.
   sqlite3 :memory: >"$OUT/bots-reload.window.json" <<SQL || true
@@ -647,6 +643,11 @@ ATTACH 'file:$SERVER_DB?mode=ro' AS j;
 SQL
   echo "   b0's grants near the reload vs the rest: $(cat "$OUT/bots-reload.window.json")"
   journal_lateness bots-reload 200
+  # After the journal's figures: a grant of b999 adds a row.
+  echo "   SIGHUP at $at; server log: $(grep -c 'removed by the reload' "$SERVER_DIR/server.log") bots" \
+    "removed; b999 now answers $(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$port/bots/b999/?shard=0"), b1 $(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$port/bots/b1/?shard=0")"
   stop_server
 }
 
