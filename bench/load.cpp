@@ -9,6 +9,7 @@
 //   hold   open N waiters against a server with a huge interval (only the first per bucket is
 //          granted), then measure the server's RSS, threads and CPU over a window while they
 //          wait; optionally hang up a fraction and time how fast /status stops counting them.
+//          With --prime the growth is counted from after the prime round.
 //   drain  open N waiters (optionally behind a first "prime" round, one per bucket), wait for
 //          every live one to be granted, and compute drain time vs ideal and per-bucket lateness
 //          (receive time - (previous receive in that bucket + interval)) from the kernel's
@@ -18,6 +19,8 @@
 //          of time, reports due -> send (how late each 200 left after its due instant) and the
 //          spacing of the due instants (a server-side echo of the previous grant's lateness).
 //          With --burst-s the requests arrive in a burst while rounds fall due (burst_phase.hpp).
+// --bots N spreads every mode's requests over the bots b0..b<N-1> of a bots file (/bots/NAME/);
+// lateness, rounds and the journal checks are then per bucket of each bot.
 //
 // Output: a human summary on stderr, one JSON object on stdout. Exit 0 when the run found no
 // problem, 3 when it did, 1 when the server does not answer, 2 on a bad command line.
@@ -66,6 +69,11 @@ int main(int argc, char** argv) {
     send_burst(run, cl);
   } else {
     run_prime_round(run, cl);
+    if (o.mode == "hold" && o.prime) {
+      // The waiters' cost, without what the prime round's grants left (ledger books, rests).
+      run.idle = sample_proc(o.server_pid, true);
+      run.out["server_primed"] = proc_json(run.idle);
+    }
     open_waiters(run, cl);
   }
   wait_until_queued(run, cl, ctl);

@@ -4,14 +4,18 @@
 # (QUEUE_DB in a mktemp -d directory), drives it with bench/load, and stops it by PID.
 #
 #   bench/run.sh [scenario...]      scenarios: hold hold-bare drain drain-big tick hangup
-#                                   hangup-held journal attack startup burst (default: all, in
-#                                   that order)
+#                                   hangup-held journal attack startup burst, and for several
+#                                   bots in one queue (a bots file of bots b0, b1, ...):
+#                                   bots-idle bots-hold bots-load bots-startup bots-reload
+#                                   (default: all, in that order)
 #
 # burst: 64 buckets at 200 ms, 19,000 waiters connected first without a request; a prime round
 # (one grant per bucket), then all 19,000 requests written evenly over 0.3 s starting 50 ms before
 # the next round is due, so two rounds of every bucket fall due while they arrive. Reports the
 # lateness (kernel receive stamp - due instant) of the grants due in that window and of the whole
 # drain, and bench/hiccup's machine stalls within each window (burst.json "machine_stalls").
+#
+# bots-*: see each scenario's comment; the bots files they served are kept in $OUT/*.toml.
 #
 # Environment:
 #   BUILD    build directory (default: <repo>/build-bench, configured with
@@ -249,7 +253,7 @@ journal_lateness() {
     echo "   (released_at = due instant; not a send time)"
     journal_sql --table "
       WITH l AS (
-        SELECT released_at - LAG(released_at) OVER (PARTITION BY bucket ORDER BY id) - $interval AS late
+        SELECT released_at - LAG(released_at) OVER (PARTITION BY bot, bucket ORDER BY id) - $interval AS late
         FROM releases WHERE id > $seeded),
       s AS (SELECT late, ROW_NUMBER() OVER (ORDER BY late) AS r, COUNT(*) OVER () AS n
             FROM l WHERE late IS NOT NULL)
@@ -264,7 +268,7 @@ journal_lateness() {
     echo "   released_at (due instants), and distinct released_at values (ms) in the round; since"
     echo "   released_at is the due time, not the commit time, this no longer counts commits"
     journal_sql --table "
-      WITH k AS (SELECT released_at, ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY id) AS k
+      WITH k AS (SELECT released_at, ROW_NUMBER() OVER (PARTITION BY bot, bucket ORDER BY id) AS k
                  FROM releases WHERE id > $seeded),
       r AS (SELECT k, max(released_at) - min(released_at) AS spread,
                    count(DISTINCT released_at) AS due_ms FROM k GROUP BY k)
@@ -452,6 +456,201 @@ scenario_startup() {
   [[ $rc -eq 0 ]] || failures=$((failures + 1))
 }
 
+# bots_file FIRST COUNT MAX_CONCURRENCY: on stdout, the bots file of the bots
+# bFIRST..b(FIRST+COUNT-1), each with that max_concurrency (configured limits, no Discord
+# token, no auth token).
+bots_file() {
+  awk -v first="$1" -v count="$2" -v mc="$3" 'BEGIN {
+    for (i = first; i < first + count; i++) printf "[[bot]]\nname = \"b%d\"\nmax_concurrency = %d\n\n", i, mc
+  }'
+}
+
+# grant_each_bot PORT FIRST COUNT CODES: one queue request per bot (shard 0), 64 at a time;
+# prints how many were granted, and the count of each status code into the file CODES.
+grant_each_bot() {
+  local args=()
+  # -o applies to one URL: one per URL.
+  for ((i = $2; i < $2 + $3; i++)); do args+=(-o /dev/null "http://127.0.0.1:$1/bots/b$i/?shard=0"); done
+  curl -s --no-progress-meter --parallel --parallel-max 64 -w '%{http_code}\n' "${args[@]}" |
+    sort | uniq -c >"$4" || true
+  awk '$2 == 200 {n = $1} END {print n + 0}' "$4"
+}
+
+# (i) bots-idle: what an idle bot costs with the real binary. The server with a bots file of 1
+# bot, then of 1,000 bots (b0..b999, max_concurrency 16 each, interval 1 s): RSS 2 s after
+# /health, and again after every bot was granted once (its ledger books and one shard's grant
+# exist) and 3 s more than the interval passed, so its buckets went back to rest. Per idle bot:
+# the difference between the two servers / 999. Goal: at most 16 KiB.
+scenario_bots_idle() {
+  local port=$((PORT + 10)) interval=1000 n started granted rested threads
+  local -A at_start at_rest
+  for n in 1 1000; do
+    bots_file 0 "$n" 16 >"$OUT/bots-idle.$n.toml"
+    start_server bots-idle "$port" QUEUE_BOTS_FILE="$OUT/bots-idle.$n.toml" \
+      QUEUE_IDENTIFY_INTERVAL_MS=$interval
+    sleep 2
+    started=$(rss_kb "$SERVER_PID")
+    granted=$(grant_each_bot "$port" 0 "$n" "$OUT/bots-idle.$n.codes")
+    sleep $((interval / 1000 + 3))
+    rested=$(rss_kb "$SERVER_PID")
+    threads=$(awk '/^Threads:/ {print $2}' "/proc/$SERVER_PID/status")
+    echo "   $n bot(s): RSS $started KiB after start; $granted of $n bots granted once;" \
+      "RSS $rested KiB once their buckets rested; $threads threads"
+    [[ $granted -eq $n ]] || failures=$((failures + 1))
+    at_start[$n]=$started
+    at_rest[$n]=$rested
+    stop_server
+  done
+  jq -nc --argjson s1 "${at_start[1]}" --argjson s1000 "${at_start[1000]}" \
+    --argjson r1 "${at_rest[1]}" --argjson r1000 "${at_rest[1000]}" '{
+      label: "bots-idle", rss_kib: {one_bot: {start: $s1, rested: $r1},
+                                    thousand_bots: {start: $s1000, rested: $r1000}},
+      kib_per_idle_bot: {start: (($s1000 - $s1) / 999), rested: (($r1000 - $r1) / 999)}}' \
+    | tee "$OUT/bots-idle.json" | sed 's/^/   /'
+}
+
+# (j) bots-hold: 19,000 waiters spread over 1,000 bots (b0..b999, 16 buckets each: 16,000
+# lanes: 19 waiters per bot over its 16 buckets), against the same load on one bot of 16 buckets
+# (as the hold scenario). Interval one day; a prime round grants every bucket once, then the
+# waiters wait; RSS growth per waiter counted from after the prime round.
+scenario_bots_hold() {
+  local port=$((PORT + 11))
+  local env=(QUEUE_MAX_WAITING=40000 QUEUE_REQUEST_TIMEOUT_S=3600 QUEUE_IDENTIFY_INTERVAL_MS=86400000)
+  bots_file 0 1000 16 >"$OUT/bots-hold.1000.toml"
+  bots_file 0 1 16 >"$OUT/bots-hold.1.toml"
+  for n in 1 1000; do
+    start_server "bots-hold-$n" "$port" "${env[@]}" QUEUE_BOTS_FILE="$OUT/bots-hold.$n.toml"
+    load "bots-hold-$n" --mode hold -n 19000 --bots "$n" --buckets 16 --prime \
+      --interval-ms 86400000 --cpu-window-s 5 --settle-s 2
+    stop_server
+  done
+}
+
+# (k) bots-load: the same 19,000 waiters over 1,000 bots granted at a 5 s interval behind a prime
+# round (one or two per lane), against one bot of 16,000 buckets, so that the lanes and the
+# grants' timing are the same. Lateness from kernel receive stamps (per lane: previous grant +
+# interval) and from the journal (kernel receive stamp - released_at, the due instant).
+scenario_bots_load() {
+  local port=$((PORT + 14))
+  local env=(QUEUE_MAX_WAITING=40000 QUEUE_REQUEST_TIMEOUT_S=3600)
+  bots_file 0 1000 16 >"$OUT/bots-load.1000.toml"
+  bots_file 0 1 16000 >"$OUT/bots-load.1x16000.toml"
+  start_server bots-load-drain-1 "$port" "${env[@]}" \
+    QUEUE_BOTS_FILE="$OUT/bots-load.1x16000.toml" QUEUE_IDENTIFY_INTERVAL_MS=5000
+  load bots-load-drain-1 --mode drain -n 19000 --bots 1 --buckets 16000 --prime \
+    --interval-ms 5000 --max-p99-ms -1 --timeout-s 120
+  journal_lateness bots-load-drain-1 5000
+  stop_server
+  start_server bots-load-drain-1000 "$port" "${env[@]}" \
+    QUEUE_BOTS_FILE="$OUT/bots-load.1000.toml" QUEUE_IDENTIFY_INTERVAL_MS=5000
+  load bots-load-drain-1000 --mode drain -n 19000 --bots 1000 --buckets 16 --prime \
+    --interval-ms 5000 --max-p99-ms -1 --timeout-s 120
+  journal_lateness bots-load-drain-1000 5000
+  stop_server
+}
+
+# (l) bots-startup: the startup scenario with 1,000 bots: a journal of STARTUP_ROWS grants spread
+# over the bots b0..b999 (row i: bot b(i % 1000), shards and instants as in startup, bucket
+# shard % 16), the server restarted with their bots file (16 buckets each). Three restarts
+# timed by bench/startup from the fork, each asking a different bot for its first grant.
+# Goal: /health and the first grant within 300 ms.
+scenario_bots_startup() {
+  local port=$((PORT + 12)) rows="${STARTUP_ROWS:-1000000}" rc=0
+  if [[ "$BENCH_JOURNAL" == postgresql ]]; then
+    echo "   skipped: bots-startup measures a SQLite journal file (BENCH_JOURNAL=sqlite)"
+    return 0
+  fi
+  bots_file 0 1000 16 >"$OUT/bots-startup.toml"
+  local env=(QUEUE_BOTS_FILE="$OUT/bots-startup.toml" QUEUE_IDENTIFY_INTERVAL_MS=5000)
+  start_server bots-startup "$port" "${env[@]}"
+  stop_server
+  local now span=$(((30 * 24 + 1) * 3600 * 1000))
+  now=$(date +%s%3N)
+  sqlite3 "$SERVER_DIR/queue.db" "
+    WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $rows - 1)
+    INSERT INTO releases (released_at, shard, bucket, max_concurrency, waited_ms, bot)
+    SELECT $((now - 3600 * 1000 - span)) + i * $span / $rows, (i * 7919) % 4096,
+           ((i * 7919) % 4096) % 16, 16, 5000, 'b' || (i % 1000) FROM s;"
+  echo "   journal: $(sqlite3 "$SERVER_DIR/queue.db" 'SELECT count(*) FROM releases') rows of" \
+    "$(sqlite3 "$SERVER_DIR/queue.db" 'SELECT count(DISTINCT bot) FROM releases') bots," \
+    "$(du -k "$SERVER_DIR/queue.db" | cut -f1) KiB"
+  for run in 1 2 3; do
+    env QUEUE_DB="$SERVER_DIR/queue.db" QUEUE_DAILY_LIMIT=10000000 QUEUE_LOG_LEVEL=warn \
+      "${env[@]}" "$STARTUP" --bin "$BIN" --port "$port" --shard "$run" --bot "b$((run * 333))" \
+      >>"$OUT/bots-startup.json" 2>"$OUT/bots-startup.$run.txt" || rc=$?
+    sed 's/^/   /' "$OUT/bots-startup.$run.txt"
+  done
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
+}
+
+# (m) bots-reload: bot b0 (16 buckets, 200 ms) drains 1,000 waiters behind a prime round (12.4 s)
+# while 499 other bots (b1..b499) idle. 6 s into the drain the bots file is replaced by one that
+# keeps b0 and has b500..b999 instead (499 removed, 500 added) and the server gets SIGHUP. The
+# lateness of b0's grants due within 1 s either side of the SIGHUP (kernel receive stamp -
+# journaled due instant, and kernel receive stamp - (previous grant of the bucket + interval)),
+# against the rest of the drain.
+scenario_bots_reload() {
+  local port=$((PORT + 13)) live="$OUT/bots-reload.toml" at
+  bots_file 1 499 16 >"$OUT/bots-reload.before.toml"
+  bots_file 500 500 16 >"$OUT/bots-reload.after.toml"
+  # b0 first, 16 buckets, in both.
+  { bots_file 0 1 16; cat "$OUT/bots-reload.before.toml"; } >"$live.tmp"
+  mv "$live.tmp" "$live"
+  start_server bots-reload "$port" QUEUE_BOTS_FILE="$live" QUEUE_IDENTIFY_INTERVAL_MS=200 \
+    QUEUE_LOG_LEVEL=info
+  (
+    sleep 6
+    { bots_file 0 1 16; cat "$OUT/bots-reload.after.toml"; } >"$live.tmp"
+    mv "$live.tmp" "$live"
+    date +%s%3N >"$OUT/bots-reload.at"
+    kill -HUP "$SERVER_PID"
+  ) &
+  local reloader=$!
+  load bots-reload --mode drain -n 1000 --bots 1 --buckets 16 --interval-ms 200 --prime \
+    --max-p99-ms -1 --timeout-s 60 --grants-csv "$OUT/bots-reload.grants.csv"
+  wait "$reloader" || true
+  at=$(cat "$OUT/bots-reload.at")
+  # The grants CSV beside the journal: per grant the due instant (released_at) and the kernel
+  # receive stamp; "near" = due within 1 s of the SIGHUP.
+  sqlite3 :memory: >"$OUT/bots-reload.window.json" <<SQL || true
+.mode csv
+.import '$OUT/bots-reload.grants.csv' g
+ATTACH 'file:$SERVER_DB?mode=ro' AS j;
+.mode list
+    WITH x AS (
+      SELECT CAST(g.rx_kernel_ns AS INTEGER) / 1e6 - r.released_at AS due_to_rx,
+             (CAST(g.rx_kernel_ns AS INTEGER) - LAG(CAST(g.rx_kernel_ns AS INTEGER)) OVER (
+                PARTITION BY g.bucket ORDER BY CAST(g.rx_kernel_ns AS INTEGER))) / 1e6 - 200 AS gap,
+             g.prime = '1' AS prime,
+             abs(r.released_at - $at) <= 1000 AS near
+      FROM g JOIN j.releases r ON r.bot = 'b0' AND r.shard = CAST(g.shard AS INTEGER)
+      WHERE g.status = '200'),
+    w AS (SELECT near, due_to_rx, gap,
+                 ROW_NUMBER() OVER (PARTITION BY near ORDER BY due_to_rx) AS a,
+                 ROW_NUMBER() OVER (PARTITION BY near ORDER BY gap) AS b,
+                 COUNT(*) OVER (PARTITION BY near) AS n
+          FROM x WHERE NOT prime AND gap IS NOT NULL)
+    SELECT json_group_object(CASE WHEN near THEN 'within_1s_of_reload' ELSE 'rest_of_drain' END,
+             json(v)) FROM (
+      SELECT near, json_object('grants', max(n),
+        'due_to_rx_ms', json_object('p50', round(max(CASE WHEN a = (n + 1) / 2 THEN due_to_rx END), 3),
+                                    'p99', round(max(CASE WHEN a = (n * 99 + 99) / 100 THEN due_to_rx END), 3),
+                                    'max', round(max(due_to_rx), 3)),
+        'gap_late_ms', json_object('p50', round(max(CASE WHEN b = (n + 1) / 2 THEN gap END), 3),
+                                   'p99', round(max(CASE WHEN b = (n * 99 + 99) / 100 THEN gap END), 3),
+                                   'max', round(max(gap), 3))) AS v
+      FROM w GROUP BY near);
+SQL
+  echo "   b0's grants near the reload vs the rest: $(cat "$OUT/bots-reload.window.json")"
+  journal_lateness bots-reload 200
+  # After the journal's figures: a grant of b999 adds a row.
+  echo "   SIGHUP at $at; server log: $(grep -c 'removed by the reload' "$SERVER_DIR/server.log") bots" \
+    "removed; b999 now answers $(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$port/bots/b999/?shard=0"), b1 $(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$port/bots/b1/?shard=0")"
+  stop_server
+}
+
 # (h) burst: see the header. The first 19,000 requests arrive within 0.3 s while two rounds of
 # every bucket fall due; goal for the grants due meanwhile: p99 <= 1 ms, max <= 5 ms, outside
 # machine stalls, which are added to burst.json from bench/hiccup for the same windows.
@@ -491,7 +690,8 @@ wait_quiet() {
 
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] ||
-  scenarios=(hold hold-bare drain drain-big tick hangup hangup-held journal attack startup burst)
+  scenarios=(hold hold-bare drain drain-big tick hangup hangup-held journal attack startup burst
+    bots-idle bots-hold bots-load bots-startup bots-reload)
 [[ "$BENCH_JOURNAL" == postgresql ]] && pg_start
 machine | tee "$OUT/machine.txt"
 for s in "${scenarios[@]}"; do
@@ -509,6 +709,11 @@ for s in "${scenarios[@]}"; do
     attack) scenario_attack ;;
     startup) scenario_startup ;;
     burst) scenario_burst ;;
+    bots-idle) scenario_bots_idle ;;
+    bots-hold) scenario_bots_hold ;;
+    bots-load) scenario_bots_load ;;
+    bots-startup) scenario_bots_startup ;;
+    bots-reload) scenario_bots_reload ;;
     *) echo "run.sh: unknown scenario $s" >&2; exit 2 ;;
   esac
 done

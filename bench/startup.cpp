@@ -1,11 +1,12 @@
 // bench/startup: how long a gateway-queue takes to serve on an existing journal.
 //
-//   startup --bin PATH --port N [--shard S] [--timeout-s T]
+//   startup --bin PATH --port N [--shard S] [--bot NAME] [--timeout-s T]
 //
 // Starts PATH (the server; QUEUE_DB and the rest come from this process's environment, HOST
 // and PORT are set here) and measures, from the fork:
 //   health_ms         the first 200 from GET /health (polled every 0.5 ms)
-//   first_grant_ms    the 200 of a queue request (`/?shard=S`) sent right after that
+//   first_grant_ms    the 200 of a queue request (`/?shard=S`, or `/bots/NAME/?shard=S` with
+//                     --bot: a server with a bots file) sent right after that
 //   history_ms        the latency of the first GET /history (no filter, limit 100), sent right
 //                     after the queue request and answered while it may still wait
 //   history_again_ms  the latency of the next GET /history
@@ -61,11 +62,13 @@ int main(int argc, char** argv) {
   std::string bin;
   int port_number = 0;
   std::uint64_t shard = 0;
+  std::string bot;
   double timeout_s = 30;
   CLI::App app{"gateway-queue start-up benchmark"};
   app.add_option("--bin", bin, "the gateway-queue binary")->required();
   app.add_option("--port", port_number, "loopback port for the server")->required();
   app.add_option("--shard", shard, "shard of the queue request");
+  app.add_option("--bot", bot, "the bot the queue request names (a bots file's name)");
   app.add_option("--timeout-s", timeout_s, "give up after this long");
   CLI11_PARSE(app, argc, argv);
   const auto port = static_cast<std::uint16_t>(port_number);
@@ -103,7 +106,8 @@ int main(int argc, char** argv) {
   }
   result["health_ms"] = *health_ms;
 
-  const int grant_fd = send_request(port, "/?shard=" + std::to_string(shard));
+  const std::string bot_prefix = bot.empty() ? "" : "/bots/" + bot;
+  const int grant_fd = send_request(port, bot_prefix + "/?shard=" + std::to_string(shard));
   const auto history_sent = steady::now();
   const int history_fd = send_request(port, "/history");
   std::optional<double> grant_ms;

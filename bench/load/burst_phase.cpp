@@ -43,7 +43,7 @@ void send_burst(load_run& run, connection_pool& cl) {
 void analyze_burst(load_run& run, const connection_pool& cl) {
   const options& o = run.o;
   if (run.burst_from_ns == 0) return;
-  std::vector<std::vector<const conn*>> per_bucket(o.buckets);
+  std::vector<std::vector<const conn*>> per_bucket(lane_count(o));
   for (const auto& c : cl.conns_)
     if (c.status == 200) per_bucket[c.bucket].push_back(&c);
   std::vector<double> in_window, all;

@@ -33,10 +33,12 @@ connection_pool::~connection_pool() {
   ::close(ep_);
 }
 
-std::size_t connection_pool::add(std::uint64_t shard, std::uint32_t bucket, bool prime) {
+std::size_t connection_pool::add(std::uint64_t shard, std::uint32_t lane, bool prime,
+                                 std::uint32_t bot) {
   conn c;
   c.shard = shard;
-  c.bucket = bucket;
+  c.bucket = lane;
+  c.bot = bot;
   c.prime = prime;
   c.defer_send = prime;
   conns_.push_back(std::move(c));
@@ -170,7 +172,9 @@ void connection_pool::on_connected(std::size_t i) {
 
 void connection_pool::send_request(std::size_t i) {
   auto& c = conns_[i];
-  std::string req = "GET /?shard=" + std::to_string(c.shard) + " HTTP/1.1\r\nHost: x\r\n";
+  const std::string bot_prefix = o_.bots > 0 ? "/bots/b" + std::to_string(c.bot) : "";
+  std::string req =
+      "GET " + bot_prefix + "/?shard=" + std::to_string(c.shard) + " HTTP/1.1\r\nHost: x\r\n";
   if (!o_.auth.empty()) req += "Authorization: Bearer " + o_.auth + "\r\n";
   req += "\r\n";
   const ssize_t w = ::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL);

@@ -25,7 +25,8 @@ struct conn {
   bool pick_hangup = false;  // chosen to hang up
   bool defer_send = false;   // prime round: send only when the whole round is connected
   std::uint16_t status = 0;
-  std::uint32_t bucket = 0;
+  std::uint32_t bucket = 0;  // the lane (options.hpp): bot x buckets + the bot's bucket
+  std::uint32_t bot = 0;     // --bots: the request goes to /bots/b<bot>/
   std::uint64_t shard = 0;
   std::int64_t sent_ns = 0;       // steady: request written
   std::int64_t rx_ns = 0;         // steady: first response byte read
@@ -48,7 +49,7 @@ class connection_pool {
   std::vector<std::string> error_bodies_;
   std::size_t closed_without_response_ = 0;
 
-  std::size_t add(std::uint64_t shard, std::uint32_t bucket, bool prime);
+  std::size_t add(std::uint64_t shard, std::uint32_t lane, bool prime, std::uint32_t bot = 0);
 
   // Connects conns [first, last) with at most connect_batch connects outstanding; returns when
   // every one is connected (and its request written, unless deferred) or failed.

@@ -51,7 +51,7 @@ void judge_rounds(load_run& run, const std::vector<std::vector<const conn*>>& pe
       after_due.push_back(ms(r.hi - r.due_hi));
     }
   }
-  if (o.buckets > 1 && !spreads.empty()) {
+  if (lane_count(o) > 1 && !spreads.empty()) {
     out["round_spread_ms"] = stats_json(summarize(spreads));
     out["round_due_spread_ms"] = stats_json(summarize(due_spreads));
     out["round_out_after_last_due_ms"] = stats_json(summarize(after_due));
@@ -88,7 +88,7 @@ void analyze_drain(load_run& run, const connection_pool& cl) {
   auto& out = run.out;
   auto& problems = run.problems;
   const std::int64_t interval_ns = run.interval_ns;
-  std::vector<std::vector<const conn*>> per_bucket(o.buckets);
+  std::vector<std::vector<const conn*>> per_bucket(lane_count(o));
   for (const auto& c : cl.conns_) {
     if (c.status != 200) continue;
     per_bucket[c.bucket].push_back(&c);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "load/clock.hpp"
@@ -41,8 +42,9 @@ void check_journal(load_run& run, const connection_pool& cl) {
     if (hung_rows)
       problems.push_back(std::to_string(hung_rows) + " journal rows for hung-up waiters");
     if (o.mode == "drain") {
-      std::map<std::int64_t, std::vector<const journal_row*>> per_bucket;
-      for (const auto& r : *rows) per_bucket[r.bucket].push_back(&r);
+      // Per lane: a bucket of one bot.
+      std::map<std::pair<std::string, std::int64_t>, std::vector<const journal_row*>> per_bucket;
+      for (const auto& r : *rows) per_bucket[{r.bot, r.bucket}].push_back(&r);
       std::vector<double> late, to_client, to_client_prime;
       std::int64_t first_at = INT64_MAX, last_at = INT64_MIN;
       for (auto& [b, v] : per_bucket) {

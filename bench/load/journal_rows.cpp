@@ -48,6 +48,7 @@ std::optional<std::vector<journal_row>> read_postgres(const std::string& uri, st
       r.released_at = it->released_at;
       if (it->shard) r.shard = static_cast<std::int64_t>(*it->shard);
       r.bucket = it->bucket;
+      r.bot = it->bot;
       r.max_concurrency = it->max_concurrency;
       r.waited_ms = it->waited_ms;
       rows.push_back(r);
@@ -74,7 +75,8 @@ std::optional<std::vector<journal_row>> read_journal(const std::string& location
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* st = nullptr;
   const char* sql =
-      "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms FROM releases ORDER BY id";
+      "SELECT id, released_at, shard, bucket, max_concurrency, waited_ms, bot FROM releases "
+      "ORDER BY id";
   if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
     err = sqlite3_errmsg(db);
     sqlite3_close(db);
@@ -89,6 +91,7 @@ std::optional<std::vector<journal_row>> read_journal(const std::string& location
     r.bucket = sqlite3_column_int64(st, 3);
     r.max_concurrency = sqlite3_column_int64(st, 4);
     r.waited_ms = sqlite3_column_int64(st, 5);
+    if (const auto* bot = sqlite3_column_text(st, 6)) r.bot = reinterpret_cast<const char*>(bot);
     rows.push_back(r);
   }
   sqlite3_finalize(st);

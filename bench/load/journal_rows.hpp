@@ -18,6 +18,7 @@ struct journal_row {
   std::int64_t id, released_at;
   std::optional<std::int64_t> shard;
   std::int64_t bucket, max_concurrency, waited_ms;
+  std::string bot;  // whose bucket (journal v5)
 };
 
 // Every row, or nullopt with `err` set when the journal cannot be opened or queried. `location`

@@ -21,13 +21,14 @@ void raise_nofile() {
 }
 
 load_run::load_run(const options& opts) : o(opts) {
-  const std::size_t total_conns = o.waiters + (o.prime ? o.buckets : 0);
+  const std::size_t total_conns = o.waiters + (o.prime ? lane_count(o) : 0);
   sources = o.sources > 0 ? o.sources : (total_conns > 10000 ? 4 : 1);
   interval_ns = static_cast<std::int64_t>(o.interval_ms * 1e6);
   out["label"] = o.label;
   out["mode"] = o.mode;
   out["waiters"] = o.waiters;
   out["buckets"] = o.buckets;
+  out["bots"] = o.bots;
   out["interval_ms"] = o.interval_ms;
   out["shards"] = o.shards;
   out["prime"] = o.prime;

@@ -11,6 +11,13 @@ void add_options(CLI::App& app, options& o) {
   app.add_option("-n,--waiters", o.waiters, "waiting connections to open");
   app.add_option("--buckets", o.buckets, "the server's max_concurrency")
       ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--bots", o.bots,
+                 "spread the requests over N bots named b0..b<N-1> (a bots file's names): "
+                 "waiter i asks /bots/b<i % N>/; --buckets is then each bot's max_concurrency, "
+                 "the prime round asks once per bucket of every bot, and shard numbers stay "
+                 "unique across bots (bucket + buckets x (bot + N x round)) so that the "
+                 "journal's rows are matched to the requests by shard")
+      ->check(CLI::Range(0u, 100000u));
   app.add_option("--shards", o.shards, "rr (shard i), single (all bucket 0), random")
       ->check(CLI::IsMember({"rr", "single", "random"}));
   app.add_option("--shard-offset", o.shard_offset,
@@ -42,7 +49,8 @@ void add_options(CLI::App& app, options& o) {
                  "the first N journal rows were written before this run (a seeded journal): "
                  "not grants to this client, left out of the journal checks");
   app.add_option("--grants-csv", o.grants_csv,
-                 "write shard,bucket,prime,status,state,sent_ns,rx_ns,rx_kernel_ns per connection");
+                 "write shard,bucket,prime,status,state,sent_ns,rx_ns,rx_kernel_ns per connection "
+                 "(with --bots, bucket is the lane: bot x buckets + the bot's bucket)");
   app.add_option("--due-at-unix-ms", o.due_at_unix_ms,
                  "drain: every bucket's first grant falls due at this unix time (a restarted "
                  "server whose journal puts all buckets' last grants at one instant); the first "

@@ -19,7 +19,8 @@ struct options {
   std::uint16_t port = 5000;
   int server_pid = 0;
   std::size_t waiters = 1000;
-  std::uint32_t buckets = 1;
+  std::uint32_t buckets = 1;       // each bot's max_concurrency
+  std::uint32_t bots = 0;          // > 0: requests spread round-robin over bots b0..b<bots-1>
   std::string shards = "rr";       // rr | single | random
   std::int64_t shard_offset = -1;  // -1: buckets when --prime, else 0
   bool prime = false;
@@ -50,5 +51,14 @@ void add_options(CLI::App& app, options& o);
 
 // After parsing: host and port from --url, and the default --shard-offset.
 void resolve_options(options& o);
+
+// The bots the requests go to (1 without --bots: the server's only bot, unnamed).
+inline std::uint32_t bot_count(const options& o) { return o.bots > 0 ? o.bots : 1; }
+
+// A lane is one bucket of one bot (bot x buckets + bucket): the unit that paces grants, so
+// lateness and rounds are computed per lane.
+inline std::size_t lane_count(const options& o) {
+  return static_cast<std::size_t>(bot_count(o)) * o.buckets;
+}
 
 }  // namespace gq::bench

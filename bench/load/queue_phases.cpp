@@ -27,6 +27,13 @@ bool chosen(std::size_t k, double f) {
   return std::floor(static_cast<double>(k + 1) * f) > std::floor(static_cast<double>(k) * f);
 }
 
+// A bot's shard `s` as sent with --bots: its bucket (s % buckets) kept, and unique across bots,
+// so that a journal row's shard names its request. Without --bots it is `s`.
+std::uint64_t unique_shard(const options& o, std::uint32_t bot, std::uint64_t s) {
+  const std::uint64_t buckets = o.buckets;
+  return s % buckets + buckets * (bot + static_cast<std::uint64_t>(bot_count(o)) * (s / buckets));
+}
+
 }  // namespace
 
 bool wait_until_healthy(const options& o, control_client& ctl) {
@@ -49,17 +56,21 @@ void run_prime_round(load_run& run, connection_pool& cl) {
   std::int64_t prime_last_ns = 0;
   if (o.prime) {
     const std::size_t first = cl.conns_.size();
-    for (std::uint32_t b = 0; b < o.buckets; ++b) cl.add(b, b, true);
-    cl.connect_range(first, first + o.buckets, sources);
-    cl.send_deferred(first, first + o.buckets);
+    const std::size_t lanes = lane_count(o);
+    // Round 0 of every lane: shard bucket + buckets x bot (see unique_shard).
+    for (std::uint32_t bot = 0; bot < bot_count(o); ++bot)
+      for (std::uint32_t b = 0; b < o.buckets; ++b)
+        cl.add(b + static_cast<std::uint64_t>(o.buckets) * bot, bot * o.buckets + b, true, bot);
+    cl.connect_range(first, first + lanes, sources);
+    cl.send_deferred(first, first + lanes);
     const auto deadline = steady_ns() + static_cast<std::int64_t>(30e9);
     while (cl.count(state::waiting, true) > 0 && steady_ns() < deadline) cl.pump(50);
     std::vector<std::int64_t> t;
     for (const auto& c : cl.conns_)
       if (c.prime && c.status == 200) t.push_back(c.rx_kernel_ns);
-    if (t.size() != o.buckets)
+    if (t.size() != lanes)
       problems.push_back("prime round: " + std::to_string(t.size()) + " of " +
-                         std::to_string(o.buckets) + " granted");
+                         std::to_string(lanes) + " granted");
     if (!t.empty()) {
       run.prime_first_ns = *std::min_element(t.begin(), t.end());
       prime_last_ns = *std::max_element(t.begin(), t.end());
@@ -75,8 +86,11 @@ void open_waiters(load_run& run, connection_pool& cl) {
   const int sources = run.sources;
   const std::size_t first = cl.conns_.size();
   std::mt19937_64 rng(42);
-  std::vector<std::size_t> per_bucket(o.buckets, 0);
-  for (std::size_t i = 0; i < o.waiters; ++i) {
+  std::vector<std::size_t> per_lane(lane_count(o), 0);
+  for (std::size_t w = 0; w < o.waiters; ++w) {
+    // Round-robin over the bots; i counts this bot's waiters.
+    const auto bot = static_cast<std::uint32_t>(w % bot_count(o));
+    const std::size_t i = w / bot_count(o);
     std::uint64_t shard = 0;
     const auto off = static_cast<std::uint64_t>(o.shard_offset);
     if (o.shards == "rr")
@@ -85,9 +99,9 @@ void open_waiters(load_run& run, connection_pool& cl) {
       shard = off + i * o.buckets;
     else
       shard = off + i * o.buckets + rng() % o.buckets;
-    const auto bucket = static_cast<std::uint32_t>(shard % o.buckets);
-    const auto idx = cl.add(shard, bucket, false);
-    cl.conns_[idx].pick_hangup = chosen(per_bucket[bucket]++, o.hangup_fraction);
+    const auto lane = static_cast<std::uint32_t>(bot * o.buckets + shard % o.buckets);
+    const auto idx = cl.add(unique_shard(o, bot, shard), lane, false, bot);
+    cl.conns_[idx].pick_hangup = chosen(per_lane[lane]++, o.hangup_fraction);
     cl.conns_[idx].defer_send = o.connect_only || o.burst_s > 0;
   }
   const std::int64_t connect_start = steady_ns();

@@ -21,8 +21,9 @@ void print_summary(const load_run& run, std::ostream& to) {
   const auto& problems = run.problems;
   auto& e = to;
   e << "== load " << o.mode << (o.label.empty() ? "" : " [" + o.label + "]") << ": " << o.waiters
-    << " waiters, " << o.buckets << " buckets, interval " << o.interval_ms << " ms, sources "
-    << run.sources << "\n";
+    << " waiters, " << o.buckets << " buckets"
+    << (o.bots > 0 ? " x " + std::to_string(o.bots) + " bots" : std::string()) << ", interval "
+    << o.interval_ms << " ms, sources " << run.sources << "\n";
   e << "   connected " << run.connected << " in " << out["connect_s"].get<double>() << " s";
   if (run.queued_s) e << ", all queued at " << *run.queued_s << " s";
   e << "\n";
