@@ -34,6 +34,8 @@ class bot_directory {
   // tells an attacker nothing about the stored tokens.
   const bot* owner(std::string_view token) const;
   const bot* default_bot() const { return find(k_default_bot); }
+  // Some bot has tokens of its own: a bearer token then names a bot or is refused.
+  bool any_tokens() const { return !token_owner_.empty(); }
 
   // Every bot, by name.
   const std::map<std::string, bot, std::less<>>& bots() const { return by_name_; }

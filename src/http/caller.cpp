@@ -1,7 +1,5 @@
 #include "src/http/caller.hpp"
 
-#include <algorithm>
-
 #include "src/http/authorization.hpp"
 #include "src/http/query.hpp"
 
@@ -45,9 +43,7 @@ std::variant<caller, caller_refusal> identify_caller(
   if (from_path) named = std::move(from_path);
 
   // Who asks. Without any token configured the queue is open and a header changes nothing.
-  const bool any_bot_tokens = std::any_of(bots.bots().begin(), bots.bots().end(),
-                                          [](const auto& entry) { return entry.second.has_tokens; });
-  if (!r.authorization.empty() && (operator_token || any_bot_tokens)) {
+  if (!r.authorization.empty() && (operator_token || bots.any_tokens())) {
     if (operator_token && bearer_matches(r.authorization, *operator_token)) {
       who.kind = caller_kind::operator_;
     } else if (auto token = bearer_token(r.authorization); token && bots.owner(*token)) {
