@@ -13,6 +13,7 @@
 #include "integration/clients.hpp"
 #include "integration/queue_api_checks.hpp"
 #include "integration/server_process.hpp"
+#include "support/fake_discord.hpp"
 
 namespace gq::integration {
 namespace {
@@ -157,6 +158,36 @@ TEST(bots, after_kill9_each_bot_resumes_its_own_spacing_and_budget) {
   EXPECT_EQ(one_status.value("remaining", -1), 3) << one_status.dump();
   auto two_status = http_get(server.port(), "/status", bearer(token_of(two))).json();
   EXPECT_EQ(two_status.value("remaining", -1), 6) << two_status.dump();
+}
+
+TEST(bots, a_bot_whose_discord_token_is_rejected_stops_alone) {
+  gq::testing::fake_discord discord;
+  discord.set_expected_token("good-discord-token");
+  server_process server({{"DISCORD_API_URL", discord.api_url()}});
+  std::ofstream(server.dir() + "/good.discord") << "good-discord-token\n";
+  std::ofstream(server.dir() + "/revoked.discord") << "revoked-discord-token\n";
+  serve_bots(server, {open_bot("good", "discord_token_file = \"good.discord\"\n"),
+                      open_bot("revoked", "discord_token_file = \"revoked.discord\"\n")});
+  ASSERT_TRUE(server.start());
+  // The good bot is granted on Discord's limits; the process did not stop for the other's 401.
+  const auto granted = http_get(server.port(), "/bots/good/?shard=0");
+  EXPECT_EQ(granted.status, 200) << server.output();
+  auto revoked = http_get(server.port(), "/status?bot=revoked").json();
+  EXPECT_FALSE(revoked.value("limits_known", true)) << revoked.dump();
+  auto good = http_get(server.port(), "/status?bot=good").json();
+  EXPECT_EQ(good.value("limits_source", ""), "discord") << good.dump();
+  // The rejection is the revoked bot's own: logged for it, the process goes on serving.
+  const std::string rejected = "bot revoked: Discord rejected the token";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (count_of(server.stdout_text() + server.stderr_text(), rejected) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto log = server.stdout_text() + server.stderr_text();
+  EXPECT_NE(log.find(rejected), std::string::npos) << server.output();
+  EXPECT_EQ(log.find("revoked-discord-token"), std::string::npos) << "never the token";
+  EXPECT_EQ(http_get(server.port(), "/health").status, 200);
+  EXPECT_TRUE(server.alive());
 }
 
 }  // namespace
