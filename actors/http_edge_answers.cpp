@@ -1,7 +1,7 @@
 // The HTTP edge's asked answers: /status and /metrics (asked of each bot's gate), /history (of
-// the archive) and /outcome (journaled through the bot's gate), each finished by finish_async when the
-// answer comes. What is answered at once is decided in src/http/route.cpp.
-// (The rest of edge_state: http_edge.cpp, http_edge_grants.cpp, http_edge_role.cpp.)
+// the archive) and /outcome (journaled through the bot's gate), each finished by finish_async when
+// the answer comes. What is answered at once is decided in src/http/route.cpp. (The rest of
+// edge_state: http_edge.cpp, http_edge_grants.cpp, http_edge_role.cpp.)
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
@@ -47,11 +47,12 @@ bool edge_state::answer_status(handle hdl, connection& conn, const http::status_
     // about a shard, that it cannot tell where the shard stands).
     queue_status empty;
     empty.shard = request.shard;
-    return respond(hdl, conn,
-                   request.as_metrics
-                       ? metrics_response(render_metrics({}, &counters_, now_unix()))
-                       : json_response(render_status_json(empty, counters_seen(request),
-                                                          k_default_bot)));
+    return respond(
+        hdl, conn,
+        request.as_metrics
+            ? metrics_response(
+                  render_metrics({}, request.queue_wide ? &counters_ : nullptr, now_unix()))
+            : json_response(render_status_json(empty, counters_seen(request), k_default_bot)));
   }
   const auto& directory = config_.bots->directory;
   std::vector<std::string> listed;
@@ -82,10 +83,10 @@ bool edge_state::answer_status(handle hdl, connection& conn, const http::status_
         return;
       }
       const auto* bot = st.config_.bots ? st.config_.bots->directory.find(asked[0]) : nullptr;
-      st.finish_async(hdl, serial,
-                      json_response(render_status_json(shared->statuses[0],
-                                                       st.counters_seen(request),
-                                                       bot ? bot->name : "", listed)));
+      st.finish_async(
+          hdl, serial,
+          json_response(render_status_json(shared->statuses[0], st.counters_seen(request),
+                                           bot ? bot->name : "", listed)));
       return;
     }
     std::vector<bot_metrics> bots;
@@ -94,8 +95,8 @@ bool edge_state::answer_status(handle hdl, connection& conn, const http::status_
       const auto* bot = st.config_.bots ? st.config_.bots->directory.find(asked[i]) : nullptr;
       if (!bot) continue;  // removed meanwhile
       const auto waiting = st.waiting_.find(asked[i]);
-      bots.push_back({bot->name, &shared->statuses[i],
-                      waiting == st.waiting_.end() ? 0 : waiting->second});
+      bots.push_back(
+          {bot->name, &shared->statuses[i], waiting == st.waiting_.end() ? 0 : waiting->second});
     }
     st.finish_async(hdl, serial,
                     metrics_response(render_metrics(
