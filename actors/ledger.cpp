@@ -60,8 +60,13 @@ void ledger_state::update(bot_key key, ledger_bot_config config) {
   const bool limits_changed = config.configured != bot->config.configured;
   bot->config = std::move(config);
   bot->discord_up = bot->config.configured.has_value() || bot->discord_up;
-  // New configured limits take effect as a start with them would: the window goes on.
-  if (limits_changed && bot->config.configured && verified_) restore(*bot);
+  // New configured limits take effect as a start with them would: the window goes on, and what
+  // is left of it follows the new total (not the smaller of old and new, as for a re-read of
+  // Discord's limits in the same window).
+  if (limits_changed && bot->config.configured && verified_) {
+    bot->budget = daily_budget{};
+    restore(*bot);
+  }
   admit_held(*bot);
 }
 

@@ -14,6 +14,7 @@
 #include "integration/queue_api_checks.hpp"
 #include "integration/server_process.hpp"
 #include "support/fake_discord.hpp"
+#include "support/postgres_server.hpp"
 
 namespace gq::integration {
 namespace {
@@ -188,6 +189,71 @@ TEST(bots, a_bot_whose_discord_token_is_rejected_stops_alone) {
   EXPECT_EQ(log.find("revoked-discord-token"), std::string::npos) << "never the token";
   EXPECT_EQ(http_get(server.port(), "/health").status, 200);
   EXPECT_TRUE(server.alive());
+}
+
+TEST(bots, a_reload_changes_a_bots_limits_and_buckets_and_its_waiter_keeps_its_place) {
+  server_process server;
+  serve_bots(server, {open_bot("tuned", "identify_interval_ms = 3000\ndaily_limit = 10\n")});
+  ASSERT_TRUE(server.start());
+  const auto port = server.port();
+  EXPECT_EQ(http_get(port, "/bots/tuned/?shard=0").status, 200);
+  pending_request waiter(port, "/bots/tuned/?shard=2");  // bucket 0 of 1, behind the interval
+  ASSERT_TRUE(wait_for_bot_waiting(port, "tuned", 1));
+  ASSERT_TRUE(reload(server, {open_bot("tuned", "identify_interval_ms = 3000\ndaily_limit = 20\n"
+                                                 "max_concurrency = 2\n")}))
+      << server.output();
+  // Re-bucketed to two, the waiter still waiting in its new bucket; the budget follows the new
+  // daily limit, the window's grant still counted.
+  nlohmann::json status;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    status = http_get(port, "/status?bot=tuned").json();
+  } while (status.value("max_concurrency", 0) != 2 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(status.value("max_concurrency", 0), 2) << status.dump();
+  EXPECT_EQ(status.value("total", 0), 20) << status.dump();
+  EXPECT_EQ(status.value("remaining", 0), 19) << status.dump();
+  EXPECT_EQ(status.value("waiting", 0), 1) << status.dump();
+  // Granted no sooner than an interval after the last grant of the old buckets.
+  const auto& answer = waiter.get();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  const auto grants = grants_of_open(server, "tuned");
+  ASSERT_EQ(grants.size(), 2u);
+  EXPECT_GE(grants[1].released_at - grants[0].released_at, 3000);
+}
+
+// Two queues on one PostgreSQL journal serving two bots: the standby knows the bots (its 503s
+// name no bot as unknown), and after the active is killed each bot resumes its own spacing.
+TEST(bots, a_standby_takes_over_every_bot_with_its_spacing) {
+  gq::testing::postgres_server postgres;
+  const std::string uri = postgres.uri(postgres.create_database());
+  const std::vector<bot_spec> bots{open_bot("one", "identify_interval_ms = 2000\n"),
+                                   open_bot("two", "identify_interval_ms = 2000\n")};
+  server_process first({{"QUEUE_DB", uri}});
+  serve_bots(first, bots);
+  ASSERT_TRUE(first.start()) << first.output();
+  ASSERT_EQ(http_get(first.port(), "/bots/one/?shard=0").status, 200);
+  ASSERT_EQ(http_get(first.port(), "/bots/two/?shard=0").status, 200);
+  server_process second({{"QUEUE_DB", uri}});
+  serve_bots(second, bots);
+  ASSERT_TRUE(second.start()) << second.output();
+  const auto standby = http_get(second.port(), "/bots/two/?shard=0");
+  EXPECT_EQ(standby.status, 503) << standby.body;
+  EXPECT_NE(standby.body.find("standby"), std::string::npos) << standby.body;
+
+  first.kill9();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (http_get(second.port(), "/ready").status != 200 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(http_get(second.port(), "/bots/one/?shard=0").status, 200) << second.output();
+  ASSERT_EQ(http_get(second.port(), "/bots/two/?shard=0").status, 200) << second.output();
+  for (const auto* bot : {"one", "two"}) {
+    const auto grants = grants_of_open(second, bot);
+    ASSERT_EQ(grants.size(), 2u) << bot;
+    EXPECT_GE(grants[1].released_at - grants[0].released_at, 2000) << bot << "'s spacing";
+  }
 }
 
 }  // namespace
