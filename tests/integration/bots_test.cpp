@@ -133,9 +133,10 @@ TEST(bots, a_reload_adds_and_removes_bots_and_leaves_the_others_timing_alone) {
   EXPECT_EQ(kept->status, 200);
   const auto grants = grants_of_open(server, "steady");
   ASSERT_EQ(grants.size(), 2u);
-  // Its interval runs from the moment the first 200 left: a millisecond or two after it was due.
+  // Its interval runs from the moment the first 200 left, a moment after it was due; a bot
+  // restarted by the reload would have answered the waiter 503 and paced it anew.
   EXPECT_GE(grants[1].released_at - grants[0].released_at, 3000);
-  EXPECT_LT(grants[1].released_at - grants[0].released_at, 3100) << "the reload moved it";
+  EXPECT_LT(grants[1].released_at - grants[0].released_at, 4000) << "the reload moved it";
 }
 
 TEST(bots, after_kill9_each_bot_resumes_its_own_spacing_and_budget) {
