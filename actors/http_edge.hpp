@@ -93,7 +93,7 @@ struct edge_state {
     bool request_begun = false;   // part of a request has arrived, not all of it
     std::uint64_t waiter_id = 0;  // nonzero while a queue request waits
     shard_id shard;
-    bot_key bot = 0;  // whose waiter it is
+    bot_key bot = 0;         // whose waiter it is
     deadline_link deadline;  // its request or idle deadline; kind none while busy
   };
 

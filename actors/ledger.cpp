@@ -167,7 +167,8 @@ void ledger_state::restore(books& bot) {
   }
   if (!bot.restored) {
     try {
-      for (const auto& grant : journal_->shard_grants_since(t - shard_grants::k_window_ms, bot_name))
+      for (const auto& grant :
+           journal_->shard_grants_since(t - shard_grants::k_window_ms, bot_name))
         bot.grants.record(grant.shard, grant.row);
     } catch (const storage::journal_error& e) {
       spdlog::error("journal: cannot read bot {}'s last hour of grants (loop guard, outcomes): {}",
@@ -182,9 +183,9 @@ void ledger_state::apply(books& bot, const session_limits& limits,
                          std::uint64_t grants_since_fetch) {
   std::uint64_t in_window = limits.total;  // fail closed if the journal cannot be read
   try {
-    in_window = journal_->count_releases_since(limits.reset_at - daily_budget::k_day_ms,
-                                               bot.config.name) +
-                bot.in_batch;
+    in_window =
+        journal_->count_releases_since(limits.reset_at - daily_budget::k_day_ms, bot.config.name) +
+        bot.in_batch;
   } catch (const storage::journal_error& e) {
     spdlog::error("journal: cannot count bot {}'s grants in this window, holding them: {}",
                   bot.config.name, e.what());
@@ -211,8 +212,8 @@ void ledger_state::on_permit(pending_permit permit) {
   auto& budget = bot->budget;
   const bool reject = bot->config.reject_when_exhausted;
   if (kept_by_reserve(*bot, permit.ticket)) {
-    permit.promise.deliver(verdict::of(
-        reject ? verdict_kind::reserved : verdict_kind::deferred, budget.reset_at()));
+    permit.promise.deliver(
+        verdict::of(reject ? verdict_kind::reserved : verdict_kind::deferred, budget.reset_at()));
     return;
   }
   if (budget.known() && bot->held.empty() && budget.available() > 0) {
@@ -349,8 +350,7 @@ void ledger_state::on_limits(bot_key key, const session_limits& limits) {
   try {
     timed([&] { journal_->record_limits(limits, bot->config.name); });
   } catch (const storage::journal_error& e) {
-    spdlog::error("journal: cannot record bot {}'s fetched limits: {}", bot->config.name,
-                  e.what());
+    spdlog::error("journal: cannot record bot {}'s fetched limits: {}", bot->config.name, e.what());
     check_writer_lost();
   }
   admit_held(*bot);

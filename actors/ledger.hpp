@@ -26,10 +26,10 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "src/core/bot.hpp"
 #include "src/pacing/clock_anchor.hpp"
 #include "src/pacing/daily_budget.hpp"
 #include "src/pacing/shard_grants.hpp"
-#include "src/core/bot.hpp"
 #include "storage/journal.hpp"
 
 namespace gq {
@@ -89,9 +89,9 @@ using ledger_actor = caf::typed_actor<
 // What the ledger itself is: its interface plus the messages it sends itself, which no other
 // actor holds a handle to send (spawn_ledger returns a ledger_actor).
 using ledger_self_actor =
-    ledger_actor::extend<caf::reacts_to<flush_atom>,           // commit the batch
-                         caf::reacts_to<tick_atom, bot_key>,   // a bot's daily window ends
-                         caf::reacts_to<confirm_atom>>;        // prove the journal is still ours
+    ledger_actor::extend<caf::reacts_to<flush_atom>,          // commit the batch
+                         caf::reacts_to<tick_atom, bot_key>,  // a bot's daily window ends
+                         caf::reacts_to<confirm_atom>>;       // prove the journal is still ours
 
 struct ledger_config {
   clock_anchor anchor;
@@ -160,15 +160,15 @@ struct ledger_state {
     shard_grants grants;  // the last hour's grants per shard
     std::unordered_map<std::uint64_t, unix_ms> looping_logged_until;  // one log line an hour
     unix_ms grants_forgotten_at = 0;
-    std::deque<pending_permit> held;  // no budget or no limits yet, in arrival order
+    std::deque<pending_permit> held;             // no budget or no limits yet, in arrival order
     std::optional<session_limits> early_limits;  // fetched before verified_, applied then
-    std::uint64_t grants_total = 0;     // grants committed by this process
-    std::uint64_t grants_admitted = 0;  // grants admitted (committed or in the batch)
-    std::uint64_t fetch_mark = 0;       // grants_admitted when the running fetch began
-    std::uint64_t in_batch = 0;         // admitted, in batch_, not yet committed
+    std::uint64_t grants_total = 0;              // grants committed by this process
+    std::uint64_t grants_admitted = 0;           // grants admitted (committed or in the batch)
+    std::uint64_t fetch_mark = 0;                // grants_admitted when the running fetch began
+    std::uint64_t in_batch = 0;                  // admitted, in batch_, not yet committed
     unix_ms last_refresh = 0;
     bool discord_stopped = false;
-    bool restored = false;       // its window read back from the journal (after verified_)
+    bool restored = false;         // its window read back from the journal (after verified_)
     unix_ms window_timer_for = 0;  // reset_at the pending window-end tick is for
     std::vector<std::uint64_t> wait_counts;
     std::uint64_t wait_count_inf = 0;
@@ -204,7 +204,7 @@ struct ledger_state {
   std::shared_ptr<storage::journal> journal_;
   ledger_config config_;
   std::unordered_map<bot_key, books> bots_;
-  std::vector<pending_permit> batch_;  // admitted, awaiting one commit
+  std::vector<pending_permit> batch_;                  // admitted, awaiting one commit
   std::vector<release_reattribution> reattributions_;  // for the next commit
   struct pending_outcome {
     release_outcome outcome;

@@ -39,8 +39,7 @@ void ledger_state::forget_old_grants(books& bot, unix_ms now) {
   if (now - bot.grants_forgotten_at < 60'000) return;
   bot.grants_forgotten_at = now;
   bot.grants.forget_before(now);
-  std::erase_if(bot.looping_logged_until,
-                [now](const auto& entry) { return entry.second <= now; });
+  std::erase_if(bot.looping_logged_until, [now](const auto& entry) { return entry.second <= now; });
 }
 
 void ledger_state::on_outcome(bot_key key, const outcome_report& report,

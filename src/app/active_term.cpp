@@ -102,8 +102,7 @@ void active_term::start_bot(const bot_definition& bot) {
   running.definition = bot;
   std::optional<bot_recovery> recovered;
   self_->request(ledger_, caf::infinite, join_atom::value, running.key, ledger_settings_of(bot))
-      .receive([&](bot_recovery& answer) { recovered = std::move(answer); },
-               [&](caf::error&) {});
+      .receive([&](bot_recovery& answer) { recovered = std::move(answer); }, [&](caf::error&) {});
   if (!recovered)
     throw storage::journal_error("bot " + bot.name + ": its last grants cannot be read");
   auto settings = gate_settings_of(bot, *recovered, config_);
@@ -142,8 +141,8 @@ void active_term::start_scheduler(const running_bot& running) {
     read.token_rejected_at_start = [this](const std::string& reason) { stop_.trigger(1, reason); };
   } else {
     read.token_rejected_at_start = [name = bot.name](const std::string& reason) {
-      spdlog::error("bot {}: {}; it is granted nothing until its token is fixed and reloaded",
-                    name, reason);
+      spdlog::error("bot {}: {}; it is granted nothing until its token is fixed and reloaded", name,
+                    reason);
     };
   }
   caf::anon_send(scheduler_, join_atom::value, running.key, std::move(read));
@@ -191,8 +190,8 @@ bot_roster_ptr active_term::reload(const std::vector<bot_definition>& bots) {
       continue;
     }
     const bool token_changed = now.discord_token != running.definition.discord_token;
-    const bool buckets_changed = !now.discord_token &&
-                                 now.max_concurrency != running.definition.max_concurrency;
+    const bool buckets_changed =
+        !now.discord_token && now.max_concurrency != running.definition.max_concurrency;
     running.definition = now;
     caf::anon_send(ledger_, join_atom::value, running.key, ledger_settings_of(now), true);
     if (token_changed) {

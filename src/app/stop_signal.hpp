@@ -1,7 +1,7 @@
 #pragma once
-// Where main waits for the end: SIGINT/SIGTERM (exit 0; SIGHUP asks for a reload instead) or a fatal condition raised by an actor,
-// such as Discord rejecting the token at start (exit 1); and for the events it acts on before
-// that, such as this process losing its journal (wake).
+// Where main waits for the end: SIGINT/SIGTERM (exit 0; SIGHUP asks for a reload instead) or a
+// fatal condition raised by an actor, such as Discord rejecting the token at start (exit 1); and
+// for the events it acts on before that, such as this process losing its journal (wake).
 
 #include <chrono>
 #include <condition_variable>

@@ -46,8 +46,8 @@ struct caller_refusal {
 
 // `operator_token`: QUEUE_AUTH_TOKEN. Probes and the dashboard page need no caller: the router
 // answers them before asking.
-std::variant<caller, caller_refusal> identify_caller(const request& r, const bot_directory& bots,
-                                                     const std::optional<std::string>& operator_token);
+std::variant<caller, caller_refusal> identify_caller(
+    const request& r, const bot_directory& bots, const std::optional<std::string>& operator_token);
 
 // The path of `r` without a /bots/NAME prefix, and the NAME (none without the prefix). The bare
 // /bots/NAME is the root path.

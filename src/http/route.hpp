@@ -36,8 +36,8 @@ inline constexpr std::string_view k_stopping_message = "the queue is shutting do
 struct edge_view {
   const std::optional<std::string>& auth_token;  // QUEUE_AUTH_TOKEN: the operator's
   const bot_directory& bots;
-  bool active = true;    // it takes waiters (a standby does not)
-  bool stopping = false; // the process is shutting down
+  bool active = true;     // it takes waiters (a standby does not)
+  bool stopping = false;  // the process is shutting down
   // QUEUE_MAX_WAITING waiters of this bot are held.
   std::function<bool(bot_key)> full = [](bot_key) { return false; };
 };

@@ -17,7 +17,7 @@ namespace gq::integration {
 // One [[bot]] table.
 struct bot_spec {
   std::string name;
-  std::string settings;  // TOML lines: identify_interval_ms = 400, ...
+  std::string settings;    // TOML lines: identify_interval_ms = 400, ...
   bool with_token = true;  // auth_token_file with the token "<name>-token"
 };
 
@@ -90,7 +90,9 @@ inline std::size_t count_of(const std::string& text, const std::string& what) {
 
 // SIGHUP; true once the server logged `expected` once more than before (within 5 s).
 inline bool signal_reload(server_process& server, const std::string& expected) {
-  const auto logged = [&] { return count_of(server.stdout_text() + server.stderr_text(), expected); };
+  const auto logged = [&] {
+    return count_of(server.stdout_text() + server.stderr_text(), expected);
+  };
   const auto before = logged();
   ::kill(server.pid(), SIGHUP);
   const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -108,8 +110,7 @@ inline bool reload(server_process& server, const std::vector<bot_spec>& bots) {
 }
 
 // The journal rows of one bot, oldest first, as its own token reads them.
-inline std::vector<journaled_grant> grants_of(const server_process& server,
-                                              const bot_spec& bot) {
+inline std::vector<journaled_grant> grants_of(const server_process& server, const bot_spec& bot) {
   return journaled_grants(server.port(), bearer(token_of(bot)));
 }
 

@@ -31,8 +31,8 @@ TEST(bots, a_bots_token_queues_reads_and_spends_for_its_own_bot_alone) {
   const auto port = server.port();
   const auto mine = bearer(token_of(music));
   EXPECT_EQ(http_get(port, "/?shard=0", mine).status, 200);
-  for (const auto* target : {"/?shard=0&bot=logger", "/bots/logger/?shard=0",
-                             "/status?bot=logger", "/history?bot=logger", "/metrics?bot=logger"}) {
+  for (const auto* target : {"/?shard=0&bot=logger", "/bots/logger/?shard=0", "/status?bot=logger",
+                             "/history?bot=logger", "/metrics?bot=logger"}) {
     EXPECT_EQ(http_get(port, target, mine).status, 403) << target;
   }
   EXPECT_EQ(http_get(port, "/bots/nobody/?shard=0", operator_headers()).status, 404);
@@ -63,8 +63,9 @@ TEST(bots, a_bots_token_queues_reads_and_spends_for_its_own_bot_alone) {
 
 TEST(bots, one_bots_flood_and_exhausted_budget_never_delay_another) {
   server_process server;
-  const auto busy = open_bot("busy", "identify_interval_ms = 1000\ndaily_limit = 2\n"
-                                     "on_exhausted = \"reject\"\nreserve = 0\n");
+  const auto busy = open_bot("busy",
+                             "identify_interval_ms = 1000\ndaily_limit = 2\n"
+                             "on_exhausted = \"reject\"\nreserve = 0\n");
   const auto calm = open_bot("calm", "identify_interval_ms = 1000\n");
   serve_bots(server, {busy, calm});
   ASSERT_TRUE(server.start());
@@ -200,8 +201,9 @@ TEST(bots, a_reload_changes_a_bots_limits_and_buckets_and_its_waiter_keeps_its_p
   EXPECT_EQ(http_get(port, "/bots/tuned/?shard=0").status, 200);
   pending_request waiter(port, "/bots/tuned/?shard=2");  // bucket 0 of 1, behind the interval
   ASSERT_TRUE(wait_for_bot_waiting(port, "tuned", 1));
-  ASSERT_TRUE(reload(server, {open_bot("tuned", "identify_interval_ms = 3000\ndaily_limit = 20\n"
-                                                 "max_concurrency = 2\n")}))
+  ASSERT_TRUE(reload(server, {open_bot("tuned",
+                                       "identify_interval_ms = 3000\ndaily_limit = 20\n"
+                                       "max_concurrency = 2\n")}))
       << server.output();
   // Re-bucketed to two, the waiter still waiting in its new bucket; the budget follows the new
   // daily limit, the window's grant still counted.
