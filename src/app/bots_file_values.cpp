@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "src/app/capped_file.hpp"
 #include "src/app/config_setting.hpp"
 #include "src/app/config_tables.hpp"
 #include "src/core/bot.hpp"
@@ -198,25 +199,13 @@ bot_entry read_bot(const toml::table& table, const std::filesystem::path& direct
 std::string read_small_file(const std::filesystem::path& file, std::size_t max_bytes,
                             std::int64_t line, const std::string& subject) {
   const std::string prefix = subject.empty() ? "" : subject + ": ";
-  std::FILE* in = std::fopen(file.c_str(), "rb");
-  if (!in) throw file_error{line, prefix + "cannot read: " + std::strerror(errno)};
-  std::string contents;
-  char buffer[4096];
-  bool failed = false;
-  while (contents.size() <= max_bytes) {
-    const auto got = std::fread(buffer, 1, sizeof buffer, in);
-    contents.append(buffer, got);
-    if (got < sizeof buffer) {
-      failed = std::ferror(in) != 0;
-      break;
-    }
+  auto read = read_capped_file(file.string(), max_bytes);
+  if (auto* error = std::get_if<capped_file_error>(&read)) {
+    if (error->problem == capped_file_problem::too_large)
+      throw file_error{line, prefix + "larger than " + std::to_string(max_bytes) + " bytes"};
+    throw file_error{line, prefix + "cannot read: " + std::strerror(error->error_number)};
   }
-  const int read_errno = errno;
-  std::fclose(in);
-  if (failed) throw file_error{line, prefix + "cannot read: " + std::strerror(read_errno)};
-  if (contents.size() > max_bytes)
-    throw file_error{line, prefix + "larger than " + std::to_string(max_bytes) + " bytes"};
-  return contents;
+  return std::get<std::string>(std::move(read));
 }
 
 std::string kind_of(const toml::node& node) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "src/app/capped_file.hpp"
 #include "src/app/discord_client.hpp"
 #include "src/core/bot.hpp"
 #include "src/http/query.hpp"
@@ -75,25 +76,14 @@ std::optional<std::string> setting::raw() const {
 std::string setting::read_value_file() const {
   const auto path = direct_raw();
   if (!path || path->empty()) fail(*this, "must not be empty");
-  std::FILE* in = std::fopen(path->c_str(), "rb");
-  if (!in) fail(*this, "cannot read " + quote_value(*path) + ": " + std::strerror(errno));
-  std::string contents;
-  char buffer[4096];
-  bool failed = false;
-  while (contents.size() <= k_max_value_file_bytes) {
-    const auto got = std::fread(buffer, 1, sizeof buffer, in);
-    contents.append(buffer, got);
-    if (got < sizeof buffer) {
-      failed = std::ferror(in) != 0;
-      break;
-    }
+  auto read = read_capped_file(*path, k_max_value_file_bytes);
+  if (auto* error = std::get_if<capped_file_error>(&read)) {
+    if (error->problem == capped_file_problem::too_large)
+      fail(*this, quote_value(*path) + " is larger than " + std::to_string(k_max_value_file_bytes) +
+                      " bytes");
+    fail(*this, "cannot read " + quote_value(*path) + ": " + std::strerror(error->error_number));
   }
-  const int read_errno = errno;
-  std::fclose(in);
-  if (failed) fail(*this, "cannot read " + quote_value(*path) + ": " + std::strerror(read_errno));
-  if (contents.size() > k_max_value_file_bytes)
-    fail(*this, quote_value(*path) + " is larger than " + std::to_string(k_max_value_file_bytes) +
-                    " bytes");
+  auto contents = std::get<std::string>(std::move(read));
   // `echo token > file` and editors end the file with a newline; only that one is not part of
   // the value, so a stray second line is still refused by the value's own check.
   if (contents.ends_with('\n')) contents.pop_back();
