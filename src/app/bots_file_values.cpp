@@ -187,10 +187,12 @@ bot_entry read_bot(const toml::table& table, const std::filesystem::path& direct
   const std::string who = "bot " + quote_value(text);
   // toml++ keeps a table's keys sorted: of several bad keys, the first by name is reported.
   for (auto&& [key, node] : table) {
-    const key_context at{key.str(), who, key.source().begin.line, directory};
+    // A named copy: clang (C++20 as it implements it) lets no lambda capture a structured binding.
+    const std::string_view key_name = key.str();
+    const key_context at{key_name, who, key.source().begin.line, directory};
     const auto known = std::find_if(std::begin(k_known_keys), std::end(k_known_keys),
-                                    [&](const known_key& k) { return k.name == key.str(); });
-    if (known == std::end(k_known_keys)) unknown_key(key.str(), at);
+                                    [&](const known_key& k) { return k.name == key_name; });
+    if (known == std::end(k_known_keys)) unknown_key(key_name, at);
     known->read(node, at, entry);
   }
   return entry;
