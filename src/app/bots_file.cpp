@@ -53,17 +53,29 @@ const toml::array& bot_tables(const toml::table& document) {
 }
 
 // Names are unique; so are auth tokens across bots, since a token says whose request it is, and
-// none is the operator's.
+// none is the operator's. So are Discord tokens: two bots of one Discord token would each spend
+// the one daily budget Discord keeps for it, and together exceed it (Discord then resets it).
 void check_across_bots(const std::vector<bot_entry>& entries,
                        const std::optional<std::string>& operator_token) {
   std::map<std::string_view, const bot_entry*> by_name;
-  std::map<std::string_view, const bot_entry*> by_token;  // secret keys: never printed
+  std::map<std::string_view, const bot_entry*> by_token;          // secret keys: never printed
+  std::map<std::string_view, const bot_entry*> by_discord_token;  // secret keys: never printed
   for (const auto& entry : entries) {
     const auto& name = entry.settings.name;
     if (auto [first, added] = by_name.try_emplace(name, &entry); !added) {
       throw file_error{entry.name_line, "name " + quote_value(name) +
                                             " is already the name of the bot on line " +
                                             std::to_string(first->second->line)};
+    }
+    if (const auto& discord_token = entry.settings.discord_token) {
+      if (auto [first, added] = by_discord_token.try_emplace(*discord_token, &entry); !added) {
+        const auto& owner = *first->second;
+        throw file_error{entry.discord_token_file_line,
+                         "bot " + quote_value(name) + " and bot " +
+                             quote_value(owner.settings.name) + " (line " +
+                             std::to_string(owner.discord_token_file_line) +
+                             ") share a Discord token: they would spend one daily budget twice"};
+      }
     }
     for (const auto& token : entry.settings.auth_tokens) {
       if (token == operator_token) {

@@ -81,6 +81,7 @@ void read_discord_token(const toml::node& node, const key_context& at, bot_entry
     fail(at, what);
   }
   entry.settings.discord_token = std::move(token);
+  entry.discord_token_file_line = at.line;
 }
 
 void read_auth_tokens(const toml::node& node, const key_context& at, bot_entry& entry) {

@@ -25,7 +25,8 @@ struct bot_entry {
   bot_settings settings;
   std::int64_t line = 0;  // its `[[bot]]` header
   std::int64_t name_line = 0;
-  std::int64_t auth_token_file_line = 0;  // 0: no auth_token_file
+  std::int64_t discord_token_file_line = 0;  // 0: no discord_token_file
+  std::int64_t auth_token_file_line = 0;     // 0: no auth_token_file
 };
 
 // The `[[bot]]` table `table`; relative token file paths are relative to `directory`.

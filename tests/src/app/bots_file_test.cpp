@@ -283,6 +283,20 @@ TEST_F(bots_file_test, an_auth_token_of_two_bots_is_an_error_naming_both_bots_no
   EXPECT_THAT(message, Not(HasSubstr("shared-secret")));
 }
 
+TEST_F(bots_file_test, a_discord_token_of_two_bots_is_an_error_naming_both_bots_not_the_token) {
+  write("a.discord", "shared-discord-secret\n");
+  write("b.discord", "shared-discord-secret");  // no final newline: the same token
+  write("c.discord", "other-discord-secret\n");
+  const std::string a = "[[bot]]\nname = \"a\"\ndiscord_token_file = \"a.discord\"\n";
+  const auto message = error(a + "[[bot]]\nname = \"c\"\ndiscord_token_file = \"c.discord\"\n" +
+                             "[[bot]]\nname = \"b\"\ndiscord_token_file = \"b.discord\"\n");
+  EXPECT_THAT(message,
+              HasSubstr(": line 9: bot \"b\" and bot \"a\" (line 3) share a Discord token"));
+  EXPECT_THAT(message, Not(HasSubstr("discord-secret")));
+  write("bots.toml", a + "[[bot]]\nname = \"c\"\ndiscord_token_file = \"c.discord\"\n");
+  EXPECT_EQ(std::get<std::vector<bot_settings>>(read_bots_file(dir_ + "/bots.toml")).size(), 2u);
+}
+
 TEST_F(bots_file_test, a_bot_cannot_hold_the_operators_token) {
   write("a.auth", "bot-token\noperator-secret\n");
   const std::string file = "[[bot]]\nname = \"a\"\nauth_token_file = \"a.auth\"\n";
