@@ -4,13 +4,13 @@
 # first crash or invariant violation; the input that caused it is left in $BUILD_DIR/artifacts/.
 #   BUILD_DIR     build directory (default: build-fuzz)
 #   FUZZ_SECONDS  seconds per target (default: 60)
-#   FUZZ_TARGETS  targets to run (default: all four)
+#   FUZZ_TARGETS  targets to run (default: all five)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --tests
 build="${BUILD_DIR:-build-fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
-targets=(${FUZZ_TARGETS:-request_parser query config gateway_bot})
+targets=(${FUZZ_TARGETS:-request_parser query config gateway_bot bots_file})
 
 # Ninja and ccache as in scripts/test.sh.
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
