@@ -23,6 +23,9 @@ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++ \
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 mkdir -p "$build/artifacts"
+# Scratch files a target writes (the bots file's) go to the build directory, emptied each run.
+export TMPDIR="$PWD/$build/tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 for target in "${targets[@]}"; do
   # New inputs go to a scratch corpus; the committed seeds are only read.
   corpus="$build/corpus/$target"

@@ -28,10 +28,11 @@ namespace {
 constexpr const char* k_marker = "Q7secretZ";
 constexpr const char* k_token_files[] = {"d1", "d2", "a1", "a2"};
 
+// Under TMPDIR, which scripts/fuzz.sh points into the build directory and empties.
 const std::filesystem::path& directory() {
   static const std::filesystem::path made = [] {
-    char pattern[] = "/tmp/gq-bots-file-fuzz.XXXXXX";
-    const char* dir = mkdtemp(pattern);
+    auto pattern = (std::filesystem::temp_directory_path() / "gq-bots-file-fuzz.XXXXXX").string();
+    const char* dir = mkdtemp(pattern.data());
     GQ_FUZZ_CHECK(dir != nullptr, "a scratch directory");
     return std::filesystem::path(dir);
   }();
