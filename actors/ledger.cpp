@@ -33,6 +33,10 @@ const ledger_state::books* ledger_state::find(bot_key key) const {
 }
 
 caf::result<bot_recovery> ledger_state::join(bot_key key, ledger_bot_config config) {
+  // A bot that a reload restarts joins again under a new key right after it left: a grant of its
+  // old buckets may still wait in the batch. Committed first, it is in the recovery read below,
+  // so the new buckets wait an interval after it as after any journaled grant.
+  if (!batch_.empty()) commit_batch();
   bot_recovery recovered;
   const auto t = now();
   try {

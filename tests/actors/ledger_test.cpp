@@ -72,6 +72,38 @@ TEST_F(ledger_flow, permits_that_arrive_together_are_journaled_in_one_transactio
   for (const auto& row : rows) EXPECT_EQ(row.released_at, answer(*row.shard)->at);
 }
 
+// A reload that changes a bot's interval restarts it: the ledger sees `leave` and a `join` under
+// a new key, possibly while a grant of the old buckets is still in the batch. The recovery the
+// new buckets resume from must count that grant, or they could grant its bucket again at once.
+TEST_F(ledger_flow, a_bot_that_joins_again_recovers_the_grant_still_in_the_batch) {
+  start_ledger(configured(1000));
+  auto recovered = std::make_shared<std::optional<bot_recovery>>();
+  auto granted = std::make_shared<std::optional<verdict>>();
+  auto ledger = ledger_;
+  const unix_ms now = anchor_.to_unix(sched_.clock().now());
+  const caf::timespan due = sched_.clock().now().time_since_epoch();
+  ledger_bot_config again;
+  again.configured = configured(1000);
+  // All three are in the ledger's mailbox before it handles the permit, so the flush the permit
+  // schedules comes after the join.
+  system_.spawn([=](caf::event_based_actor* self) {
+    self->request(ledger, caf::infinite, permit_atom::value, k_bot, waiter_ticket{1, 7, now},
+                  std::uint32_t{0}, std::uint32_t{1}, due)
+        .then([=](verdict result) { *granted = result; });
+    self->send(ledger, leave_atom::value, k_bot);
+    self->request(ledger, caf::infinite, join_atom::value, bot_key{1}, again)
+        .then([=](bot_recovery answer) { *recovered = std::move(answer); });
+  });
+  sched_.run();
+  ASSERT_TRUE(granted->has_value());
+  ASSERT_EQ((*granted)->kind, verdict_kind::granted);
+  ASSERT_TRUE(recovered->has_value());
+  const auto& journaled = (*recovered)->journaled;
+  ASSERT_EQ(journaled.last_release_by_bucket.size(), 1u);
+  EXPECT_EQ(journaled.last_release_by_bucket[0], (*granted)->at)
+      << "the new buckets must resume after the grant of the old ones";
+}
+
 TEST_F(ledger_flow, a_restart_configured_as_before_journals_no_second_limits_row) {
   const auto limits_rows = [this] {
     return storage::testing::raw_db(db_path_).rows(
