@@ -27,13 +27,14 @@ mkdir -p "$build/artifacts"
 export TMPDIR="$PWD/$build/tmp"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 for target in "${targets[@]}"; do
-  # New inputs go to a scratch corpus; the committed seeds are only read.
+  # New inputs go to a scratch corpus; the committed seeds are only read. Standard input is
+  # empty: the bots file target may name any path as a token file, /dev/stdin included.
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   echo "fuzz: $target for ${seconds} s"
   "$build/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$target-" "$corpus" "tests/fuzz/corpus/$target" \
-    2> "$build/$target.log" || { tail -n 60 "$build/$target.log"; exit 1; }
+    < /dev/null 2> "$build/$target.log" || { tail -n 60 "$build/$target.log"; exit 1; }
   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$build/$target.log" |
     sed "s/^/fuzz: $target /"
 done
