@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string_view>
@@ -52,14 +53,29 @@ const toml::array& bot_tables(const toml::table& document) {
   return *tables;
 }
 
+// Which bot holds each token of one kind. The keys are secrets: never printed.
+using token_owners = std::map<std::string_view, const bot_entry*>;
+
+// Records `entry` as the holder of `token`; a token another bot holds already is an error on
+// `entry`'s line of the token file (`line`), naming both bots and the other's line.
+void claim(token_owners& owners, std::string_view token, const bot_entry& entry,
+           std::int64_t bot_entry::*line, const std::string& what) {
+  if (auto [first, added] = owners.try_emplace(token, &entry); !added) {
+    const auto& owner = *first->second;
+    throw file_error{entry.*line, "bot " + quote_value(entry.settings.name) + " and bot " +
+                                      quote_value(owner.settings.name) + " (line " +
+                                      std::to_string(owner.*line) + ") share " + what};
+  }
+}
+
 // Names are unique; so are auth tokens across bots, since a token says whose request it is, and
 // none is the operator's. So are Discord tokens: two bots of one Discord token would each spend
 // the one daily budget Discord keeps for it, and together exceed it (Discord then resets it).
 void check_across_bots(const std::vector<bot_entry>& entries,
                        const std::optional<std::string>& operator_token) {
   std::map<std::string_view, const bot_entry*> by_name;
-  std::map<std::string_view, const bot_entry*> by_token;          // secret keys: never printed
-  std::map<std::string_view, const bot_entry*> by_discord_token;  // secret keys: never printed
+  token_owners auth_owners;
+  token_owners discord_owners;
   for (const auto& entry : entries) {
     const auto& name = entry.settings.name;
     if (auto [first, added] = by_name.try_emplace(name, &entry); !added) {
@@ -68,14 +84,8 @@ void check_across_bots(const std::vector<bot_entry>& entries,
                                             std::to_string(first->second->line)};
     }
     if (const auto& discord_token = entry.settings.discord_token) {
-      if (auto [first, added] = by_discord_token.try_emplace(*discord_token, &entry); !added) {
-        const auto& owner = *first->second;
-        throw file_error{entry.discord_token_file_line,
-                         "bot " + quote_value(name) + " and bot " +
-                             quote_value(owner.settings.name) + " (line " +
-                             std::to_string(owner.discord_token_file_line) +
-                             ") share a Discord token: they would spend one daily budget twice"};
-      }
+      claim(discord_owners, *discord_token, entry, &bot_entry::discord_token_file_line,
+            "a Discord token: they would spend one daily budget twice");
     }
     for (const auto& token : entry.settings.auth_tokens) {
       if (token == operator_token) {
@@ -84,14 +94,8 @@ void check_across_bots(const std::vector<bot_entry>& entries,
                              ": auth_token_file holds the operator's token (QUEUE_AUTH_TOKEN); "
                              "give each bot tokens of its own"};
       }
-      if (auto [first, added] = by_token.try_emplace(token, &entry); !added) {
-        const auto& owner = *first->second;
-        throw file_error{entry.auth_token_file_line,
-                         "bot " + quote_value(name) + " and bot " +
-                             quote_value(owner.settings.name) + " (line " +
-                             std::to_string(owner.auth_token_file_line) +
-                             ") share an auth token: each token belongs to one bot"};
-      }
+      claim(auth_owners, token, entry, &bot_entry::auth_token_file_line,
+            "an auth token: each token belongs to one bot");
     }
   }
 }
